@@ -1,0 +1,67 @@
+"""The temporal kernel spec of the PFE head ("K5 P2 K5 P2"), parsed once.
+
+The model builds its temporal convolutions from the spec and the collate
+function derives its padding from the same spec, so both always agree.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+_TOKEN = re.compile(r"^([KP])(\d+)$")
+
+
+@dataclass(frozen=True)
+class KernelLayer:
+    """One temporal layer: a convolution ("K") or a max-pooling ("P") of `size`."""
+
+    kind: str
+    size: int
+
+
+def parse_kernel_spec(spec: str | Sequence[str]) -> tuple[KernelLayer, ...]:
+    """Parse "K5 P2 K5 P2" (or ["K5", "P2", ...]) into layers; reject anything else."""
+    tokens = spec.split() if isinstance(spec, str) else list(spec)
+    if not tokens:
+        raise ValueError("temporal kernel spec is empty; expected e.g. 'K5 P2 K5 P2'")
+    layers = []
+    for token in tokens:
+        match = _TOKEN.match(token.strip().upper())
+        if match is None or int(match.group(2)) < 1:
+            raise ValueError(f"bad temporal kernel token {token!r} in {spec!r}; expected K<odd int> or P<int>")
+        kind, size = match.group(1), int(match.group(2))
+        if kind == "K" and size % 2 == 0:
+            raise ValueError(f"temporal conv kernel must be odd, got {token!r} in {spec!r}")
+        layers.append(KernelLayer(kind, size))
+    return tuple(layers)
+
+
+def temporal_padding(layers: Sequence[KernelLayer]) -> tuple[int, int]:
+    """Return (left_pad, total_stride) so that every output step sees a whole window.
+
+    Each convolution of kernel k needs (k - 1) / 2 frames of context on the left,
+    measured at the input resolution: the pooling strides before it multiply it.
+    """
+    left_pad, stride = 0, 1
+    for layer in layers:
+        if layer.kind == "K":
+            left_pad += (layer.size - 1) // 2 * stride
+        else:
+            stride *= layer.size
+    return left_pad, stride
+
+
+def feature_length(num_frames: int, layers: Sequence[KernelLayer]) -> int:
+    """Length after the temporal head: valid convolutions, floor pooling."""
+    length = num_frames
+    for layer in layers:
+        length = length - layer.size + 1 if layer.kind == "K" else length // layer.size
+    return length
+
+
+def padded_length(num_frames: int, layers: Sequence[KernelLayer]) -> int:
+    """Length a clip of `num_frames` gets from the collate padding (ceil to stride + both pads)."""
+    left_pad, stride = temporal_padding(layers)
+    return math.ceil(num_frames / stride) * stride + 2 * left_pad
