@@ -1,0 +1,96 @@
+"""Shared plumbing for benchmark scripts: machine facts, a printed table, a JSON record.
+
+Each benchmark prints its table and writes `benchmarks/results/<name>.json`;
+`benchmarks/run_all.py` turns those records into `benchmarks/RESULTS.md`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import resource
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from utils.io import write_json_atomic
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Row:
+    """One measured figure next to the bar it has to meet."""
+
+    figure: str
+    value: str
+    bar: str = ""
+    passed: bool | None = None
+
+
+def machine_description() -> str:
+    """CPU model, core count and torch version, so figures can be compared across runs."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        import torch
+
+        torch_version = torch.__version__
+        threads = torch.get_num_threads()
+    except ImportError:
+        torch_version, threads = "n/a", 0
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch_version} ({threads} threads)"
+
+
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Median wall time of `fn` over `repeats` warm calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss_gb() -> float:
+    """Peak resident set size of this process so far, in GB (10^9 bytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    """Print rows as an aligned plain-text table."""
+    header = ("figure", "value", "bar", "pass")
+    cells = [header] + [(r.figure, r.value, r.bar, "" if r.passed is None else ("yes" if r.passed else "NO")) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(4)]
+    for i, cell in enumerate(cells):
+        print("  ".join(text.ljust(width) for text, width in zip(cell, widths)))
+        if i == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def record(name: str, rows: Sequence[Row], device: str | None = None, notes: str = "") -> Path:
+    """Print the table and save it as results/<name>.json with machine and date."""
+    print_table(rows)
+    path = RESULTS_DIR / f"{name}.json"
+    write_json_atomic(
+        path,
+        {
+            "benchmark": name,
+            "date": _dt.date.today().isoformat(),
+            "machine": device or machine_description(),
+            "notes": notes,
+            "rows": [asdict(r) for r in rows],
+        },
+    )
+    return path
