@@ -1,0 +1,1 @@
+"""Frame-folder data loading: metadata, frame reading, augmentation, batching, synthetic corpus."""

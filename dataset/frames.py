@@ -1,0 +1,106 @@
+"""Reading frames from frame folders and video files, and preparing a user's own clip.
+
+Shared by training (frame folders) and by prediction on arbitrary videos, so
+both see frames decoded, ordered and converted to RGB in the same way.
+"""
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from dataset.errors import DataError
+from dataset.transforms import center_crop, rescale
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+_GLOB_CHARS = set("*?[")
+
+
+def list_frame_files(folder_glob: str | Path) -> list[Path]:
+    """Frame files of one video, sorted by path as the official loader sorts them.
+
+    `folder_glob` is either a glob (`dev/<id>/1/*.png`) or a directory, in
+    which case every image file inside it is taken.
+    """
+    text = str(folder_glob)
+    if _GLOB_CHARS & set(text):
+        directory = Path(text).parent
+        while _GLOB_CHARS & set(str(directory)):
+            directory = directory.parent
+        if not directory.is_dir():
+            raise DataError(f"frame folder {directory} does not exist (looking for {text})")
+        files = [Path(p) for p in glob.glob(text) if Path(p).is_file()]
+    else:
+        directory = Path(text)
+        if not directory.is_dir():
+            raise DataError(f"frame folder {directory} does not exist")
+        files = [p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    if not files:
+        raise DataError(f"frame folder {text} contains no frames")
+    return sorted(files, key=str)
+
+
+def read_image_rgb(path: Path, video_id: str = "") -> np.ndarray:
+    """One frame as H x W x 3 RGB uint8; a clear error instead of cv2's None."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        where = f"video {video_id!r}: " if video_id else ""
+        state = "is missing" if not Path(path).exists() else "is empty or not a readable image"
+        raise DataError(f"{where}frame {path} {state}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_frames(paths: Sequence[Path], video_id: str = "") -> np.ndarray:
+    """Read frames into one T x H x W x 3 RGB uint8 array; all frames must share one size."""
+    if len(paths) == 0:
+        raise DataError(f"video {video_id!r}: no frame files to read")
+    first = read_image_rgb(paths[0], video_id)
+    clip = np.empty((len(paths),) + first.shape, dtype=np.uint8)
+    clip[0] = first
+    for position, path in enumerate(paths[1:], start=1):
+        image = read_image_rgb(path, video_id)
+        if image.shape != first.shape:
+            raise DataError(
+                f"video {video_id!r}: frame {path} is {image.shape[1]}x{image.shape[0]}, "
+                f"the first frame is {first.shape[1]}x{first.shape[0]}"
+            )
+        clip[position] = image
+    return clip
+
+
+def read_video_file(path: str | Path) -> np.ndarray:
+    """Decode a video file (mp4, avi, ...) into T x H x W x 3 RGB uint8 with cv2."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"video file {path} does not exist")
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise DataError(f"video file {path} cannot be opened (unsupported codec or not a video)")
+        frames = []
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    finally:
+        capture.release()
+    if not frames:
+        raise DataError(f"video file {path} has no decodable frames")
+    return np.stack(frames)
+
+
+def prepare_clip(frames: np.ndarray, size: int = 256, input_size: int = 224, image_scale: float = 1.0) -> torch.Tensor:
+    """Bring a user's clip to what the model saw at test time: size x size (Lanczos), centre crop, scale.
+
+    Returns uint8 T x H x W x 3, ready for the collate function.
+    """
+    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+        raise DataError(f"expected frames shaped T x H x W x 3 with T > 0, got {tuple(frames.shape)}")
+    resized = np.stack([cv2.resize(frame, (size, size), interpolation=cv2.INTER_LANCZOS4) for frame in frames])
+    clip = rescale(center_crop(resized, input_size), image_scale)
+    return torch.from_numpy(np.ascontiguousarray(clip))

@@ -1,0 +1,43 @@
+"""Per-split info files: JSON lines, an optional `{"prefix": ...}` header, then one record per video."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from utils.io import atomic_open
+
+REQUIRED_KEYS = ("fileid", "folder", "label")
+
+
+def read_info(path: str | Path) -> tuple[str | None, list[dict]]:
+    """Return (prefix or None, records) from a `<split>_info.jsonl` file, validating each record."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: info file not found")
+    prefix, records = None, []
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{line_number}: not valid JSON ({error})") from None
+            if set(entry) == {"prefix"}:
+                prefix = entry["prefix"]
+                continue
+            missing = [key for key in REQUIRED_KEYS if key not in entry]
+            if missing:
+                raise ValueError(f"{path}:{line_number}: record lacks {', '.join(missing)}")
+            records.append(entry)
+    return prefix, records
+
+
+def write_info(path: str | Path, records: Iterable[dict], prefix: str | None = None) -> None:
+    """Write records as JSON lines atomically, with the prefix header first when given."""
+    with atomic_open(path, "w") as handle:
+        if prefix is not None:
+            handle.write(json.dumps({"prefix": prefix}, ensure_ascii=False) + "\n")
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")

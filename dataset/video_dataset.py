@@ -1,0 +1,142 @@
+"""The frame-folder dataset: info records + gloss dictionary -> augmented uint8 clips and labels.
+
+Randomness is a pure function of (seed, epoch, index), so a run is
+reproducible whatever the number of DataLoader workers or their order.
+Call `set_epoch` before each epoch; with `persistent_workers=True` the
+workers keep their own copy, so use non-persistent workers (the default).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from dataset.errors import DataError
+from dataset.frames import list_frame_files, read_frames
+from dataset.gloss_dict import encode_label
+from dataset.info import read_info
+from dataset.transforms import (
+    center_crop,
+    max_rescaled_length,
+    maybe_flip,
+    random_crop,
+    rescale,
+    subsample_indices,
+    temporal_rescale_indices,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Sample:
+    """One clip after augmentation, before normalisation and padding."""
+
+    video: torch.Tensor  # uint8, T x H x W x 3, RGB
+    label: list[int]
+    info: dict = field(default_factory=dict)
+
+
+class SignVideoDataset(Dataset):
+    """Videos stored as frame folders, described by a `<split>_info.jsonl` file.
+
+    Frames of a record are found at `Path(frame_root) / record["folder"]`
+    (a glob such as `dev/<id>/1/*.png`, or a directory of images).
+    """
+
+    def __init__(
+        self,
+        info_path: str | Path,
+        gloss_dict: dict[str, int],
+        frame_root: str | Path,
+        *,
+        mode: str = "train",
+        input_size: int = 224,
+        image_scale: float = 1.0,
+        frame_interval: int = 1,
+        temporal_scaling: float = 0.2,
+        skip_bad: bool = False,
+        seed: int = 0,
+        crop_rows_from: int = 0,
+        temporal_min_len: int = 32,
+        temporal_max_len: int = 230,
+    ) -> None:
+        if frame_interval < 1:
+            raise ValueError(f"frame_interval must be >= 1, got {frame_interval}")
+        if input_size < 1:
+            raise ValueError(f"input_size must be >= 1, got {input_size}")
+        self.info_path = Path(info_path)
+        self.prefix, self.records = read_info(self.info_path)
+        self.gloss_dict = gloss_dict
+        self.frame_root = Path(frame_root)
+        self.train = mode == "train"
+        self.input_size = input_size
+        self.image_scale = image_scale
+        self.frame_interval = frame_interval
+        self.temporal_scaling = temporal_scaling
+        self.temporal_min_len = temporal_min_len
+        self.temporal_max_len = max_rescaled_length(temporal_max_len, frame_interval)
+        self.skip_bad = skip_bad
+        self.seed = seed
+        self.crop_rows_from = crop_rows_from
+        self.epoch = 0
+        self.skipped: list[str] = []
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose random draws `__getitem__` uses."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def rng_for(self, index: int) -> np.random.Generator:
+        """The generator of one sample in the current epoch: independent of worker and order."""
+        return np.random.default_rng([self.seed, self.epoch, index])
+
+    def frame_indices(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
+        """Which stored frames make up the clip: downsampling, then (train) the temporal rescale."""
+        offset = int(rng.integers(0, min(self.frame_interval, num_frames))) if self.train else 0
+        indices = subsample_indices(num_frames, self.frame_interval, offset)
+        if self.train and self.temporal_scaling > 0:
+            chosen = temporal_rescale_indices(
+                len(indices), rng, self.temporal_scaling, self.temporal_min_len, self.temporal_max_len
+            )
+            indices = indices[chosen]
+        return indices
+
+    def load(self, index: int) -> Sample:
+        """Read and augment one record; raises DataError naming the video on bad input."""
+        record = self.records[index]
+        video_id = str(record["fileid"])
+        label = encode_label(str(record["label"]), self.gloss_dict, video_id)
+        rng = self.rng_for(index)
+        try:
+            files = list_frame_files(self.frame_root / record["folder"])
+        except DataError as error:
+            raise DataError(f"video {video_id!r}: {error}") from None
+        indices = self.frame_indices(len(files), rng)
+        unique, inverse = np.unique(indices, return_inverse=True)
+        clip = read_frames([files[i] for i in unique], video_id)[inverse]
+        if self.crop_rows_from:
+            clip = clip[:, self.crop_rows_from:]
+        if self.train:
+            clip = maybe_flip(random_crop(clip, self.input_size, rng), rng)
+        else:
+            clip = center_crop(clip, self.input_size)
+        clip = rescale(clip, self.image_scale)
+        return Sample(torch.from_numpy(np.ascontiguousarray(clip)), label, dict(record))
+
+    def __getitem__(self, index: int) -> Sample | None:
+        try:
+            return self.load(index)
+        except (DataError, KeyError) as error:
+            message = error.args[0] if error.args else str(error)
+            if not self.skip_bad:
+                raise DataError(message) from None
+            self.skipped.append(message)
+            logger.warning("skipping sample %d: %s", index, message)
+            return None
