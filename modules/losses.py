@@ -1,0 +1,133 @@
+"""Training losses: CTC on every branch, self-distillation, and the PFE auxiliary terms."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+if TYPE_CHECKING:
+    from slr_network import SLROutput
+
+LOSS_KEYS = ("SeqCTC", "ConvCTC", "Dist", "Slow", "Fast")
+DEFAULT_LOSS_WEIGHTS = {"SeqCTC": 1.0, "ConvCTC": 1.0, "Dist": 25.0, "Slow": 0.25, "Fast": 0.25}
+logger = logging.getLogger(__name__)
+
+
+class SeqKD(nn.Module):
+    """KL(student || teacher) over frames at temperature T, times T^2, batchmean over B*T rows.
+
+    The blank column is dropped when `use_blank` is False, so distillation transfers
+    only how the gloss classes rank against each other.
+    """
+
+    def __init__(self, temperature: float = 8.0) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor, use_blank: bool = False) -> torch.Tensor:
+        start = 0 if use_blank else 1
+        num_classes = student_logits.shape[-1] - start
+        t = self.temperature
+        student = F.log_softmax(student_logits[..., start:].float() / t, dim=-1).reshape(-1, num_classes)
+        teacher = F.softmax(teacher_logits[..., start:].float() / t, dim=-1).reshape(-1, num_classes)
+        return F.kl_div(student, teacher, reduction="batchmean") * t * t
+
+
+def ctc_required_lengths(labels: torch.Tensor, label_lengths: torch.Tensor) -> torch.Tensor:
+    """Shortest input a CTC alignment needs: one step per label plus a blank between repeats."""
+    required = []
+    for label in torch.split(labels.cpu(), label_lengths.cpu().tolist()):
+        repeats = int((label[1:] == label[:-1]).sum()) if label.numel() > 1 else 0
+        required.append(label.numel() + repeats)
+    return torch.tensor(required, dtype=torch.long)
+
+
+@dataclass
+class LossResult:
+    """Weighted total and its parts; `excluded` names samples left out as CTC-infeasible."""
+
+    total: torch.Tensor
+    parts: dict[str, torch.Tensor] = field(default_factory=dict)
+    excluded: list[str] = field(default_factory=list)
+
+
+class SLRLoss:
+    """SeqCTC + ConvCTC + Dist on the main branch, and Slow/Fast times the same three on theirs.
+
+    As in the official training, the Slow and Fast terms multiply the SeqCTC, ConvCTC
+    and Dist weights: Slow * (SeqCTC_w * CTC + ConvCTC_w * CTC + Dist_w * KD). CTC is
+    averaged over the samples that can be aligned at all; the others are named in a
+    warning and left out, so one short clip never turns the loss into inf or NaN.
+    """
+
+    def __init__(self, weights: Mapping[str, float] | None = None, blank: int = 0, kd_temperature: float = 8.0) -> None:
+        weights = dict(DEFAULT_LOSS_WEIGHTS if weights is None else weights)
+        unknown = sorted(set(weights) - set(LOSS_KEYS))
+        if unknown:
+            raise ValueError(f"unknown loss weight(s) {unknown}; valid: {list(LOSS_KEYS)}")
+        self.weights = weights
+        self.blank = blank
+        self.distillation = SeqKD(kd_temperature)
+
+    def _ctc(self, logits: torch.Tensor, labels: torch.Tensor, feat_len: torch.Tensor, label_lengths: torch.Tensor) -> torch.Tensor:
+        log_probs = logits.float().log_softmax(-1)
+        losses = F.ctc_loss(
+            log_probs, labels, feat_len, label_lengths, blank=self.blank, reduction="none", zero_infinity=False,
+        )
+        return losses.mean()
+
+    def _branch_terms(
+        self, conv_logits: torch.Tensor, seq_logits: torch.Tensor, keep: torch.Tensor,
+        labels: torch.Tensor, feat_len: torch.Tensor, label_lengths: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        terms = {}
+        if self.weights.get("SeqCTC", 0.0):
+            terms["SeqCTC"] = self._ctc(seq_logits[:, keep], labels, feat_len, label_lengths)
+        if self.weights.get("ConvCTC", 0.0):
+            terms["ConvCTC"] = self._ctc(conv_logits[:, keep], labels, feat_len, label_lengths)
+        if self.weights.get("Dist", 0.0):
+            terms["Dist"] = self.distillation(conv_logits, seq_logits.detach(), use_blank=False)
+        return terms
+
+    def __call__(
+        self, output: "SLROutput", labels: torch.Tensor, label_lengths: torch.Tensor,
+        names: Sequence[str] | None = None,
+    ) -> LossResult | None:
+        """Return the loss, or None when no sample of the batch can be aligned."""
+        feat_len = output.feat_len.cpu()
+        label_lengths = label_lengths.cpu()
+        feasible = feat_len >= ctc_required_lengths(labels, label_lengths)
+        names = list(names) if names is not None else [f"sample {i}" for i in range(len(feat_len))]
+        excluded = [names[i] for i in range(len(feasible)) if not feasible[i]]
+        if excluded:
+            details = ", ".join(
+                f"{names[i]} (feature length {int(feat_len[i])} < {int(ctc_required_lengths(labels, label_lengths)[i])})"
+                for i in range(len(feasible)) if not feasible[i]
+            )
+            logger.warning("CTC-infeasible sample(s) left out of the loss (clip too short for its label): %s", details)
+        if not feasible.any():
+            return None
+        keep = feasible.nonzero().squeeze(1)
+        kept_labels = torch.cat([
+            chunk for chunk, ok in zip(torch.split(labels.cpu(), label_lengths.tolist()), feasible) if ok
+        ])
+        device = output.sequence_logits[0].device
+        args = (keep.to(device), kept_labels.to(device), feat_len[keep].to(device), label_lengths[keep].to(device))
+
+        parts: dict[str, torch.Tensor] = {}
+        main = self._branch_terms(output.conv_logits[0], output.sequence_logits[0], *args)
+        total = sum(self.weights[k] * v for k, v in main.items())
+        parts.update(main)
+        for branch, key in ((1, "Slow"), (2, "Fast")):
+            weight = self.weights.get(key, 0.0)
+            if not weight or len(output.sequence_logits) <= branch:
+                continue
+            terms = self._branch_terms(output.conv_logits[branch], output.sequence_logits[branch], *args)
+            branch_loss = sum(self.weights[k] * v for k, v in terms.items())
+            parts[key] = branch_loss
+            total = total + weight * branch_loss
+        return LossResult(total=total, parts=parts, excluded=excluded)

@@ -1,0 +1,67 @@
+"""Pathway Feature Enhancement (PFE): temporal convolutions over the main, slow and fast features."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from utils.kernel_spec import KernelLayer, feature_length, parse_kernel_spec
+
+
+def build_temporal_conv(input_size: int, hidden_size: int, layers: Sequence[KernelLayer]) -> nn.Sequential:
+    """Conv1d(k) + BN + ReLU per "K", MaxPool1d per "P"; valid convolutions (no padding)."""
+    modules: list[nn.Module] = []
+    channels = input_size
+    for layer in layers:
+        if layer.kind == "K":
+            modules += [nn.Conv1d(channels, hidden_size, layer.size), nn.BatchNorm1d(hidden_size), nn.ReLU(inplace=True)]
+            channels = hidden_size
+        else:
+            modules.append(nn.MaxPool1d(layer.size, ceil_mode=False))
+    return nn.Sequential(*modules)
+
+
+@dataclass
+class TemporalConvOutput:
+    """Per branch (main, then slow and fast in training), time-major T' x B x C."""
+
+    visual_feat: list[torch.Tensor]
+    conv_logits: list[torch.Tensor]
+    feat_len: torch.Tensor
+
+
+class TemporalConv(nn.Module):
+    """Three temporal-conv branches; the slow and fast ones exist only to train (PFE).
+
+    `fc` holds one classifier per branch; SLRModel replaces it with its own shared
+    classifiers so the conv and BiLSTM logits use the same weights.
+    """
+
+    def __init__(
+        self, slow_size: int, fast_size: int, hidden_size: int = 1024,
+        kernel_spec: str | Sequence[str] = "K5 P2 K5 P2", num_classes: int = -1,
+    ) -> None:
+        super().__init__()
+        self.slow_size = slow_size
+        self.layers = parse_kernel_spec(kernel_spec)
+        self.fast_temporal_conv = build_temporal_conv(fast_size, hidden_size, self.layers)
+        self.slow_temporal_conv = build_temporal_conv(slow_size, hidden_size, self.layers)
+        self.main_temporal_conv = build_temporal_conv(slow_size + fast_size, hidden_size, self.layers)
+        self.fc: nn.ModuleList | None = None
+        if num_classes > 0:
+            self.fc = nn.ModuleList([nn.Linear(hidden_size, num_classes) for _ in range(3)])
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        return torch.tensor([feature_length(int(n), self.layers) for n in lengths], dtype=torch.long)
+
+    def forward(self, frame_feat: torch.Tensor, lengths: torch.Tensor) -> TemporalConvOutput:
+        """frame_feat: B x (C_slow + C_fast) x T; lengths: valid frames per clip."""
+        branches = [self.main_temporal_conv(frame_feat)]
+        if self.training:
+            branches.append(self.slow_temporal_conv(frame_feat[:, : self.slow_size]))
+            branches.append(self.fast_temporal_conv(frame_feat[:, self.slow_size :]))
+        visual = [feat.permute(2, 0, 1) for feat in branches]
+        logits = [] if self.fc is None else [self.fc[i](feat) for i, feat in enumerate(visual)]
+        return TemporalConvOutput(visual, logits, self.output_lengths(lengths))

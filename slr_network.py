@@ -1,0 +1,70 @@
+"""SLRModel: SlowFast backbone -> PFE temporal convs -> BiLSTMs -> NormLinear classifiers.
+
+Parameter names match the official SlowFastSign checkpoints, so a released
+`model_state_dict` loads with strict=True.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from modules.bilstm import BiLSTMLayer
+from modules.norm_linear import NormLinear
+from modules.slowfast import SlowFast, SlowFastConfig
+from modules.temporal_conv import TemporalConv
+
+
+@dataclass
+class SLROutput:
+    """Model outputs; per-branch lists are [main, slow, fast] in training and [main] in eval.
+
+    Logits are time-major (T' x B x num_classes), as the CTC loss and decoders expect.
+    """
+
+    feat_len: torch.Tensor
+    conv_logits: list[torch.Tensor]
+    sequence_logits: list[torch.Tensor]
+    framewise_features: torch.Tensor
+    visual_features: list[torch.Tensor]
+
+
+class SLRModel(nn.Module):
+    """The SlowFastSign recogniser; decoding and losses live outside the model."""
+
+    def __init__(
+        self, num_classes: int, backbone: SlowFastConfig | None = None, kernel_spec: str | Sequence[str] = "K5 P2 K5 P2",
+        hidden_size: int = 1024, share_classifier: bool = True, lstm_dropout: float = 0.3,
+        activation_checkpointing: Sequence[str] | bool = (),
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.conv2d = SlowFast(backbone or SlowFastConfig(), activation_checkpointing)
+        slow_dim, fast_dim = self.conv2d.output_dims
+        self.conv1d = TemporalConv(slow_dim, fast_dim, hidden_size, kernel_spec)
+        self.temporal_model = nn.ModuleList(
+            [BiLSTMLayer(hidden_size, hidden_size, num_layers=2, dropout=lstm_dropout) for _ in range(3)]
+        )
+        self.classifier = nn.ModuleList([NormLinear(hidden_size, num_classes) for _ in range(3)])
+        self.conv1d.fc = (
+            self.classifier if share_classifier
+            else nn.ModuleList([NormLinear(hidden_size, num_classes) for _ in range(3)])
+        )
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> SLROutput:
+        """x: B x 3 x T x H x W (padded clips), lengths: (B,) padded frame counts."""
+        framewise = self.conv2d(x)
+        conv_out = self.conv1d(framewise, lengths)
+        sequence_logits = [
+            self.classifier[i](self.temporal_model[i](feat, conv_out.feat_len))
+            for i, feat in enumerate(conv_out.visual_feat)
+        ]
+        return SLROutput(
+            feat_len=conv_out.feat_len,
+            conv_logits=conv_out.conv_logits,
+            sequence_logits=sequence_logits,
+            framewise_features=framewise,
+            visual_features=conv_out.visual_feat,
+        )
