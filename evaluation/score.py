@@ -1,0 +1,38 @@
+"""Command line: score any CTM against an STM, e.g. `python -m evaluation.score --hyp h.ctm --ref r.stm`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from evaluation.input_lines import EvaluationInputError
+from evaluation.normalise import DATASET_NORMALISATION
+from evaluation.scoring import score
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the summary line (and the note); exit 2 on unreadable input."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hyp", required=True, help="hypothesis CTM (fileid channel start duration gloss)")
+    parser.add_argument("--ref", required=True, help="reference STM")
+    parser.add_argument("--dataset", default="phoenix2014", choices=sorted(DATASET_NORMALISATION),
+                        help="which hypothesis normalisation to apply ('none' for raw scoring)")
+    parser.add_argument("--out-dir", default=None, help="where reports (and sclite's outputs) are written")
+    parser.add_argument("--sclite", default=None, help="sclite binary (default: PATH, then /usr/lib/sctk/bin/sclite)")
+    parser.add_argument("--name", default="", help="report name (default: the CTM's file name)")
+    parser.add_argument("--scope", default="ctm-line", choices=["ctm-line", "sentence"],
+                        help="normalise per CTM line as the official script does, or per sentence")
+    args = parser.parse_args(argv)
+    try:
+        report = score(args.hyp, args.ref, dataset=args.dataset, out_dir=args.out_dir, sclite=args.sclite,
+                       name=args.name, scope=args.scope)
+    except (EvaluationInputError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(report.summary_line())
+    if report.note:
+        print(f"note: {report.note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

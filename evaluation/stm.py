@@ -1,0 +1,46 @@
+"""STM reference files as sclite reads them for `-r stm`: one scored segment per file id."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from evaluation.input_lines import EvaluationInputError, iter_content_lines, parse_time
+
+
+@dataclass(frozen=True)
+class StmSegment:
+    """One reference sentence."""
+
+    fileid: str
+    channel: str
+    speaker: str
+    words: tuple[str, ...]
+    line_number: int
+
+
+def read_stm(path: str | Path) -> dict[str, StmSegment]:
+    """Read `fileid channel speaker begin end [<label>] words...` lines, keyed by file id in file order.
+
+    Optionally-deletable `(word)` and alternation `{ a / b }` tokens change how
+    sclite aligns; no shipped ground truth uses them, so they are refused rather
+    than scored differently from sclite.
+    """
+    segments: dict[str, StmSegment] = {}
+    for number, fields in iter_content_lines(path):
+        if len(fields) < 5:
+            raise EvaluationInputError(
+                path, number, f"expected 'fileid channel speaker begin end words...', got {len(fields)} fields")
+        parse_time(path, number, fields[3], "begin time")
+        parse_time(path, number, fields[4], "end time")
+        words = fields[5:]
+        if words and words[0].startswith("<") and words[0].endswith(">"):
+            words = words[1:]
+        for word in words:
+            if word[0] in "({" or word[-1] in ")}" or word == "/":
+                raise EvaluationInputError(path, number, f"optional/alternative reference word {word!r} is not supported")
+        fileid = fields[0]
+        if fileid in segments:
+            raise EvaluationInputError(
+                path, number, f"file id {fileid} already has a segment on line {segments[fileid].line_number}")
+        segments[fileid] = StmSegment(fileid, fields[1], fields[2], tuple(words), number)
+    return segments
