@@ -1,0 +1,71 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dataset.collate import PadCollate
+from dataset.video_dataset import Sample
+
+
+def sample(num_frames, label, name, seed):
+    video = torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (num_frames, 4, 5, 3), dtype=np.uint8))
+    return Sample(video, label, {"fileid": name})
+
+
+def reference_normalise(frame):
+    """Independent computation: HWC uint8 -> CHW float64."""
+    return ((frame.numpy().astype(np.float64) / 255.0 - 0.45) / 0.225).transpose(2, 0, 1)
+
+
+def test_sorted_padded_and_normalised():
+    short, long = sample(7, [3, 4], "short", 0), sample(10, [5], "long", 1)
+    batch = PadCollate("K5 P2 K5 P2")([short, long])
+    assert [i["fileid"] for i in batch.info] == ["long", "short"]
+    total = math.ceil(10 / 4) * 4 + 12
+    assert batch.video.dtype == torch.float32 and tuple(batch.video.shape) == (2, 3, total, 4, 5)
+    assert batch.video_length.tolist() == [total, math.ceil(7 / 4) * 4 + 12]
+    assert batch.video_length.dtype == torch.int64
+    for row, item in enumerate([long, short]):
+        clip = batch.video[row].double().numpy()
+        n = len(item.video)
+        for t in range(6):
+            np.testing.assert_allclose(clip[:, t], reference_normalise(item.video[0]), atol=1e-5)
+        for t in range(n):
+            np.testing.assert_allclose(clip[:, 6 + t], reference_normalise(item.video[t]), atol=1e-5)
+        for t in range(6 + n, total):
+            np.testing.assert_allclose(clip[:, t], reference_normalise(item.video[-1]), atol=1e-5)
+    assert batch.label.tolist() == [5, 3, 4] and batch.label.dtype == torch.int64
+    assert batch.label_length.tolist() == [1, 2]
+
+
+def test_padding_follows_the_kernel_spec():
+    batch = PadCollate("K3")([sample(5, [1], "a", 0)])
+    assert batch.video_length.tolist() == [5 + 2]
+    np.testing.assert_allclose(batch.video[0, :, 0].double().numpy(), reference_normalise(sample(5, [1], "a", 0).video[0]), atol=1e-5)
+    batch = PadCollate("K5 P2 K5 P2 K3 P3")([sample(5, [1], "a", 0)])
+    # left pad 2 + 2*2 + 1*4 = 10, stride 12 -> ceil(5/12)*12 + 20
+    assert batch.video_length.tolist() == [32]
+
+
+def test_bad_samples_dropped_and_counted():
+    batch = PadCollate()([None, sample(4, [1], "a", 0), None])
+    assert batch.video.shape[0] == 1 and batch.skipped == 2
+    assert PadCollate()([None, None]) is None
+
+
+def test_mismatched_frame_sizes_name_the_video():
+    odd = Sample(torch.zeros((3, 6, 5, 3), dtype=torch.uint8), [1], {"fileid": "odd"})
+    with pytest.raises(ValueError, match="odd"):
+        PadCollate()([sample(4, [1], "a", 0), odd])
+
+
+def test_batch_to_keeps_types():
+    batch = PadCollate()([sample(4, [1, 2], "a", 0)]).to("cpu")
+    assert batch.video.dtype == torch.float32 and batch.label.dtype == torch.int64
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="pinning memory needs CUDA")
+def test_pin_memory():
+    batch = PadCollate()([sample(4, [1], "a", 0)]).pin_memory()
+    assert batch.video.is_pinned() and batch.label.is_pinned()
