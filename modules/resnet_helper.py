@@ -94,16 +94,20 @@ def _frozen_batchnorm_stats(module: nn.Module) -> Iterator[None]:
     """Stop BN layers from updating running statistics while a checkpoint recomputes.
 
     Recomputation replays the forward pass during backward; without this, every
-    checkpointed BN would count each batch twice and drift from a plain run.
+    checkpointed BN would count each batch twice and drift from a plain run. A
+    momentum of 0 leaves the running statistics bit-identical while the layer still
+    saves exactly what it saved in the first pass.
     """
     layers = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    saved = [(layer.momentum, layer.num_batches_tracked.clone()) for layer in layers]
     for layer in layers:
-        layer.track_running_stats = False
+        layer.momentum = 0.0
     try:
         yield
     finally:
-        for layer in layers:
-            layer.track_running_stats = True
+        for layer, (momentum, count) in zip(layers, saved):
+            layer.momentum = momentum
+            layer.num_batches_tracked.copy_(count)
 
 
 class ResStage(nn.Module):
