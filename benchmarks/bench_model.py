@@ -1,0 +1,130 @@
+"""Forward/backward time and peak memory of the full R101 SlowFastSign training step.
+
+CPU: B=1, T=32 frames at 224x224, the full training loss (Slow/Fast weights on),
+with and without activation checkpointing; each variant runs in its own process
+so that peak RSS belongs to it alone. CUDA (when available): one AMP training
+step at B=2, T=140 frames.
+
+    python -m benchmarks.bench_model [--repeats 5] [--device cpu|cuda]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import torch
+
+from benchmarks.common import Row, machine_description, peak_rss_gb, record
+
+OFFICIAL_CPU = {"forward_s": 1.45, "backward_s": 2.6, "peak_rss_gb": 4.4}
+
+
+def _step_inputs(batch: int, frames: int, device: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    video = torch.randn(batch, 3, frames, 224, 224, device=device)
+    lengths = torch.full((batch,), frames, dtype=torch.long)
+    labels = torch.tensor([5, 17, 42] * batch)
+    return video, lengths, labels, torch.full((batch,), 3, dtype=torch.long)
+
+
+def measure(checkpointing: bool, repeats: int, device: str, batch: int, frames: int, amp: bool) -> dict:
+    """Median forward and backward seconds over warm iterations, and peak memory."""
+    from modules.losses import SLRLoss
+    from slr_network import SLRModel
+
+    torch.manual_seed(0)
+    model = SLRModel(1296, activation_checkpointing=checkpointing).to(device).train()
+    criterion = SLRLoss()
+    video, lengths, labels, label_lengths = _step_inputs(batch, frames, device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    forward_times, backward_times = [], []
+    for iteration in range(repeats + 1):
+        model.zero_grad(set_to_none=True)
+        sync()
+        start = time.perf_counter()
+        with torch.autocast(device_type=device, dtype=torch.float16, enabled=amp):
+            loss = criterion(model(video, lengths), labels, label_lengths).total
+        sync()
+        middle = time.perf_counter()
+        loss.backward()
+        sync()
+        end = time.perf_counter()
+        if iteration:  # the first iteration warms up allocators and kernels
+            forward_times.append(middle - start)
+            backward_times.append(end - middle)
+    forward_times.sort()
+    backward_times.sort()
+    result = {
+        "forward_s": forward_times[len(forward_times) // 2],
+        "backward_s": backward_times[len(backward_times) // 2],
+        "peak_rss_gb": peak_rss_gb(),
+    }
+    if device == "cuda":
+        result["peak_gpu_gb"] = torch.cuda.max_memory_allocated() / 1e9
+    return result
+
+
+def _run_child(args: argparse.Namespace, checkpointing: bool) -> dict:
+    command = [
+        sys.executable, "-m", "benchmarks.bench_model", "--child", "--repeats", str(args.repeats),
+        "--device", args.device, "--batch", str(args.batch), "--frames", str(args.frames),
+        "--threads", str(args.threads),
+    ] + (["--checkpointing"] if checkpointing else []) + (["--amp"] if args.amp else [])
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--batch", type=int, default=None)
+    parser.add_argument("--frames", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--amp", action="store_true")
+    parser.add_argument("--checkpointing", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.batch = args.batch or (2 if args.device == "cuda" else 1)
+    args.frames = args.frames or (140 if args.device == "cuda" else 32)
+    torch.set_num_threads(args.threads)
+    if args.child:
+        print(json.dumps(measure(args.checkpointing, args.repeats, args.device, args.batch, args.frames, args.amp)))
+        return
+
+    plain = _run_child(args, checkpointing=False)
+    ckpt = _run_child(args, checkpointing=True)
+    setting = f"B={args.batch}, T={args.frames}, 224x224, {args.device}{' AMP' if args.amp else ''}"
+    if args.device == "cpu":
+        base_time = OFFICIAL_CPU["forward_s"] + OFFICIAL_CPU["backward_s"]
+        plain_time = plain["forward_s"] + plain["backward_s"]
+        ckpt_time = ckpt["forward_s"] + ckpt["backward_s"]
+        rows = [
+            Row(f"forward ({setting})", f"{plain['forward_s']:.2f} s", f"<= {OFFICIAL_CPU['forward_s']} s (official)",
+                plain["forward_s"] <= OFFICIAL_CPU["forward_s"]),
+            Row(f"backward ({setting})", f"{plain['backward_s']:.2f} s", f"<= {OFFICIAL_CPU['backward_s']} s (official)",
+                plain["backward_s"] <= OFFICIAL_CPU["backward_s"]),
+            Row("peak RSS, training step", f"{plain['peak_rss_gb']:.2f} GB", f"<= {OFFICIAL_CPU['peak_rss_gb']} GB (official)",
+                plain["peak_rss_gb"] <= OFFICIAL_CPU["peak_rss_gb"]),
+            Row("forward + backward, activation checkpointing", f"{ckpt_time:.2f} s",
+                f"<= 1.35 x {base_time:.2f} s = {1.35 * base_time:.2f} s", ckpt_time <= 1.35 * base_time),
+            Row("peak RSS, activation checkpointing", f"{ckpt['peak_rss_gb']:.2f} GB",
+                f"<= 0.6 x {OFFICIAL_CPU['peak_rss_gb']} GB = {0.6 * OFFICIAL_CPU['peak_rss_gb']:.2f} GB",
+                ckpt["peak_rss_gb"] <= 0.6 * OFFICIAL_CPU["peak_rss_gb"]),
+            Row("time ratio checkpointing / plain (ours)", f"{ckpt_time / plain_time:.2f}x", "", None),
+        ]
+    else:
+        rows = [
+            Row(f"training step time ({setting})", f"{plain['forward_s'] + plain['backward_s']:.3f} s"),
+            Row("peak GPU memory", f"{plain['peak_gpu_gb']:.2f} GB"),
+            Row("training step time, activation checkpointing", f"{ckpt['forward_s'] + ckpt['backward_s']:.3f} s"),
+            Row("peak GPU memory, activation checkpointing", f"{ckpt['peak_gpu_gb']:.2f} GB"),
+        ]
+    record(f"bench_model_{args.device}", rows, device=machine_description(),
+           notes=f"median of {args.repeats} warm iterations, {args.threads} threads; full training loss with Slow/Fast weights")
+
+
+if __name__ == "__main__":
+    main()
