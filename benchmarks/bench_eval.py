@@ -1,0 +1,60 @@
+"""Scoring the full PHOENIX14 dev set (540 sentences) with realistic hypotheses (~20% WER); bar: under 1 s.
+
+Run from the repository root: `python -m benchmarks.bench_eval`.
+"""
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import Row, median_time, record
+from evaluation import find_sclite, ground_truth_stm, read_stm, score, write_ctm
+
+BAR_SECONDS = 1.0
+
+
+def noisy_hypotheses(seed: int = 0) -> dict[str, list[str]]:
+    """The dev references with random substitutions, deletions and insertions (about 20% WER)."""
+    references = read_stm(ground_truth_stm("phoenix2014", "dev"))
+    vocabulary = sorted({w for s in references.values() for w in s.words})
+    rng = random.Random(seed)
+    hypotheses = {}
+    for fileid, segment in references.items():
+        words = []
+        for word in segment.words:
+            roll = rng.random()
+            if roll < 0.08:
+                continue
+            words.append(rng.choice(vocabulary) if roll < 0.16 else word)
+            if rng.random() < 0.04:
+                words.append(rng.choice(vocabulary))
+        hypotheses[fileid] = words
+    return hypotheses
+
+
+def main() -> None:
+    stm = ground_truth_stm("phoenix2014", "dev")
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        ctm = Path(scratch) / "output-hypothesis-dev.ctm"
+        write_ctm(ctm, noisy_hypotheses())
+        report = score(ctm, stm, sclite="/nonexistent/sclite")
+        python_only = median_time(lambda: score(ctm, stm, sclite="/nonexistent/sclite", out_dir=Path(scratch) / "py"),
+                                  repeats=5)
+        rows.append(Row("score() dev, Python only (540 sent.)", f"{python_only * 1000:.0f} ms",
+                        f"< {BAR_SECONDS * 1000:.0f} ms", python_only < BAR_SECONDS))
+        rows.append(Row("WER of the synthetic hypotheses", f"{report.wer:.2f}%"))
+        binary = find_sclite()
+        if binary is not None:
+            with_sclite = median_time(lambda: score(ctm, stm, out_dir=Path(scratch) / "sc"), repeats=5)
+            checked = score(ctm, stm, out_dir=Path(scratch) / "sc")
+            rows.append(Row("score() dev, Python + sclite reports", f"{with_sclite * 1000:.0f} ms",
+                            f"< {BAR_SECONDS * 1000:.0f} ms", with_sclite < BAR_SECONDS))
+            rows.append(Row("sclite agrees with Python (N,S,D,I)", "yes" if "agrees" in checked.note else checked.note))
+    record("bench_eval", rows, notes="2 CPU cores shared with two other engineers' jobs while measured; "
+                                     "median of 5 warm runs; hypotheses = dev references with random edits.")
+
+
+if __name__ == "__main__":
+    main()
