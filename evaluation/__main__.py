@@ -1,4 +1,8 @@
-"""Command line: score any CTM against an STM, e.g. `python -m evaluation.score --hyp h.ctm --ref r.stm`."""
+"""Command line: score any CTM against an STM, e.g. `python -m evaluation --hyp h.ctm --ref r.stm`.
+
+A package entry point rather than `evaluation/score.py`, so that no module shadows
+the `evaluation.score` function.
+"""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +15,7 @@ from evaluation.scoring import score
 
 def main(argv: list[str] | None = None) -> int:
     """Print the summary line (and the note); exit 2 on unreadable input."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m evaluation", description="Score a hypothesis CTM against a reference STM.")
     parser.add_argument("--hyp", required=True, help="hypothesis CTM (fileid channel start duration gloss)")
     parser.add_argument("--ref", required=True, help="reference STM")
     parser.add_argument("--dataset", default="phoenix2014", choices=sorted(DATASET_NORMALISATION),
