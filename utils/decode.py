@@ -86,7 +86,12 @@ class _WordScoredLM(LM):
 
 
 class CTCDecoder:
-    """Decodes padded batches of CTC scores into gloss sequences."""
+    """Decodes padded batches of CTC scores into gloss sequences.
+
+    `token_beam` is how many top-scoring classes each step may extend a beam with
+    (ctcdecode's `cutoff_top_n`, 40 in the official code). `num_processes` is
+    passed to ctcdecode; flashlight decodes the batch sequentially.
+    """
 
     def __init__(self, gloss_dict: Mapping[str, int | Sequence[int]], num_classes: int, *, search_mode: str = "beam",
                  beam_width: int = 10, blank_id: int = 0, backend: str = "auto", lm_path: str | None = None,
@@ -107,6 +112,8 @@ class CTCDecoder:
         if backend == "ctcdecode" and not ctcdecode_present:
             raise ImportError("backend='ctcdecode' requested but the ctcdecode package is not importable")
         self.backend = "flashlight" if backend == "auto" else backend
+        if self.backend == "ctcdecode" and lm_path is not None:
+            raise ValueError("a gloss language model needs the flashlight backend: ctcdecode's scorer is character-based")
         self._flashlight: LexiconFreeDecoder | None = None
         self._ctcdecode = None
         if search_mode == "beam":
@@ -144,7 +151,7 @@ class CTCDecoder:
 
         labels = [chr(0x4E00 + i) for i in range(self.num_classes)]  # ctcdecode wants one character per class
         return ctcdecode.CTCBeamDecoder(
-            labels, model_path=self.lm_path, alpha=self.lm_weight, beta=self.word_score, cutoff_top_n=self.token_beam,
+            labels, cutoff_top_n=self.token_beam,
             beam_width=self.beam_width, blank_id=self.blank_id, num_processes=self.num_processes, log_probs_input=True)
 
     def decode(self, logits: torch.Tensor, lengths: torch.Tensor, *, batch_first: bool = False,
