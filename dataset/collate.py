@@ -53,11 +53,6 @@ class Batch:
         )
 
 
-def normalise(video: torch.Tensor) -> torch.Tensor:
-    """uint8 T x H x W x 3 -> float32 3 x T x H x W with ((x / 255) - 0.45) / 0.225."""
-    return (video.permute(3, 0, 1, 2).float() / 255.0 - MEAN) / STD
-
-
 class PadCollate:
     """collate_fn for SignVideoDataset; its padding follows the temporal kernel spec it is given."""
 
@@ -87,7 +82,10 @@ class PadCollate:
                     f"the batch's first clip is {(height, width, channels)}"
                 )
             source = torch.clamp(torch.arange(total) - self.left_pad, 0, len(sample.video) - 1)
-            video[row] = normalise(sample.video[source])
+            video[row].copy_(sample.video[source].permute(3, 0, 1, 2))
+        # ((x / 255) - 0.45) / 0.225 in two in-place passes over the batch: several times
+        # faster than converting clip by clip, and data loading must keep up with decoding.
+        video.mul_(1.0 / (255.0 * STD)).sub_(MEAN / STD)
         labels = [torch.as_tensor(sample.label, dtype=torch.int64) for sample in kept]
         return Batch(
             video=video,
