@@ -120,7 +120,9 @@ class SignVideoDataset(Dataset):
             raise DataError(f"video {video_id!r}: {error}") from None
         indices = self.frame_indices(len(files), rng)
         unique, inverse = np.unique(indices, return_inverse=True)
-        clip = read_frames([files[i] for i in unique], video_id)[inverse]
+        clip = read_frames([files[i] for i in unique], video_id)
+        if len(unique) != len(indices):
+            clip = clip[inverse]
         if self.crop_rows_from:
             clip = clip[:, self.crop_rows_from:]
         if self.train:
