@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -90,7 +90,7 @@ class ResBlock(nn.Module):
 
 
 @contextmanager
-def _frozen_batchnorm_stats(module: nn.Module) -> Iterator[None]:
+def frozen_batchnorm_stats(module: nn.Module) -> Iterator[None]:
     """Stop BN layers from updating running statistics while a checkpoint recomputes.
 
     Recomputation replays the forward pass during backward; without this, every
@@ -137,18 +137,25 @@ class ResStage(nn.Module):
                 )
                 self.add_module(f"pathway{pathway}_res{i}", block)
 
-    def _run_block(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self.activation_checkpointing and torch.is_grad_enabled() and x.requires_grad:
-            return checkpoint(
-                block, x, use_reentrant=False,
-                context_fn=lambda: (nullcontext(), _frozen_batchnorm_stats(block)),
-            )
-        return block(x)
-
     def forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         outputs = []
         for pathway, x in enumerate(inputs):
             for i in range(self.num_blocks):
-                x = self._run_block(getattr(self, f"pathway{pathway}_res{i}"), x)
+                x = run_checkpointed(getattr(self, f"pathway{pathway}_res{i}"), x, self.activation_checkpointing)
             outputs.append(x)
         return outputs
+
+
+def run_checkpointed(module: nn.Module, inputs: Any, enabled: bool) -> Any:
+    """module(inputs), keeping only `inputs` for backward when `enabled` and gradients are on."""
+    tensors = inputs if isinstance(inputs, list) else [inputs]
+    if not (enabled and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+        return module(inputs)
+    if isinstance(inputs, list):
+        return checkpoint(
+            lambda *args: tuple(module(list(args))), *inputs, use_reentrant=False,
+            context_fn=lambda: (nullcontext(), frozen_batchnorm_stats(module)),
+        )
+    return checkpoint(
+        module, inputs, use_reentrant=False, context_fn=lambda: (nullcontext(), frozen_batchnorm_stats(module)),
+    )

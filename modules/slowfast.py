@@ -11,7 +11,7 @@ from torch import nn
 
 from modules.fusion_helper import BiFusion
 from modules.head_helper import FramewiseHead
-from modules.resnet_helper import TRANSFORMS, ResStage
+from modules.resnet_helper import TRANSFORMS, ResStage, run_checkpointed
 from modules.stem_helper import VideoModelStem
 from modules.weight_init_helper import init_backbone_weights
 
@@ -130,18 +130,30 @@ class SlowFast(nn.Module):
                 )
             dim_in = dim_out
         self.head = FramewiseHead(config.alpha, config.dropout)
+        self.checkpointed: frozenset[str] = frozenset()
         init_backbone_weights(self, config.zero_init_final_bn)
         self.set_activation_checkpointing(activation_checkpointing)
 
     def set_activation_checkpointing(self, stages: Sequence[str] | bool) -> None:
-        """Checkpoint the residual blocks of the named stages ("s2".."s5"; True = all)."""
-        residual = STAGE_NAMES[1:]
-        selected = set(residual) if stages is True else set(stages or ())
-        unknown = selected - set(residual)
+        """Recompute the named stages ("s1" stem .. "s5"; True = all) in backward.
+
+        A checkpointed stage keeps only the input of each residual block (of the
+        stem, for s1) and recomputes the rest, together with the fusion that follows it.
+        """
+        selected = set(STAGE_NAMES) if stages is True else set(stages or ())
+        unknown = selected - set(STAGE_NAMES)
         if unknown:
-            raise ValueError(f"activation_checkpointing: unknown stage(s) {sorted(unknown)}; choose from {list(residual)}")
-        for name in residual:
+            raise ValueError(f"activation_checkpointing: unknown stage(s) {sorted(unknown)}; choose from {list(STAGE_NAMES)}")
+        self.checkpointed = frozenset(selected)
+        for name in STAGE_NAMES[1:]:
             getattr(self, name).activation_checkpointing = name in selected
+
+    def _stage(self, name: str, pathways: list[torch.Tensor]) -> list[torch.Tensor]:
+        enabled = name in self.checkpointed
+        stage = getattr(self, name)
+        pathways = list(run_checkpointed(stage, pathways, enabled and name == "s1")) if name == "s1" else stage(pathways)
+        fuse = getattr(self, f"{name}_fuse", None)
+        return list(run_checkpointed(fuse, pathways, enabled)) if fuse is not None else pathways
 
     @property
     def output_dims(self) -> tuple[int, int]:
@@ -150,8 +162,6 @@ class SlowFast(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: B x 3 x T x H x W (T a multiple of alpha) -> B x (C_slow + C_fast) x T."""
         pathways = [x[:, :, :: self.config.alpha], x]
-        pathways = self.s1_fuse(self.s1(pathways))
-        pathways = self.s2_fuse(self.s2(pathways))
-        pathways = self.s3_fuse(self.s3(pathways))
-        pathways = self.s4_fuse(self.s4(pathways))
-        return self.head(self.s5(pathways))
+        for name in STAGE_NAMES:
+            pathways = self._stage(name, pathways)
+        return self.head(pathways)

@@ -62,7 +62,7 @@ class ModelArgs:
     share_classifier: bool = opt(True, "conv logits use the BiLSTM classifiers (as released)")
     lstm_dropout: float = opt(0.3, "dropout between BiLSTM layers")
     pretrained_backbone: str = opt("", "Kinetics-400 Caffe2 pickle (SLOWFAST_64x2_R101_50_50.pkl) to initialise from")
-    activation_checkpointing: list = opt([], "backbone stages (s2..s5) to recompute in backward: less memory, ~1/3 more time")
+    activation_checkpointing: list = opt([], "backbone stages (s1..s5) to recompute in backward: less memory, ~1/3 more time")
 
 
 @dataclass
