@@ -29,6 +29,7 @@ class Batch:
     label_length: torch.Tensor  # int64 (B,)
     info: list[dict] = field(default_factory=list)
     skipped: int = 0  # samples of this batch dropped as bad (skip_bad), for the driver's count
+    num_frames: list[int] = field(default_factory=list)  # clip lengths before padding
 
     def pin_memory(self) -> "Batch":
         """Page-lock the tensors (called by DataLoader(pin_memory=True))."""
@@ -39,6 +40,7 @@ class Batch:
             self.label_length.pin_memory(),
             self.info,
             self.skipped,
+            self.num_frames,
         )
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
@@ -50,6 +52,7 @@ class Batch:
             self.label_length.to(device, non_blocking=non_blocking),
             self.info,
             self.skipped,
+            self.num_frames,
         )
 
 
@@ -94,4 +97,5 @@ class PadCollate:
             label_length=torch.tensor([len(s.label) for s in kept], dtype=torch.int64),
             info=[s.info for s in kept],
             skipped=skipped,
+            num_frames=[len(s.video) for s in kept],
         )

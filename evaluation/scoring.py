@@ -62,14 +62,19 @@ def _disagreement(report: ScoreReport, result: ScliteResult) -> str:
 
 
 def score(hyp_ctm: str | Path, ref_stm: str | Path, *, dataset: str = "phoenix2014", out_dir: str | Path | None = None,
-          sclite: str | None = None, name: str = "", scope: str = "ctm-line") -> ScoreReport:
-    """Score `hyp_ctm` against `ref_stm`; write `<name>.report.txt/.json` (and sclite's reports) into out_dir."""
+          sclite: str | None = None, name: str = "", scope: str = "ctm-line", use_sclite: bool = True) -> ScoreReport:
+    """Score `hyp_ctm` against `ref_stm`; write `<name>.report.txt/.json` (and sclite's reports) into out_dir.
+
+    With `use_sclite=False` only the (identical) Python score is computed, e.g. for quick per-epoch evaluation.
+    """
     name = name or Path(hyp_ctm).stem
     references = read_stm(ref_stm)
     hypotheses = merge_hypotheses(hyp_ctm, references, dataset, scope)
     report = score_merged(hypotheses, references, name)
-    binary = find_sclite(sclite)
-    if binary is None:
+    binary = find_sclite(sclite) if use_sclite else None
+    if not use_sclite:
+        report.note = "Python score (sclite not requested)"
+    elif binary is None:
         report.note = "no sclite binary found (config path, PATH, /usr/lib/sctk/bin/sclite): Python score used"
     else:
         with tempfile.TemporaryDirectory() as scratch:

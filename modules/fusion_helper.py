@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from modules.conv3d import Conv3d
+
 
 class BiFusion(nn.Module):
     """Exchange information both ways by gated addition.
@@ -24,13 +26,13 @@ class BiFusion(nn.Module):
         slow_dim = fast_dim * beta_inv
         self.weight_s = nn.Parameter(torch.zeros(1))
         self.weight_f = nn.Parameter(torch.zeros(1))
-        self.conv_f2s = nn.Conv3d(
+        self.conv_f2s = Conv3d(
             fast_dim, slow_dim, (fusion_kernel, 1, 1), stride=(alpha, 1, 1),
             padding=(fusion_kernel // 2, 0, 0), bias=False,
         )
         self.bn = nn.BatchNorm3d(slow_dim, eps=bn_eps, momentum=bn_momentum)
         self.relu = nn.ReLU(inplace=True)
-        self.conv_s2f = nn.Conv3d(slow_dim, fast_dim, 1, bias=False)
+        self.conv_s2f = Conv3d(slow_dim, fast_dim, 1, bias=False)
         self.bn2 = nn.BatchNorm3d(fast_dim, eps=bn_eps, momentum=bn_momentum)
 
     def forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:

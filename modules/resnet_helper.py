@@ -6,6 +6,8 @@ from typing import Any, Iterator, Sequence
 
 import torch
 from torch import nn
+
+from modules.conv3d import Conv3d
 from torch.utils.checkpoint import checkpoint
 
 
@@ -21,16 +23,16 @@ class BottleneckTransform(nn.Module):
         num_groups: int = 1, dilation: int = 1, bn_eps: float = 1e-5, bn_momentum: float = 0.1,
     ) -> None:
         super().__init__()
-        self.a = nn.Conv3d(dim_in, dim_inner, (temporal_kernel, 1, 1), padding=(temporal_kernel // 2, 0, 0), bias=False)
+        self.a = Conv3d(dim_in, dim_inner, (temporal_kernel, 1, 1), padding=(temporal_kernel // 2, 0, 0), bias=False)
         self.a_bn = nn.BatchNorm3d(dim_inner, eps=bn_eps, momentum=bn_momentum)
         self.a_relu = nn.ReLU(inplace=True)
-        self.b = nn.Conv3d(
+        self.b = Conv3d(
             dim_inner, dim_inner, (1, 3, 3), stride=(1, stride, stride), padding=(0, dilation, dilation),
             groups=num_groups, dilation=(1, dilation, dilation), bias=False,
         )
         self.b_bn = nn.BatchNorm3d(dim_inner, eps=bn_eps, momentum=bn_momentum)
         self.b_relu = nn.ReLU(inplace=True)
-        self.c = nn.Conv3d(dim_inner, dim_out, 1, bias=False)
+        self.c = Conv3d(dim_inner, dim_out, 1, bias=False)
         self.c_bn = nn.BatchNorm3d(dim_out, eps=bn_eps, momentum=bn_momentum)
         self.c_bn.transform_final_bn = True
 
@@ -48,13 +50,13 @@ class BasicTransform(nn.Module):
         num_groups: int = 1, dilation: int = 1, bn_eps: float = 1e-5, bn_momentum: float = 0.1,
     ) -> None:
         super().__init__()
-        self.a = nn.Conv3d(
+        self.a = Conv3d(
             dim_in, dim_out, (temporal_kernel, 3, 3), stride=(1, stride, stride),
             padding=(temporal_kernel // 2, 1, 1), bias=False,
         )
         self.a_bn = nn.BatchNorm3d(dim_out, eps=bn_eps, momentum=bn_momentum)
         self.a_relu = nn.ReLU(inplace=True)
-        self.b = nn.Conv3d(
+        self.b = Conv3d(
             dim_out, dim_out, (1, 3, 3), padding=(0, dilation, dilation), dilation=(1, dilation, dilation), bias=False,
         )
         self.b_bn = nn.BatchNorm3d(dim_out, eps=bn_eps, momentum=bn_momentum)
@@ -65,6 +67,9 @@ class BasicTransform(nn.Module):
 
 
 TRANSFORMS = {"bottleneck": BottleneckTransform, "basic": BasicTransform}
+# Blocks recomputed together under activation checkpointing: pairs keep half as many
+# block inputs alive as single blocks, for the same amount of recomputation.
+CHECKPOINT_SEGMENT = 2
 
 
 class ResBlock(nn.Module):
@@ -77,7 +82,7 @@ class ResBlock(nn.Module):
     ) -> None:
         super().__init__()
         if dim_in != dim_out or stride != 1:
-            self.branch1 = nn.Conv3d(dim_in, dim_out, 1, stride=(1, stride, stride), bias=False)
+            self.branch1 = Conv3d(dim_in, dim_out, 1, stride=(1, stride, stride), bias=False)
             self.branch1_bn = nn.BatchNorm3d(dim_out, eps=bn_eps, momentum=bn_momentum)
         self.branch2 = TRANSFORMS[trans_func](
             dim_in, dim_out, temporal_kernel, stride, dim_inner, num_groups, dilation, bn_eps, bn_momentum,
@@ -114,8 +119,8 @@ class ResStage(nn.Module):
     """One stage (res2 ... res5) for every pathway; blocks named `pathway{p}_res{i}`.
 
     `temp_kernel_sizes[p][i]` is the temporal kernel of block i in pathway p.
-    With `activation_checkpointing`, each block keeps only its input during the
-    forward pass and recomputes its activations in backward.
+    With `activation_checkpointing`, each pair of blocks keeps only its input
+    during the forward pass and recomputes its activations in backward.
     """
 
     def __init__(
@@ -140,8 +145,13 @@ class ResStage(nn.Module):
     def forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         outputs = []
         for pathway, x in enumerate(inputs):
-            for i in range(self.num_blocks):
-                x = run_checkpointed(getattr(self, f"pathway{pathway}_res{i}"), x, self.activation_checkpointing)
+            blocks = [getattr(self, f"pathway{pathway}_res{i}") for i in range(self.num_blocks)]
+            if self.activation_checkpointing:
+                for start in range(0, len(blocks), CHECKPOINT_SEGMENT):
+                    x = run_checkpointed(nn.Sequential(*blocks[start:start + CHECKPOINT_SEGMENT]), x, True)
+            else:
+                for block in blocks:
+                    x = block(x)
             outputs.append(x)
         return outputs
 

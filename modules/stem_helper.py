@@ -6,13 +6,15 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from modules.conv3d import Conv3d
+
 
 class ResNetBasicStem(nn.Module):
     """Conv(T x 7 x 7, spatial stride 2) + BN + ReLU + max-pool(1 x 3 x 3, stride 2)."""
 
     def __init__(self, dim_in: int, dim_out: int, temporal_kernel: int, bn_eps: float = 1e-5, bn_momentum: float = 0.1) -> None:
         super().__init__()
-        self.conv = nn.Conv3d(
+        self.conv = Conv3d(
             dim_in, dim_out, kernel_size=(temporal_kernel, 7, 7), stride=(1, 2, 2),
             padding=(temporal_kernel // 2, 3, 3), bias=False,
         )

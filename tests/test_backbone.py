@@ -58,3 +58,17 @@ def test_initialisation_follows_pyslowfast():
     conv = block.b.weight  # fan_out = out_channels * 3 * 3
     expected_std = math.sqrt(2.0 / (conv.shape[0] * 9))
     assert abs(conv.std().item() / expected_std - 1) < 0.1
+
+
+def test_cpu_conv3d_matches_torch_reference():
+    from modules.conv3d import Conv3d
+
+    conv = Conv3d(4, 6, (3, 3, 3), stride=(1, 2, 2), padding=(1, 1, 1), bias=True)
+    x = torch.randn(1, 4, 6, 10, 10, requires_grad=True)
+    ours = conv(x)
+    reference = torch.nn.functional.conv3d(x, conv.weight, conv.bias, (1, 2, 2), (1, 1, 1))
+    torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-4)
+    grads = torch.autograd.grad(ours.sum(), (x, conv.weight))
+    expected = torch.autograd.grad(reference.sum(), (x, conv.weight))
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)

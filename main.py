@@ -1,0 +1,387 @@
+"""Entry point: `python main.py --config configs/phoenix2014.yaml [--phase train|test|features|predict] ...`.
+
+Parses and validates the configuration, prepares the work directory, logging,
+seeds, devices and (under torchrun) the process group, builds the model and the
+data, then hands them to the loops in seq_scripts.py.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+
+import seq_scripts
+from dataset.collate import PadCollate
+from dataset.errors import DataError
+from dataset.gloss_dict import load_gloss_dict
+from dataset.info import read_info
+from dataset.video_dataset import SignVideoDataset
+from evaluation import EvaluationInputError
+from modules.losses import SLRLoss
+from modules.slowfast import SlowFastConfig
+from slr_network import SLRModel
+from utils.c2_model_loading import load_c2_checkpoint
+from utils.checkpoint import (BEST_CHECKPOINT, LAST_CHECKPOINT, load_model_weights, model_weights, read_checkpoint,
+                              save_checkpoint, unwrap)
+from utils.config import Config, ConfigError, config_from_args, to_dict
+from utils.decode import CTCDecoder
+from utils.distributed import DistContext, barrier, cleanup, init_distributed
+from utils.io import write_json_atomic, write_text_atomic
+from utils.kernel_spec import parse_kernel_spec, temporal_padding
+from utils.logging import setup_logging
+from utils.random_state import get_rng_state, seed_everything, set_rng_state
+from utils.training_curves import TrainingHistory
+
+REPO_ROOT = Path(__file__).resolve().parent
+logger = logging.getLogger("slowfastsign")
+
+
+def resolve_path(path: str) -> Path:
+    """A path as given if it exists, else relative to the repository (configs work from any directory)."""
+    candidate = Path(path).expanduser()
+    if candidate.exists() or candidate.is_absolute():
+        return candidate
+    in_repo = REPO_ROOT / candidate
+    return in_repo if in_repo.exists() else candidate
+
+
+class DataPaths:
+    """Where the gloss dictionary, info files, frames and ground-truth STMs of the dataset live."""
+
+    def __init__(self, config: Config) -> None:
+        info = config.dataset_info
+        self.dataset = config.dataset
+        self.info_dir = resolve_path(info.info_dir or f"preprocess/{config.dataset}")
+        self.gloss_dict = resolve_path(info.gloss_dict) if info.gloss_dict else self.info_dir / "gloss_dict.json"
+        self.stm_dir = resolve_path(info.evaluation_dir) if info.evaluation_dir else self.info_dir
+        self.stm_prefix = info.evaluation_prefix or f"{config.dataset}-groundtruth"
+        self.frame_root = info.dataset_root
+
+    def info_file(self, split: str) -> Path:
+        return self.info_dir / f"{split}_info.jsonl"
+
+    def stm(self, split: str) -> Path:
+        return self.stm_dir / f"{self.stm_prefix}-{split}.stm"
+
+    def frames(self, split: str) -> Path:
+        """Frame root: the configured one, else the prefix header that preprocessing wrote."""
+        if self.frame_root:
+            return resolve_path(self.frame_root)
+        prefix, _ = read_info(self.info_file(split))
+        if not prefix:
+            raise ConfigError(f"{self.info_file(split)} has no frame-root prefix: set dataset_info.dataset_root")
+        return resolve_path(prefix)
+
+
+def prepare_synthetic_corpus(config: Config, context: DistContext) -> None:
+    """Generate and preprocess the bundled demo corpus once (main process; the others wait)."""
+    from dataset.synthetic import generate_synthetic_corpus
+    from preprocess.cli import main as preprocess_main
+
+    synthetic = config.synthetic
+    root = resolve_path(synthetic.root)
+    info_dir = resolve_path(config.dataset_info.info_dir or str(root / "preprocessed"))
+    if context.is_main and not (info_dir / "test_info.jsonl").is_file():
+        logger.info("Generating the synthetic corpus in %s", root)
+        corpus = generate_synthetic_corpus(root, num_glosses=synthetic.num_glosses, train=synthetic.train,
+                                           dev=synthetic.dev, test=synthetic.test, seed=synthetic.seed)
+        argv = ["--dataset", "phoenix2014", "--dataset-root", str(corpus), "--output", str(info_dir),
+                "--frames-output", str(root / "frames"), "--output-size", str(synthetic.output_size),
+                "--workers", str(max(1, min(config.num_worker, 4)))]
+        logger.info("Preprocessing: python -m preprocess %s", " ".join(argv))
+        if preprocess_main(argv) != 0:
+            raise DataError(f"preprocessing the synthetic corpus in {corpus} failed")
+    barrier(context)
+    config.dataset_info.info_dir = str(info_dir)
+
+
+def build_dataset(config: Config, paths: DataPaths, split: str, train: bool, gloss_dict: dict[str, int]) -> SignVideoDataset:
+    feeder = config.feeder_args
+    return SignVideoDataset(
+        paths.info_file(split), gloss_dict, paths.frames(split), mode="train" if train else "test",
+        input_size=feeder.input_size, image_scale=feeder.image_scale, frame_interval=feeder.frame_interval,
+        temporal_scaling=feeder.temporal_scaling, skip_bad=feeder.skip_bad, seed=config.random_seed,
+    )
+
+
+def build_loader(config: Config, dataset: Any, context: DistContext, train: bool) -> DataLoader:
+    """Training: shuffled per epoch (seeded), whole batches; evaluation: each process takes every n-th clip."""
+    collate = PadCollate(config.model_args.conv_type)
+    common = dict(collate_fn=collate, num_workers=config.num_worker, pin_memory=context.device.type == "cuda")
+    if train:
+        sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
+                                     seed=config.random_seed, drop_last=True)
+        return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True, **common)
+    shard = Subset(dataset, range(context.rank, len(dataset), context.world_size))
+    return DataLoader(shard, batch_size=config.test_batch_size, shuffle=False, **common)
+
+
+def build_model(config: Config, num_classes: int, context: DistContext) -> torch.nn.Module:
+    args = config.model_args
+    backbone = SlowFastConfig.from_yaml(resolve_path(args.backbone))
+    model = SLRModel(num_classes, backbone, kernel_spec=args.conv_type, hidden_size=args.hidden_size,
+                     share_classifier=args.share_classifier, lstm_dropout=args.lstm_dropout,
+                     activation_checkpointing=args.activation_checkpointing)
+    if args.pretrained_backbone:
+        report = load_c2_checkpoint(resolve_path(args.pretrained_backbone), model.conv2d)
+        logger.info(report.summary())
+        for line in report.unmapped:
+            logger.info("  unmapped: %s", line)
+    if config.load_weights:
+        load_model_weights(model, resolve_path(config.load_weights), config.ignore_weights)
+        logger.info("Loaded model weights from %s", config.load_weights)
+    model.to(context.device)
+    if context.distributed:
+        if config.sync_bn:
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        device_ids = [context.device.index] if context.device.type == "cuda" else None
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    return model
+
+
+def build_decoder(config: Config, gloss_dict: dict[str, int], num_classes: int) -> CTCDecoder:
+    args = config.decode_args
+    return CTCDecoder(gloss_dict, num_classes, search_mode="beam" if config.decode_mode == "beam" else "greedy",
+                      beam_width=args.beam_width, backend=args.backend, lm_path=args.lm_path or None,
+                      lm_weight=args.lm_weight, word_score=args.word_score)
+
+
+def build_optimizer(config: Config, model: torch.nn.Module) -> tuple[torch.optim.Optimizer, Any]:
+    args = config.optimizer_args
+    params = [p for p in model.parameters() if p.requires_grad]
+    if args.optimizer == "Adam":
+        optimizer = torch.optim.Adam(params, lr=args.base_lr, weight_decay=args.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(params, lr=args.base_lr, weight_decay=args.weight_decay,
+                                    momentum=args.momentum, nesterov=args.nesterov)
+    if args.scheduler == "multistep":
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(args.step), gamma=args.gamma)
+    else:
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.num_epoch))
+    return optimizer, scheduler
+
+
+class Experiment:
+    """One run: the configuration resolved into model, data, decoder and work directory."""
+
+    def __init__(self, config: Config, context: DistContext) -> None:
+        self.config = config
+        self.context = context
+        self.work_dir = Path(config.work_dir)
+        self.amp = config.amp and context.device.type == "cuda"
+        if config.synthetic.enabled:
+            prepare_synthetic_corpus(config, context)
+        self.paths = DataPaths(config)
+        self.gloss_dict = self._gloss_dict()
+        self.num_classes = config.model_args.num_classes or len(self.gloss_dict) + 1
+        self.model = build_model(config, self.num_classes, context)
+        self.decoder = build_decoder(config, self.gloss_dict, self.num_classes)
+        self.collate = PadCollate(config.model_args.conv_type)
+        self.use_sclite = config.evaluate_tool == "sclite"
+
+    def _gloss_dict(self) -> dict[str, int]:
+        """From the dataset's gloss_dict.json, or (predict) from the checkpoint being loaded."""
+        if self.paths.gloss_dict.is_file():
+            return load_gloss_dict(self.paths.gloss_dict)
+        if self.config.load_weights:
+            checkpoint = read_checkpoint(resolve_path(self.config.load_weights))
+            if "gloss_dict" in checkpoint:
+                return dict(checkpoint["gloss_dict"])
+        raise DataError(f"gloss dictionary not found: {self.paths.gloss_dict} (run the preprocessing, "
+                        f"or set dataset_info.gloss_dict)")
+
+    def eval_loaders(self) -> dict[str, DataLoader]:
+        loaders = {}
+        for split in self.config.dataset_info.eval_splits:
+            if not self.paths.info_file(split).is_file():
+                logger.warning("No %s split (%s missing): not evaluated", split, self.paths.info_file(split))
+                continue
+            dataset = build_dataset(self.config, self.paths, split, False, self.gloss_dict)
+            loaders[split] = build_loader(self.config, dataset, self.context, train=False)
+        return loaders
+
+    def evaluate(self, loaders: dict[str, DataLoader]) -> dict[str, dict[str, float]]:
+        """WER (and conv WER) per split; only the main process gets the numbers."""
+        results = {}
+        for split, loader in loaders.items():
+            reports = seq_scripts.evaluate_split(
+                self.model, loader, self.decoder, self.context, split=split, stm=self.paths.stm(split),
+                dataset=self.config.dataset, work_dir=self.work_dir, amp=self.amp, use_sclite=self.use_sclite,
+                sclite=self.config.sclite_path or None,
+            )
+            if reports is not None:
+                lstm, conv = reports
+                logger.info(seq_scripts.format_wer_line(split, lstm, conv))
+                if lstm.note:
+                    logger.info("  %s", lstm.note)
+                results[split] = {"wer": lstm.wer, "conv_wer": conv.wer, "sub": lstm.sub_rate,
+                                  "del": lstm.del_rate, "ins": lstm.ins_rate, "sentences": lstm.num_sentences}
+        return results
+
+    def checkpoint_state(self, epoch: int, optimizer: Any, scheduler: Any, scaler: Any, history: TrainingHistory) -> dict:
+        return {
+            "epoch": epoch,
+            "model_state_dict": unwrap(self.model).state_dict(),
+            "optimizer_state_dict": optimizer.state_dict(),
+            "scheduler_state_dict": scheduler.state_dict(),
+            "rng_state": get_rng_state(),
+            "scaler_state_dict": scaler.state_dict(),
+            "history": history.to_dict(),
+            "gloss_dict": self.gloss_dict,
+            "config": to_dict(self.config),
+        }
+
+    def resume_from(self) -> Path | None:
+        if self.config.load_checkpoints:
+            return resolve_path(self.config.load_checkpoints)
+        last = self.work_dir / LAST_CHECKPOINT
+        return last if self.config.resume and last.is_file() else None
+
+    def train(self) -> dict:
+        config, context = self.config, self.context
+        train_set = build_dataset(config, self.paths, "train", True, self.gloss_dict)
+        train_loader = build_loader(config, train_set, context, train=True)
+        eval_loaders = self.eval_loaders()
+        optimizer, scheduler = build_optimizer(config, self.model)
+        scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        criterion = SLRLoss(config.loss_weights)
+        history = TrainingHistory()
+        start_epoch = config.optimizer_args.start_epoch
+        resume = self.resume_from()
+        if resume is not None:
+            checkpoint = read_checkpoint(resume)
+            unwrap(self.model).load_state_dict(model_weights(checkpoint), strict=True)
+            optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
+            scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
+            if "scaler_state_dict" in checkpoint:
+                scaler.load_state_dict(checkpoint["scaler_state_dict"])
+            set_rng_state(checkpoint["rng_state"])
+            history = TrainingHistory.from_dict(checkpoint.get("history", {}))
+            start_epoch = int(checkpoint["epoch"]) + 1
+            logger.info("Resumed from %s: continuing at epoch %d", resume, start_epoch)
+        writer = self._tensorboard()
+        logger.info("Training %d clips (%d steps/epoch) for epochs %d..%d on %s%s", len(train_set),
+                    len(train_loader), start_epoch, config.num_epoch - 1, context.device,
+                    f" x{context.world_size}" if context.distributed else "")
+        for epoch in range(start_epoch, config.num_epoch):
+            train_set.set_epoch(epoch)
+            train_loader.sampler.set_epoch(epoch)
+            lr = optimizer.param_groups[0]["lr"]
+            stats = seq_scripts.train_epoch(
+                self.model, train_loader, criterion, optimizer, scaler, context, epoch=epoch, amp=self.amp,
+                log_interval=config.log_interval, max_steps=config.max_steps_per_epoch,
+            )
+            scheduler.step()
+            logger.info("epoch %d: mean loss %.4f over %d steps in %.0f s (lr %.2e; %d non-finite steps skipped, "
+                        "%d CTC-infeasible samples left out, %d bad samples skipped)", epoch, stats.loss, stats.steps,
+                        stats.seconds, lr, stats.skipped_nonfinite, stats.excluded_samples, stats.bad_samples)
+            last_epoch = epoch == config.num_epoch - 1
+            wer = self.evaluate(eval_loaders) if (epoch + 1) % config.eval_interval == 0 or last_epoch else {}
+            history.add(epoch, lr=lr, loss=stats.loss, parts=stats.parts, wer=wer,
+                        skipped=stats.skipped_nonfinite)
+            if writer is not None:
+                history.write_tensorboard(writer, epoch)
+            if context.is_main:
+                self._save_epoch(epoch, optimizer, scheduler, scaler, history, wer)
+            barrier(context)
+        if writer is not None:
+            writer.close()
+        if context.is_main:
+            history.plot(self.work_dir / "training_curves.png")
+            write_json_atomic(self.work_dir / "training_history.json", history.to_dict())
+            if history.best_epoch is not None:
+                logger.info("Best dev WER %.2f%% at epoch %d (%s)", history.best_wer, history.best_epoch,
+                            self.work_dir / BEST_CHECKPOINT)
+        return history.to_dict()
+
+    def _save_epoch(self, epoch: int, optimizer: Any, scheduler: Any, scaler: Any, history: TrainingHistory,
+                    wer: dict) -> None:
+        state = self.checkpoint_state(epoch, optimizer, scheduler, scaler, history)
+        if "dev" in wer and history.best_epoch == epoch:
+            save_checkpoint(self.work_dir / BEST_CHECKPOINT, state)
+            logger.info("New best dev WER %.2f%%: saved %s", wer["dev"]["wer"], self.work_dir / BEST_CHECKPOINT)
+        if (epoch + 1) % self.config.save_interval == 0:
+            save_checkpoint(self.work_dir / f"epoch{epoch:03d}_model.pt", state)
+        save_checkpoint(self.work_dir / LAST_CHECKPOINT, state)
+
+    def _tensorboard(self) -> Any:
+        if not self.context.is_main:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            logger.info("tensorboard is not installed: no TensorBoard scalars")
+            return None
+        return SummaryWriter(str(self.work_dir / "tensorboard"))
+
+    def test(self) -> dict:
+        if not self.config.load_weights:
+            logger.warning("--phase test without --load-weights evaluates an untrained model")
+        results = self.evaluate(self.eval_loaders())
+        if self.context.is_main:
+            write_json_atomic(self.work_dir / "test_results.json", results)
+        return results
+
+    def features(self) -> dict:
+        left_pad, _ = temporal_padding(parse_kernel_spec(self.config.model_args.conv_type))
+        counts = {}
+        for split in ("train", "dev", "test"):
+            if not self.paths.info_file(split).is_file():
+                continue
+            dataset = build_dataset(self.config, self.paths, split, False, self.gloss_dict)
+            loader = build_loader(self.config, dataset, self.context, train=False)
+            out_dir = self.work_dir / "features" / split
+            counts[split] = seq_scripts.extract_features(self.model, loader, out_dir, left_pad, self.context, self.amp)
+            logger.info("%s: %d feature files in %s", split, counts[split], out_dir)
+        return counts
+
+    def predict(self) -> list[dict]:
+        args = self.config.predict_args
+        if not args.inputs:
+            raise ConfigError("--phase predict needs inputs: --input video.mp4 [frames_dir ...]")
+        out_dir = Path(args.output_dir) if args.output_dir else self.work_dir / "predictions"
+        return seq_scripts.predict(
+            self.model, seq_scripts.expand_inputs(args.inputs), self.decoder, self.collate, self.context,
+            frame_size=args.frame_size, input_size=self.config.feeder_args.input_size,
+            image_scale=self.config.feeder_args.image_scale, fps=args.fps, out_dir=out_dir, amp=self.amp,
+        )
+
+
+def run(config: Config, context: DistContext) -> Any:
+    """Set up the work directory, logging and seeds, then run the configured phase."""
+    work_dir = Path(config.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    setup_logging(work_dir, context.is_main)
+    seed_everything(config.random_seed)
+    if context.is_main:
+        write_text_atomic(work_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+    logger.info("Phase %s, dataset %s, work dir %s, device %s", config.phase, config.dataset, work_dir, context.device)
+    experiment = Experiment(config, context)
+    return getattr(experiment, config.phase)()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        config = config_from_args(argv)
+    except ConfigError as error:
+        print(f"main.py: error: {error}", file=sys.stderr)
+        return 2
+    context = init_distributed(config.device)
+    try:
+        run(config, context)
+    except (ConfigError, DataError, EvaluationInputError, FileNotFoundError) as error:
+        logging.getLogger("slowfastsign").error("error: %s", error)
+        print(f"main.py: error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        cleanup(context)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Conv3d that always takes oneDNN's kernels for float32 on the CPU.
+
+PyTorch's CPU heuristic sends small clips of batch 1 (the fast pathway's thin
+layers, single-video prediction) to a slow im2col path; oneDNN, which it already
+uses for larger batches, is faster there. Weights, names and gradients are
+unchanged.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Conv3d(nn.Conv3d):
+    def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if (
+            input.device.type == "cpu" and input.dtype == torch.float32 and weight.dtype == torch.float32
+            and self.padding_mode == "zeros" and isinstance(self.padding, tuple) and torch.backends.mkldnn.is_available()
+        ):
+            return torch.mkldnn_convolution(input, weight, bias, self.padding, self.stride, self.dilation, self.groups)
+        return super()._conv_forward(input, weight, bias)

@@ -1,0 +1,251 @@
+"""The loops: one training epoch, decoding and scoring a split, feature extraction, prediction.
+
+They take plain objects (model, loaders, decoder, paths) from main.py and never
+read the command line or the configuration themselves.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from dataset.collate import Batch, PadCollate
+from dataset.frames import list_frame_files, prepare_clip, read_frames, read_video_file
+from dataset.video_dataset import Sample
+from evaluation import ScoreReport, score, write_ctm
+from modules.losses import SLRLoss
+from utils.checkpoint import unwrap
+from utils.decode import CTCDecoder
+from utils.distributed import DistContext, all_reduce_sum, gather_objects
+from utils.io import atomic_open, write_json_atomic, write_text_atomic
+
+logger = logging.getLogger("slowfastsign")
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+
+
+@dataclass
+class EpochStats:
+    """What one training epoch did; `parts` are mean loss terms over the steps taken."""
+
+    loss: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)
+    steps: int = 0
+    skipped_nonfinite: int = 0
+    skipped_infeasible_batches: int = 0
+    excluded_samples: int = 0
+    bad_samples: int = 0
+    seconds: float = 0.0
+
+
+def _autocast(device: torch.device, amp: bool) -> torch.autocast:
+    return torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp and device.type == "cuda")
+
+
+def _zero_loss(output: Any) -> torch.Tensor:
+    """A loss of exactly 0 that touches every output, so DDP still reduces gradients on a skipped batch."""
+    return sum(t.sum() for t in output.conv_logits + output.sequence_logits) * 0.0
+
+
+def train_epoch(
+    model: nn.Module, loader: Iterable[Batch | None], criterion: SLRLoss, optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler, context: DistContext, *, epoch: int, amp: bool, log_interval: int,
+    max_steps: int = 0, on_step: Callable[[int, float, dict[str, float]], None] | None = None,
+) -> EpochStats:
+    """One pass over the training data with AMP on CUDA; non-finite losses or gradients skip the step."""
+    model.train()
+    stats = EpochStats()
+    totals: dict[str, float] = {}
+    params = [p for p in model.parameters() if p.requires_grad]
+    total_steps = len(loader) if max_steps <= 0 else min(max_steps, len(loader))
+    start = time.perf_counter()
+    progress = tqdm(total=total_steps, desc=f"epoch {epoch}", disable=not context.is_main, dynamic_ncols=True,
+                    leave=False)
+    for step, batch in enumerate(loader):
+        if step >= total_steps:
+            break
+        progress.update(1)
+        if batch is None:
+            continue
+        stats.bad_samples += batch.skipped
+        batch = batch.to(context.device, non_blocking=True)
+        names = [str(info.get("fileid", i)) for i, info in enumerate(batch.info)]
+        with _autocast(context.device, amp):
+            output = model(batch.video, batch.video_length)
+        result = criterion(output, batch.label, batch.label_length, names)
+        usable = result is not None and bool(torch.isfinite(result.total.detach()))
+        if result is not None:
+            stats.excluded_samples += len(result.excluded)
+            if not usable:
+                logger.warning("epoch %d step %d: non-finite loss %s for %s; step skipped",
+                               epoch, step, float(result.total), names)
+                stats.skipped_nonfinite += 1
+        else:
+            stats.skipped_infeasible_batches += 1
+        if not usable and not context.distributed:
+            optimizer.zero_grad(set_to_none=True)
+            continue
+        loss = result.total if usable else _zero_loss(output)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm=float("inf"))
+        if not torch.isfinite(grad_norm):
+            stats.skipped_nonfinite += 1
+            logger.warning("epoch %d step %d: non-finite gradients; step skipped (%d so far)",
+                           epoch, step, stats.skipped_nonfinite)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.update()
+            continue
+        scaler.step(optimizer)
+        scaler.update()
+        if not usable:
+            continue
+        stats.steps += 1
+        value = float(result.total.detach())
+        parts = {k: float(v.detach()) for k, v in result.parts.items()}
+        stats.loss += value
+        for key, part in parts.items():
+            totals[key] = totals.get(key, 0.0) + part
+        progress.set_postfix(loss=f"{value:.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
+        if on_step is not None:
+            on_step(step, value, parts)
+        if log_interval > 0 and step % log_interval == 0:
+            detail = " ".join(f"{k}={v:.3f}" for k, v in parts.items())
+            logger.info("epoch %d step %d/%d loss %.4f (%s) lr %.2e", epoch, step, total_steps, value, detail,
+                        optimizer.param_groups[0]["lr"])
+    progress.close()
+    steps = all_reduce_sum(context, float(stats.steps))
+    stats.loss = all_reduce_sum(context, stats.loss) / max(steps, 1.0)
+    stats.parts = {k: all_reduce_sum(context, v) / max(steps, 1.0) for k, v in sorted(totals.items())}
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+@torch.no_grad()
+def decode_split(
+    model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, amp: bool,
+    desc: str = "decode",
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Hypotheses of the BiLSTM and of the temporal-conv logits, gathered from every process."""
+    model = unwrap(model).eval()
+    lstm: dict[str, list[str]] = {}
+    conv: dict[str, list[str]] = {}
+    for batch in tqdm(loader, desc=desc, disable=not context.is_main, dynamic_ncols=True, leave=False):
+        if batch is None:
+            continue
+        batch = batch.to(context.device, non_blocking=True)
+        with _autocast(context.device, amp):
+            output = model(batch.video, batch.video_length)
+        names = [str(info["fileid"]) for info in batch.info]
+        for name, hyp in zip(names, decoder.decode(output.sequence_logits[0], output.feat_len)):
+            lstm[name] = hyp.glosses
+        for name, hyp in zip(names, decoder.decode(output.conv_logits[0], output.feat_len)):
+            conv[name] = hyp.glosses
+    for part_lstm, part_conv in gather_objects(context, (lstm, conv)):
+        lstm.update(part_lstm)
+        conv.update(part_conv)
+    return lstm, conv
+
+
+def evaluate_split(
+    model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, *, split: str,
+    stm: Path, dataset: str, work_dir: Path, amp: bool, use_sclite: bool, sclite: str | None = None,
+) -> tuple[ScoreReport, ScoreReport] | None:
+    """Decode a split, write the official CTM files and score them (main process returns the reports)."""
+    lstm, conv = decode_split(model, loader, decoder, context, amp, desc=f"decode {split}")
+    if not context.is_main:
+        return None
+    reports = []
+    for suffix, hypotheses in (("", lstm), ("-conv", conv)):
+        ctm = work_dir / f"output-hypothesis-{split}{suffix}.ctm"
+        write_ctm(ctm, hypotheses)
+        reports.append(score(ctm, stm, dataset=dataset, out_dir=work_dir, sclite=sclite or None,
+                             name=f"{split}{suffix}", use_sclite=use_sclite))
+    return reports[0], reports[1]
+
+
+@torch.no_grad()
+def extract_features(
+    model: nn.Module, loader: Iterable[Batch | None], out_dir: Path, left_pad: int, context: DistContext, amp: bool,
+) -> int:
+    """Save each video's framewise backbone features (T x C, float32 .npy) for downstream work."""
+    model = unwrap(model).eval()
+    written = 0
+    for batch in tqdm(loader, desc=f"features {out_dir.name}", disable=not context.is_main, dynamic_ncols=True):
+        if batch is None:
+            continue
+        batch = batch.to(context.device, non_blocking=True)
+        with _autocast(context.device, amp):
+            features = unwrap(model).conv2d(batch.video).float().cpu()
+        for row, (info, frames) in enumerate(zip(batch.info, batch.num_frames)):
+            clip = features[row, :, left_pad: left_pad + frames].transpose(0, 1).contiguous().numpy()
+            with atomic_open(out_dir / f"{info['fileid']}.npy", "wb") as handle:
+                np.save(handle, clip)
+            written += 1
+    return written
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[Path]:
+    """Videos, frame folders, frame globs, or text files listing them (one per line)."""
+    expanded: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.suffix == ".txt" and path.is_file():
+            lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+            expanded += expand_inputs([line for line in lines if line and not line.startswith("#")])
+        else:
+            expanded.append(path)
+    return expanded
+
+
+def load_input_frames(path: Path) -> np.ndarray:
+    """T x H x W x 3 RGB frames of a video file, a frame folder or a frame glob."""
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return read_video_file(path)
+    return read_frames(list_frame_files(path), str(path))
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, inputs: Sequence[Path], decoder: CTCDecoder, collate: PadCollate, context: DistContext, *,
+    frame_size: int, input_size: int, image_scale: float, fps: float, out_dir: Path, amp: bool,
+) -> list[dict]:
+    """Recognise each input; write <name>.json (glosses with frame spans) and predictions.ctm."""
+    model = unwrap(model).eval()
+    results = []
+    ctm_lines = []
+    for path in tqdm(inputs, desc="predict", disable=not context.is_main, dynamic_ncols=True):
+        frames = load_input_frames(path)
+        clip = prepare_clip(frames, size=frame_size, input_size=input_size, image_scale=image_scale)
+        name = path.stem if path.suffix.lower() in VIDEO_SUFFIXES else (path.name if path.is_dir() else path.parent.name)
+        batch = collate([Sample(clip, [], {"fileid": name})]).to(context.device)
+        with _autocast(context.device, amp):
+            output = model(batch.video, batch.video_length)
+        decoded = decoder.decode(output.sequence_logits[0], output.feat_len)[0]
+        stride = collate.stride
+        segments = []
+        for gloss, (start, end) in zip(decoded.glosses, decoded.spans):
+            first, last = start * stride, min(end * stride, len(frames)) - 1
+            segments.append({
+                "gloss": gloss, "start_frame": first, "end_frame": max(first, last),
+                "start_s": round(first / fps, 3), "end_s": round((max(first, last) + 1) / fps, 3),
+            })
+            ctm_lines.append(f"{name} 1 {first / fps:.3f} {(max(first, last) + 1 - first) / fps:.3f} {gloss}")
+        result = {"input": str(path), "num_frames": int(len(frames)), "glosses": decoded.glosses,
+                  "sentence": " ".join(decoded.glosses), "segments": segments}
+        write_json_atomic(out_dir / f"{name}.json", result)
+        results.append(result)
+        logger.info("%s: %s", path, result["sentence"] or "(nothing recognised)")
+    write_text_atomic(out_dir / "predictions.ctm", "".join(line + "\n" for line in ctm_lines))
+    return results
+
+
+def format_wer_line(split: str, lstm: ScoreReport, conv: ScoreReport) -> str:
+    return f"{split}: WER {lstm.wer:.2f}% (conv {conv.wer:.2f}%) | {lstm.summary_line()}"
