@@ -297,7 +297,17 @@ class Experiment:
             if history.best_epoch is not None:
                 logger.info("Best dev WER %.2f%% at epoch %d (%s)", history.best_wer, history.best_epoch,
                             self.work_dir / BEST_CHECKPOINT)
+        if config.test_after_train:
+            self.test_best()
         return history.to_dict()
+
+    def test_best(self) -> dict:
+        """Evaluate the best checkpoint (the last one when there was no dev split) and print the reports."""
+        best = self.work_dir / BEST_CHECKPOINT
+        path = best if best.is_file() else self.work_dir / LAST_CHECKPOINT
+        unwrap(self.model).load_state_dict(model_weights(read_checkpoint(path)), strict=True)
+        logger.info("Testing %s", path)
+        return self.test()
 
     def _save_epoch(self, epoch: int, optimizer: Any, scheduler: Any, scaler: Any, history: TrainingHistory,
                     wer: dict) -> None:
@@ -325,6 +335,8 @@ class Experiment:
         results = self.evaluate(self.eval_loaders())
         if self.context.is_main:
             write_json_atomic(self.work_dir / "test_results.json", results)
+            for split in results:
+                print((self.work_dir / f"{split}.report.txt").read_text(encoding="utf-8"))
         return results
 
     def features(self) -> dict:

@@ -44,6 +44,11 @@ class EpochStats:
     seconds: float = 0.0
 
 
+def _quiet(context: DistContext) -> bool | None:
+    """Progress bars on the main process, and only on a terminal (None lets tqdm decide)."""
+    return True if not context.is_main else None
+
+
 def _autocast(device: torch.device, amp: bool) -> torch.autocast:
     return torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp and device.type == "cuda")
 
@@ -65,7 +70,7 @@ def train_epoch(
     params = [p for p in model.parameters() if p.requires_grad]
     total_steps = len(loader) if max_steps <= 0 else min(max_steps, len(loader))
     start = time.perf_counter()
-    progress = tqdm(total=total_steps, desc=f"epoch {epoch}", disable=not context.is_main, dynamic_ncols=True,
+    progress = tqdm(total=total_steps, desc=f"epoch {epoch}", disable=_quiet(context), dynamic_ncols=True,
                     leave=False)
     for step, batch in enumerate(loader):
         if step >= total_steps:
@@ -137,7 +142,7 @@ def decode_split(
     model = unwrap(model).eval()
     lstm: dict[str, list[str]] = {}
     conv: dict[str, list[str]] = {}
-    for batch in tqdm(loader, desc=desc, disable=not context.is_main, dynamic_ncols=True, leave=False):
+    for batch in tqdm(loader, desc=desc, disable=_quiet(context), dynamic_ncols=True, leave=False):
         if batch is None:
             continue
         batch = batch.to(context.device, non_blocking=True)
@@ -178,7 +183,7 @@ def extract_features(
     """Save each video's framewise backbone features (T x C, float32 .npy) for downstream work."""
     model = unwrap(model).eval()
     written = 0
-    for batch in tqdm(loader, desc=f"features {out_dir.name}", disable=not context.is_main, dynamic_ncols=True):
+    for batch in tqdm(loader, desc=f"features {out_dir.name}", disable=_quiet(context), dynamic_ncols=True):
         if batch is None:
             continue
         batch = batch.to(context.device, non_blocking=True)
@@ -221,7 +226,7 @@ def predict(
     model = unwrap(model).eval()
     results = []
     ctm_lines = []
-    for path in tqdm(inputs, desc="predict", disable=not context.is_main, dynamic_ncols=True):
+    for path in tqdm(inputs, desc="predict", disable=_quiet(context), dynamic_ncols=True):
         frames = load_input_frames(path)
         clip = prepare_clip(frames, size=frame_size, input_size=input_size, image_scale=image_scale)
         name = path.stem if path.suffix.lower() in VIDEO_SUFFIXES else (path.name if path.is_dir() else path.parent.name)

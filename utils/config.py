@@ -126,6 +126,7 @@ class Config:
     sclite_path: str = opt("", "explicit sclite binary (default: PATH, then /usr/lib/sctk/bin/sclite)")
     load_weights: str = opt("", "checkpoint whose model weights initialise the model (ours or official)")
     load_checkpoints: str = opt("", "checkpoint to resume training from (model, optimizer, scheduler, RNG)")
+    test_after_train: bool = opt(False, "after training, evaluate best_model.pt on the eval splits and print the report")
     resume: bool = opt(True, "resume automatically from <work_dir>/last_checkpoint.pt when it exists")
     ignore_weights: list = opt([], "key prefixes dropped from --load-weights (e.g. classifier when classes differ)")
     decode_mode: str = opt("beam", "beam or max (greedy)")
