@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 import yaml
-from torch.utils.data import DataLoader, DistributedSampler, Subset
+from torch.utils.data import DataLoader, DistributedSampler
 
 import seq_scripts
 from dataset.collate import PadCollate
@@ -110,15 +110,18 @@ def build_dataset(config: Config, paths: DataPaths, split: str, train: bool, glo
 
 
 def build_loader(config: Config, dataset: Any, context: DistContext, train: bool) -> DataLoader:
-    """Training: shuffled per epoch (seeded), whole batches; evaluation: each process takes every n-th clip."""
+    """Training: shuffled per epoch (seeded), whole batches. Evaluation: the batches one process would
+    make (consecutive clips, as officially), dealt out whole, since a clip's features depend on the
+    padding its batch gives it: any number of processes then scores exactly like one."""
     collate = PadCollate(config.model_args.conv_type)
     common = dict(collate_fn=collate, num_workers=config.num_worker, pin_memory=context.device.type == "cuda")
     if train:
         sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
                                      seed=config.random_seed, drop_last=True)
         return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True, **common)
-    shard = Subset(dataset, range(context.rank, len(dataset), context.world_size))
-    return DataLoader(shard, batch_size=config.test_batch_size, shuffle=False, **common)
+    size = config.test_batch_size
+    batches = [list(range(start, min(start + size, len(dataset)))) for start in range(0, len(dataset), size)]
+    return DataLoader(dataset, batch_sampler=batches[context.rank::context.world_size], **common)
 
 
 def build_model(config: Config, num_classes: int, context: DistContext) -> torch.nn.Module:
@@ -330,13 +333,15 @@ class Experiment:
         return SummaryWriter(str(self.work_dir / "tensorboard"))
 
     def test(self) -> dict:
-        if not self.config.load_weights:
+        if self.config.phase == "test" and not self.config.load_weights:
             logger.warning("--phase test without --load-weights evaluates an untrained model")
         results = self.evaluate(self.eval_loaders())
         if self.context.is_main:
             write_json_atomic(self.work_dir / "test_results.json", results)
             for split in results:
-                print((self.work_dir / f"{split}.report.txt").read_text(encoding="utf-8"))
+                report = self.work_dir / f"{split}.report.txt"
+                summary = report.read_text(encoding="utf-8").split("\n\n", 1)[0]
+                print(f"{summary}\n(per-sentence alignments: {report})\n")
         return results
 
     def features(self) -> dict:

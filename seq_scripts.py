@@ -156,7 +156,8 @@ def decode_split(
     for part_lstm, part_conv in gather_objects(context, (lstm, conv)):
         lstm.update(part_lstm)
         conv.update(part_conv)
-    return lstm, conv
+    # ordered by id, so the CTM files are the same whatever the number of processes
+    return dict(sorted(lstm.items())), dict(sorted(conv.items()))
 
 
 def evaluate_split(

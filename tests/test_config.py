@@ -58,3 +58,14 @@ def test_readme_documents_every_key():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     missing = [key for key, _, _ in describe_schema() if f"| `{key}` |" not in readme]
     assert missing == []
+
+
+def test_overrides_after_input_paths_are_not_inputs():
+    config = config_from_args(["--input", "clip.mp4", "frames/", "predict_args.fps=30", "batch_size=4"])
+    assert config.predict_args.inputs == ["clip.mp4", "frames/"]
+    assert config.predict_args.fps == 30 and config.batch_size == 4
+
+
+def test_overrides_may_follow_options():
+    config = config_from_args(["--work-dir", "w", "save_interval=1", "--batch-size", "3", "model_args.hidden_size=64"])
+    assert (config.save_interval, config.batch_size, config.model_args.hidden_size) == (1, 3, 64)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -317,13 +318,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_OVERRIDE = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*=")
+
+
 def _help_of(key: str) -> str:
     return next((f.metadata.get("help", "") for f in dataclasses.fields(Config) if f.name == key), "")
 
 
 def config_from_args(argv: Sequence[str] | None = None) -> Config:
     """Parse the command line (and its --config YAML) into a validated Config."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, leftovers = parser.parse_known_args(argv)
+    unknown = [item for item in leftovers if not _OVERRIDE.match(item)]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     yaml_values = load_yaml(args.config) if args.config else {}
     cli: dict[str, Any] = {}
     for _, key, _ in _FLAGS:
@@ -335,9 +343,13 @@ def config_from_args(argv: Sequence[str] | None = None) -> Config:
     for key in ("resume", "amp", "sync_bn"):
         if getattr(args, key) is not None:
             cli[key] = getattr(args, key)
+    overrides = list(args.overrides) + leftovers
     if args.inputs is not None:
-        cli.setdefault("predict_args", {})["inputs"] = args.inputs
-    for item in args.overrides:
+        # `--input a.mp4 model_args.x=1`: dotted KEY=VALUE items after the paths are overrides, not inputs
+        inputs = [item for item in args.inputs if not _OVERRIDE.match(item)]
+        overrides += [item for item in args.inputs if _OVERRIDE.match(item)]
+        cli.setdefault("predict_args", {})["inputs"] = inputs
+    for item in overrides:
         if "=" not in item:
             raise ConfigError(f"command line: '{item}' is not KEY=VALUE")
         dotted, value = item.split("=", 1)

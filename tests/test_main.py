@@ -1,0 +1,205 @@
+"""End-to-end tests of main.py on a tiny synthetic corpus (the short version of the demo)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import main as entry
+from dataset.synthetic import generate_synthetic_corpus
+from preprocess.cli import main as preprocess_main
+
+REPO = Path(__file__).resolve().parents[1]
+OUTPUT_SIZE = 72
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    raw = generate_synthetic_corpus(root / "raw", num_glosses=4, train=48, dev=12, test=8, seed=3,
+                                    glosses_per_sentence=(2, 3))
+    info_dir = root / "meta"
+    assert preprocess_main(["--dataset", "phoenix2014", "--dataset-root", str(raw), "--output", str(info_dir),
+                            "--frames-output", str(root / "frames"), "--output-size", str(OUTPUT_SIZE),
+                            "--workers", "1"]) == 0
+    return {"raw": raw, "info_dir": info_dir, "frames": root / "frames"}
+
+
+def tiny_args(corpus, work_dir, *extra):
+    """The demo's configuration (16-wide R18, 64 px input) with CI-sized runs."""
+    return [
+        "--work-dir", str(work_dir), "--device", "cpu", "--num-worker", "0", "--batch-size", "2",
+        "--test-batch-size", "4", "--log-interval", "1", "--num-epoch", "3", "--evaluate-tool", "python",
+        "--decode-mode", "max",
+        f"dataset_info.info_dir={corpus['info_dir']}",
+        "model_args.backbone=configs/backbone/slowfast_tiny.yaml", "model_args.hidden_size=128",
+        "model_args.pretrained_backbone=", "feeder_args.input_size=64", "optimizer_args.base_lr=0.001",
+        "optimizer_args.step=[50]", *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp("train")
+    assert entry.main(tiny_args(corpus, work_dir, "--num-epoch", "20", "--log-interval", "0", "--eval-interval", "2")) == 0
+    return work_dir
+
+
+def test_training_lowers_the_loss_and_beats_chance(trained):
+    history = json.loads((trained / "training_history.json").read_text())
+    losses = [epoch["loss"] for epoch in history["epochs"]]
+    assert len(losses) == 20 and all(np.isfinite(losses))
+    assert losses[-1] < 0.6 * losses[0]
+    # A recogniser that has learnt nothing deletes or substitutes every gloss: WER >= 100%.
+    assert history["best_wer"] < 90.0
+    for name in ("best_model.pt", "last_checkpoint.pt", "training_curves.png", "log.txt", "config.yaml",
+                 "output-hypothesis-dev.ctm", "output-hypothesis-dev-conv.ctm", "dev.report.json"):
+        assert (trained / name).is_file(), name
+    checkpoint = torch.load(trained / "last_checkpoint.pt", weights_only=False)
+    assert {"epoch", "model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "rng_state"} <= set(checkpoint)
+    assert checkpoint["epoch"] == 19
+
+
+def test_test_phase_reproduces_the_training_wer(corpus, trained, tmp_path):
+    history = json.loads((trained / "training_history.json").read_text())
+    best = history["epochs"][history["best_epoch"]]["wer"]
+    assert entry.main(tiny_args(corpus, tmp_path, "--phase", "test", "--load-weights",
+                                str(trained / "best_model.pt"))) == 0
+    results = json.loads((tmp_path / "test_results.json").read_text())
+    assert results["dev"]["wer"] == best["dev"]["wer"]
+    assert results["test"]["wer"] == best["test"]["wer"]
+    assert results["dev"]["conv_wer"] == best["dev"]["conv_wer"]
+
+
+def test_predict_on_frames_matches_the_test_hypothesis(corpus, trained, tmp_path):
+    """Predict reads raw frames and resizes them like preprocessing, so it must agree with the test CTM."""
+    records = [json.loads(line) for line in (corpus["info_dir"] / "dev_info.jsonl").read_text().splitlines()[1:]]
+    record = records[0]
+    raw_folder = corpus["raw"] / "features" / "fullFrame-210x260px" / Path(record["folder"]).parent
+    out = tmp_path / "pred"
+    assert entry.main(tiny_args(corpus, tmp_path, "--phase", "predict", "--load-weights",
+                                str(trained / "best_model.pt"), "--input", str(raw_folder),
+                                f"predict_args.frame_size={OUTPUT_SIZE}", f"predict_args.output_dir={out}")) == 0
+    result = json.loads((out / f"{raw_folder.name}.json").read_text())
+    ctm = (trained / "output-hypothesis-dev.ctm").read_text().splitlines()
+    expected = [line.split()[4] for line in ctm if line.split()[0] == record["fileid"]]
+    assert result["glosses"] == expected
+    spans = [(s["start_frame"], s["end_frame"]) for s in result["segments"]]
+    assert all(0 <= a <= b < result["num_frames"] for a, b in spans)
+    assert spans == sorted(spans)
+
+
+def test_predict_on_an_mp4(corpus, trained, tmp_path):
+    frames = sorted((corpus["frames"] / "dev").glob("*/1/*.png"))[:40]
+    video_path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (OUTPUT_SIZE, OUTPUT_SIZE))
+    for frame in frames:
+        writer.write(cv2.imread(str(frame)))
+    writer.release()
+    out = tmp_path / "pred"
+    assert entry.main(tiny_args(corpus, tmp_path, "--phase", "predict", "--load-weights",
+                                str(trained / "best_model.pt"), "--input", str(video_path),
+                                f"predict_args.frame_size={OUTPUT_SIZE}", f"predict_args.output_dir={out}")) == 0
+    result = json.loads((out / "clip.json").read_text())
+    assert result["num_frames"] == 40
+    assert result["sentence"] == " ".join(result["glosses"])
+    ctm = (out / "predictions.ctm").read_text().splitlines()
+    assert [line.split()[4] for line in ctm] == result["glosses"]
+    assert all(line.split()[0] == "clip" for line in ctm)
+
+
+def test_features_phase_writes_one_array_per_frame(corpus, trained, tmp_path):
+    assert entry.main(tiny_args(corpus, tmp_path, "--phase", "features", "--load-weights",
+                                str(trained / "best_model.pt"))) == 0
+    records = [json.loads(line) for line in (corpus["info_dir"] / "test_info.jsonl").read_text().splitlines()[1:]]
+    for record in records:
+        features = np.load(tmp_path / "features" / "test" / f"{record['fileid']}.npy")
+        # the tiny backbone: 16 * 32 slow + 16 * 4 fast channels per frame
+        assert features.shape == (record["num_frames"], 16 * 32 + 16 * 4)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["model_args.hiden_size=3"], "did you mean 'model_args.hidden_size'"),
+        (["--loss-weights", "Slw=0.25"], "did you mean 'Slow'"),
+        (["--phase", "tran"], "phase must be one of"),
+        (["optimizer_args.optimizer=Adamw"], "Adam or SGD"),
+    ],
+)
+def test_config_errors_are_one_line(argv, message, capsys):
+    assert entry.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_missing_data_is_a_clear_error(tmp_path, capsys):
+    code = entry.main(["--work-dir", str(tmp_path), "--device", "cpu", f"dataset_info.info_dir={tmp_path / 'nope'}"])
+    assert code == 1
+    assert "gloss dictionary not found" in capsys.readouterr().err
+
+
+def _run(args, env_extra=None, **kwargs):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", **(env_extra or {}))
+    return subprocess.Popen([sys.executable, "main.py", *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_resume_after_sigkill_reaches_the_same_weights(corpus, tmp_path):
+    common = ["--num-epoch", "3", "--max-steps-per-epoch", "6", "--eval-interval", "5"]
+    reference = _run(tiny_args(corpus, tmp_path / "straight", *common))
+    assert reference.wait(timeout=600) == 0, reference.stdout.read()
+
+    interrupted = _run(tiny_args(corpus, tmp_path / "killed", *common))
+    for line in interrupted.stdout:  # kill in the middle of epoch 1, after epoch 0's checkpoint
+        if "epoch 1 step 3/" in line:
+            interrupted.send_signal(signal.SIGKILL)
+            break
+    interrupted.wait(timeout=60)
+    assert interrupted.returncode == -signal.SIGKILL
+    saved = torch.load(tmp_path / "killed" / "last_checkpoint.pt", weights_only=False)
+    assert saved["epoch"] == 0
+
+    resumed = _run(tiny_args(corpus, tmp_path / "killed", *common))
+    output = resumed.communicate(timeout=600)[0]
+    assert resumed.returncode == 0, output
+    assert "Resumed from" in output and "continuing at epoch 1" in output
+    final = torch.load(tmp_path / "killed" / "last_checkpoint.pt", weights_only=False)["model_state_dict"]
+    straight = torch.load(tmp_path / "straight" / "last_checkpoint.pt", weights_only=False)["model_state_dict"]
+    for key, value in straight.items():
+        assert torch.equal(final[key], value), key
+
+
+def test_ddp_gloo_two_processes_match_one_process(corpus, trained, tmp_path):
+    """torchrun with 2 CPU processes (gloo): replicas stay identical and evaluation equals one process."""
+    args = tiny_args(corpus, tmp_path / "ddp", "--num-epoch", "1", "--max-steps-per-epoch", "3",
+                     "--batch-size", "1", "--load-weights", str(trained / "best_model.pt"))
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+               "main.py", *args, "save_interval=1"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "x2" in (tmp_path / "ddp" / "log.txt").read_text()
+    ddp_state = torch.load(tmp_path / "ddp" / "last_checkpoint.pt", weights_only=False)["model_state_dict"]
+
+    # the same weights evaluated by one process and by two must give the same WER
+    single = tmp_path / "single"
+    assert entry.main(tiny_args(corpus, single, "--phase", "test", "--load-weights",
+                                str(tmp_path / "ddp" / "last_checkpoint.pt"))) == 0
+    two = tmp_path / "two"
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_port", "29518", "main.py",
+                           *tiny_args(corpus, two, "--phase", "test", "--load-weights",
+                                      str(tmp_path / "ddp" / "last_checkpoint.pt"))],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((two / "test_results.json").read_text()) == json.loads((single / "test_results.json").read_text())
+    assert (two / "output-hypothesis-dev.ctm").read_text() == (single / "output-hypothesis-dev.ctm").read_text()
+    trained_state = torch.load(trained / "best_model.pt", weights_only=False)["model_state_dict"]
+    assert any(not torch.equal(ddp_state[k], trained_state[k]) for k in ddp_state if k.endswith("weight"))
