@@ -7,6 +7,7 @@ data, then hands them to the loops in seq_scripts.py.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ from utils.checkpoint import (BEST_CHECKPOINT, LAST_CHECKPOINT, load_model_weigh
                               save_checkpoint, unwrap)
 from utils.config import Config, ConfigError, config_from_args, to_dict
 from utils.decode import CTCDecoder
-from utils.distributed import DistContext, barrier, cleanup, init_distributed
+from utils.allocator import reexec_under_jemalloc
+from utils.distributed import DistContext, barrier, cleanup, init_distributed, select_device
 from utils.io import write_json_atomic, write_text_atomic
 from utils.kernel_spec import parse_kernel_spec, temporal_padding
 from utils.logging import setup_logging
@@ -377,17 +379,22 @@ def run(config: Config, context: DistContext) -> Any:
     seed_everything(config.random_seed)
     if context.is_main:
         write_text_atomic(work_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
-    logger.info("Phase %s, dataset %s, work dir %s, device %s", config.phase, config.dataset, work_dir, context.device)
+    allocator = "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "system"
+    logger.info("Phase %s, dataset %s, work dir %s, device %s, %s allocator", config.phase, config.dataset, work_dir,
+                context.device, allocator)
     experiment = Experiment(config, context)
     return getattr(experiment, config.phase)()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, allow_reexec: bool = False) -> int:
+    """Run main.py; `allow_reexec` (the command line only) lets a CPU run restart itself under jemalloc."""
     try:
         config = config_from_args(argv)
     except ConfigError as error:
         print(f"main.py: error: {error}", file=sys.stderr)
         return 2
+    if allow_reexec and select_device(config.device).type == "cpu":
+        reexec_under_jemalloc()
     context = init_distributed(config.device)
     try:
         run(config, context)
@@ -401,4 +408,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(allow_reexec=True))

@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from benchmarks.common import Row, record
+from benchmarks.common import Row, load_note, record
 from utils.decode import CTCDecoder
 
 SENTENCES, STEPS, CLASSES, BATCH = 540, 40, 1296, 10
@@ -51,7 +51,7 @@ def main() -> None:
         Row("sentences where beam != greedy", f"{differ} / {SENTENCES}"),
         Row("beam (top-40) == beam (all tokens) on those 60", str(beam_ids[:60] == full_ids)),
     ]
-    record("bench_decode", rows, notes="2 CPU cores shared with two other engineers' jobs while measured; "
+    record("bench_decode", rows, notes=f"{load_note()}; "
                                        "torch 1 thread; batches of 10; one timed pass each.")
 
 

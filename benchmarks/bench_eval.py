@@ -8,7 +8,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import Row, median_time, record
+from benchmarks.common import Row, load_note, median_time, record
 from evaluation import find_sclite, ground_truth_stm, read_stm, score, write_ctm
 
 BAR_SECONDS = 1.0
@@ -52,7 +52,7 @@ def main() -> None:
             rows.append(Row("score() dev, Python + sclite reports", f"{with_sclite * 1000:.0f} ms",
                             f"< {BAR_SECONDS * 1000:.0f} ms", with_sclite < BAR_SECONDS))
             rows.append(Row("sclite agrees with Python (N,S,D,I)", "yes" if "agrees" in checked.note else checked.note))
-    record("bench_eval", rows, notes="2 CPU cores shared with two other engineers' jobs while measured; "
+    record("bench_eval", rows, notes=f"{load_note()}; "
                                      "median of 5 warm runs; hypotheses = dev references with random edits.")
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import torch
 
-from benchmarks.common import Row, record
+from benchmarks.common import Row, load_note, record
 from dataset.collate import PadCollate
 from dataset.gloss_dict import load_gloss_dict
 from dataset.info import read_info
@@ -77,15 +77,12 @@ def main() -> None:
     loaded = min(loader_seconds(info, gloss_dict, frame_root, epoch) for epoch in range(args.repeats))
     raw_rate, loader_rate = args.clips / raw, args.clips / loaded
     ratio = loader_rate / raw_rate
-    load = os.getloadavg()[0]
     record("bench_loader", [
         Row("clips", f"{args.clips} clips, {frames / args.clips:.0f} frames each on average, 256x256 PNG"),
         Row("raw limit: cv2.imread loop (1 process)", f"{raw_rate:.2f} clips/s"),
         Row("training loader (2 workers, batch 2, crop 224, flip, rescale, collate)", f"{loader_rate:.2f} clips/s"),
         Row("loader / raw limit", f"{ratio:.2f}x", f">= {BAR}x", ratio >= BAR),
-    ], notes=f"1-minute load average {load:.1f} on {os.cpu_count()} cores at the end of the run"
-             f"{' (machine shared with other jobs: figures are noisy)' if load > 1.0 else ''}; "
-             "best of repeats; loader epochs include worker start-up")
+    ], notes=f"{load_note()}; best of repeats; loader epochs include worker start-up")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ step at B=2, T=140 frames.
 
     python -m benchmarks.bench_model [--repeats 5] [--device cpu|cuda]
 
-On CPU each variant also runs under jemalloc when it is installed
-(Debian: libjemalloc2), because glibc's allocator keeps freed activation
-buffers resident and so reports a higher peak than the tensors need.
+On CPU each variant runs with glibc's allocator and, when libjemalloc2 is
+installed, under jemalloc as main.py runs CPU jobs (utils/allocator.py): glibc
+keeps freed activation buffers resident and so peaks higher than the tensors need.
 """
 from __future__ import annotations
 
@@ -22,12 +22,10 @@ import time
 
 import torch
 
-from benchmarks.common import Row, machine_description, peak_rss_gb, record
+from benchmarks.common import Row, load_note, machine_description, peak_rss_gb, record
+from utils.allocator import MALLOC_CONF, find_jemalloc, jemalloc_environment
 
 OFFICIAL_CPU = {"forward_s": 1.45, "backward_s": 2.6, "peak_rss_gb": 4.4}
-JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
-# Keep freed pages for reuse (no decay): returning them costs page faults on every step.
-JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
 WARMUP = 2
 
 
@@ -81,9 +79,9 @@ def _run_child(args: argparse.Namespace, checkpointing: bool, jemalloc: bool = F
         "--device", args.device, "--batch", str(args.batch), "--frames", str(args.frames),
         "--threads", str(args.threads),
     ] + (["--checkpointing"] if checkpointing else []) + (["--amp"] if args.amp else [])
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     if jemalloc:
-        env.update(LD_PRELOAD=JEMALLOC, MALLOC_CONF=JEMALLOC_CONF)
+        env = jemalloc_environment(env, find_jemalloc()) or env
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -139,11 +137,13 @@ def main() -> None:
         ]
     else:
         rows = []
-        allocators = [("glibc", False)] + ([("jemalloc", True)] if os.path.exists(JEMALLOC) else [])
+        allocators = [("glibc", False)] + ([("jemalloc", True)] if find_jemalloc() else [])
         for allocator, jemalloc in allocators:
             rows += _cpu_rows(_run_child(args, False, jemalloc), _run_child(args, True, jemalloc), setting, allocator)
     record(f"bench_model_{args.device}", rows, device=machine_description(),
-           notes=f"median of {args.repeats} warm iterations, {args.threads} threads; full training loss with Slow/Fast weights")
+           notes=f"{load_note()}; median of {args.repeats} warm iterations after {WARMUP} warm-up, {args.threads} threads; "
+                 "full training loss with Slow/Fast weights; jemalloc rows: LD_PRELOAD libjemalloc2 with "
+                 f"MALLOC_CONF={MALLOC_CONF} (what main.py uses on CPU)")
 
 
 if __name__ == "__main__":
