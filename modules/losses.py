@@ -100,14 +100,12 @@ class SLRLoss:
         """Return the loss, or None when no sample of the batch can be aligned."""
         feat_len = output.feat_len.cpu()
         label_lengths = label_lengths.cpu()
-        feasible = feat_len >= ctc_required_lengths(labels, label_lengths)
+        required = ctc_required_lengths(labels, label_lengths)
+        feasible = feat_len >= required
         names = list(names) if names is not None else [f"sample {i}" for i in range(len(feat_len))]
-        excluded = [names[i] for i in range(len(feasible)) if not feasible[i]]
+        excluded = [i for i in range(len(feasible)) if not feasible[i]]
         if excluded:
-            details = ", ".join(
-                f"{names[i]} (feature length {int(feat_len[i])} < {int(ctc_required_lengths(labels, label_lengths)[i])})"
-                for i in range(len(feasible)) if not feasible[i]
-            )
+            details = ", ".join(f"{names[i]} (feature length {int(feat_len[i])} < {int(required[i])})" for i in excluded)
             logger.warning("CTC-infeasible sample(s) left out of the loss (clip too short for its label): %s", details)
         if not feasible.any():
             return None
@@ -130,4 +128,4 @@ class SLRLoss:
             branch_loss = sum(self.weights[k] * v for k, v in terms.items())
             parts[key] = branch_loss
             total = total + weight * branch_loss
-        return LossResult(total=total, parts=parts, excluded=excluded)
+        return LossResult(total=total, parts=parts, excluded=[names[i] for i in excluded])

@@ -2,7 +2,6 @@
 import json
 from pathlib import Path
 
-import pytest
 
 from preprocess.cli import main
 from preprocess.corpora import META_DIR
