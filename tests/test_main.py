@@ -61,6 +61,7 @@ def test_training_lowers_the_loss_and_beats_chance(trained):
     for name in ("best_model.pt", "last_checkpoint.pt", "training_curves.png", "log.txt", "config.yaml",
                  "output-hypothesis-dev.ctm", "output-hypothesis-dev-conv.ctm", "dev.report.json"):
         assert (trained / name).is_file(), name
+    assert list((trained / "tensorboard").glob("events.out.tfevents.*")), "no TensorBoard scalars"
     checkpoint = torch.load(trained / "last_checkpoint.pt", weights_only=False)
     assert {"epoch", "model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "rng_state"} <= set(checkpoint)
     assert checkpoint["epoch"] == 19
