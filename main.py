@@ -288,7 +288,7 @@ class Experiment:
             last_epoch = epoch == config.num_epoch - 1
             wer = self.evaluate(eval_loaders) if (epoch + 1) % config.eval_interval == 0 or last_epoch else {}
             history.add(epoch, lr=lr, loss=stats.loss, parts=stats.parts, wer=wer,
-                        skipped=stats.skipped_nonfinite)
+                        skipped=stats.skipped_nonfinite, seconds=stats.seconds)
             if writer is not None:
                 history.write_tensorboard(writer, epoch)
             if context.is_main:

@@ -14,7 +14,7 @@ from pathlib import Path
 from benchmarks.common import RESULTS_DIR
 from utils.io import write_text_atomic
 
-BENCHMARKS = ["bench_model", "bench_loader", "bench_eval", "bench_decode"]
+BENCHMARKS = ["bench_model", "bench_loader", "bench_eval", "bench_decode", "bench_demo"]
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 HEADER = """# Benchmark results
 

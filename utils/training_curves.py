@@ -17,8 +17,10 @@ class TrainingHistory:
     best_epoch: int | None = None
 
     def add(self, epoch: int, *, lr: float, loss: float, parts: dict[str, float], wer: dict[str, dict[str, float]],
-            skipped: int = 0) -> None:
-        self.epochs.append({"epoch": epoch, "lr": lr, "loss": loss, "parts": parts, "wer": wer, "skipped": skipped})
+            skipped: int = 0, seconds: float = 0.0) -> None:
+        """Record an epoch; `seconds` is its training time (evaluation excluded)."""
+        self.epochs.append({"epoch": epoch, "lr": lr, "loss": loss, "parts": parts, "wer": wer, "skipped": skipped,
+                            "train_seconds": seconds})
         dev = wer.get("dev", {}).get("wer")
         if dev is not None and (self.best_wer is None or dev < self.best_wer):
             self.best_wer, self.best_epoch = dev, epoch
