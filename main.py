@@ -126,13 +126,14 @@ def build_loader(config: Config, dataset: Any, context: DistContext, train: bool
     return DataLoader(dataset, batch_sampler=batches[context.rank::context.world_size], **common)
 
 
-def build_model(config: Config, num_classes: int, context: DistContext) -> torch.nn.Module:
+def build_model(config: Config, num_classes: int, context: DistContext, kinetics_init: bool = True) -> torch.nn.Module:
+    """The model on its device (DDP-wrapped under torchrun); `kinetics_init` only for a fresh training run."""
     args = config.model_args
     backbone = SlowFastConfig.from_yaml(resolve_path(args.backbone))
     model = SLRModel(num_classes, backbone, kernel_spec=args.conv_type, hidden_size=args.hidden_size,
                      share_classifier=args.share_classifier, lstm_dropout=args.lstm_dropout,
                      activation_checkpointing=args.activation_checkpointing)
-    if args.pretrained_backbone:
+    if args.pretrained_backbone and kinetics_init:
         report = load_c2_checkpoint(resolve_path(args.pretrained_backbone), model.conv2d)
         logger.info(report.summary())
         for line in report.unmapped:
@@ -184,19 +185,21 @@ class Experiment:
         self.paths = DataPaths(config)
         self.gloss_dict = self._gloss_dict()
         self.num_classes = config.model_args.num_classes or len(self.gloss_dict) + 1
-        self.model = build_model(config, self.num_classes, context)
+        fresh_training = config.phase == "train" and not config.load_weights and self.resume_from() is None
+        self.model = build_model(config, self.num_classes, context, kinetics_init=fresh_training)
         self.decoder = build_decoder(config, self.gloss_dict, self.num_classes)
         self.collate = PadCollate(config.model_args.conv_type)
         self.use_sclite = config.evaluate_tool == "sclite"
 
     def _gloss_dict(self) -> dict[str, int]:
-        """From the dataset's gloss_dict.json, or (predict) from the checkpoint being loaded."""
+        """The dataset's gloss_dict.json; for prediction, the one stored in the checkpoint comes first."""
+        stored = None
+        if self.config.load_weights and (self.config.phase == "predict" or not self.paths.gloss_dict.is_file()):
+            stored = read_checkpoint(resolve_path(self.config.load_weights)).get("gloss_dict")
+        if stored is not None:
+            return dict(stored)
         if self.paths.gloss_dict.is_file():
             return load_gloss_dict(self.paths.gloss_dict)
-        if self.config.load_weights:
-            checkpoint = read_checkpoint(resolve_path(self.config.load_weights))
-            if "gloss_dict" in checkpoint:
-                return dict(checkpoint["gloss_dict"])
         raise DataError(f"gloss dictionary not found: {self.paths.gloss_dict} (run the preprocessing, "
                         f"or set dataset_info.gloss_dict)")
 

@@ -106,8 +106,9 @@ def test_predict_on_an_mp4(corpus, trained, tmp_path):
     out = tmp_path / "pred"
     assert entry.main(tiny_args(corpus, tmp_path, "--phase", "predict", "--load-weights",
                                 str(trained / "best_model.pt"), "--input", str(video_path),
-                                f"predict_args.frame_size={OUTPUT_SIZE}", f"predict_args.output_dir={out}")) == 0
-    result = json.loads((out / "clip.json").read_text())
+                                f"predict_args.frame_size={OUTPUT_SIZE}", f"predict_args.output_dir={out}",
+                                f"dataset_info.info_dir={tmp_path / 'no_dataset_here'}")) == 0
+    result = json.loads((out / "clip.json").read_text())  # gloss dictionary taken from the checkpoint
     assert result["num_frames"] == 40
     assert result["sentence"] == " ".join(result["glosses"])
     ctm = (out / "predictions.ctm").read_text().splitlines()
@@ -204,3 +205,13 @@ def test_ddp_gloo_two_processes_match_one_process(corpus, trained, tmp_path):
     assert (two / "output-hypothesis-dev.ctm").read_text() == (single / "output-hypothesis-dev.ctm").read_text()
     trained_state = torch.load(trained / "best_model.pt", weights_only=False)["model_state_dict"]
     assert any(not torch.equal(ddp_state[k], trained_state[k]) for k in ddp_state if k.endswith("weight"))
+
+
+def test_evaluating_a_checkpoint_never_reads_the_kinetics_pickle(corpus, trained, tmp_path):
+    """configs/<dataset>.yaml name a Kinetics pickle; testing a trained checkpoint must not need it."""
+    assert entry.main(tiny_args(corpus, tmp_path, "--phase", "test", "--load-weights", str(trained / "best_model.pt"),
+                                f"model_args.pretrained_backbone={tmp_path / 'absent.pkl'}")) == 0
+    with pytest.raises(FileNotFoundError, match="absent.pkl"):
+        entry.Experiment(entry.config_from_args(tiny_args(
+            corpus, tmp_path / "fresh", f"model_args.pretrained_backbone={tmp_path / 'absent.pkl'}")),
+            entry.init_distributed("cpu"))

@@ -123,7 +123,7 @@ class Config:
     eval_interval: int = opt(1, "epochs between evaluations on the eval splits")
     save_interval: int = opt(5, "epochs between kept checkpoints (the latest is always kept for resuming)")
     max_steps_per_epoch: int = opt(0, "stop each epoch after this many steps (0 = whole epoch); for smoke tests")
-    evaluate_tool: str = opt("python", "python, or sclite to also run the NIST binary when it is installed")
+    evaluate_tool: str = opt("sclite", "sclite: also run the NIST binary when one is found (never required); python: Python score only")
     sclite_path: str = opt("", "explicit sclite binary (default: PATH, then /usr/lib/sctk/bin/sclite)")
     load_weights: str = opt("", "checkpoint whose model weights initialise the model (ours or official)")
     load_checkpoints: str = opt("", "checkpoint to resume training from (model, optimizer, scheduler, RNG)")
