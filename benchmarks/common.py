@@ -54,8 +54,7 @@ def machine_description() -> str:
 def load_note() -> str:
     """How busy the machine was, so a reader can judge the timings."""
     load = os.getloadavg()[0]
-    busy = " (machine shared with other jobs: timings are noisy)" if load > 1.0 else ""
-    return f"1-minute load average {load:.1f} on {os.cpu_count()} cores at the end of the run{busy}"
+    return f"1-minute load average {load:.1f} on {os.cpu_count()} cores at the end of the run, the benchmark's own threads included"
 
 
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
