@@ -27,7 +27,7 @@ from modules.losses import SLRLoss
 from modules.slowfast import SlowFastConfig
 from slr_network import SLRModel
 from utils.c2_model_loading import load_c2_checkpoint
-from utils.checkpoint import (BEST_CHECKPOINT, LAST_CHECKPOINT, load_model_weights, model_weights, read_checkpoint,
+from utils.checkpoint import (BEST_CHECKPOINT, LAST_CHECKPOINT, apply_model_weights, read_checkpoint,
                               save_checkpoint, unwrap)
 from utils.config import Config, ConfigError, config_from_args, to_dict
 from utils.decode import CTCDecoder
@@ -126,8 +126,10 @@ def build_loader(config: Config, dataset: Any, context: DistContext, train: bool
     return DataLoader(dataset, batch_sampler=batches[context.rank::context.world_size], **common)
 
 
-def build_model(config: Config, num_classes: int, context: DistContext, kinetics_init: bool = True) -> torch.nn.Module:
-    """The model on its device (DDP-wrapped under torchrun); `kinetics_init` only for a fresh training run."""
+def build_model(config: Config, num_classes: int, context: DistContext, kinetics_init: bool = True,
+                weights: dict | None = None) -> torch.nn.Module:
+    """The model on its device (DDP-wrapped under torchrun); `weights`: the --load-weights checkpoint;
+    `kinetics_init` only for a fresh training run."""
     args = config.model_args
     backbone = SlowFastConfig.from_yaml(resolve_path(args.backbone))
     model = SLRModel(num_classes, backbone, kernel_spec=args.conv_type, hidden_size=args.hidden_size,
@@ -138,8 +140,8 @@ def build_model(config: Config, num_classes: int, context: DistContext, kinetics
         logger.info(report.summary())
         for line in report.unmapped:
             logger.info("  unmapped: %s", line)
-    if config.load_weights:
-        load_model_weights(model, resolve_path(config.load_weights), config.ignore_weights)
+    if weights is not None:
+        apply_model_weights(model, weights, config.ignore_weights)
         logger.info("Loaded model weights from %s", config.load_weights)
     model.to(context.device)
     if context.distributed:
@@ -183,19 +185,20 @@ class Experiment:
         if config.synthetic.enabled:
             prepare_synthetic_corpus(config, context)
         self.paths = DataPaths(config)
-        self.gloss_dict = self._gloss_dict()
+        checkpoint = read_checkpoint(resolve_path(config.load_weights)) if config.load_weights else None
+        self.gloss_dict = self._gloss_dict(checkpoint)
         self.num_classes = config.model_args.num_classes or len(self.gloss_dict) + 1
         fresh_training = config.phase == "train" and not config.load_weights and self.resume_from() is None
-        self.model = build_model(config, self.num_classes, context, kinetics_init=fresh_training)
+        self.model = build_model(config, self.num_classes, context, kinetics_init=fresh_training, weights=checkpoint)
         self.decoder = build_decoder(config, self.gloss_dict, self.num_classes)
         self.collate = PadCollate(config.model_args.conv_type)
         self.use_sclite = config.evaluate_tool == "sclite"
 
-    def _gloss_dict(self) -> dict[str, int]:
+    def _gloss_dict(self, checkpoint: dict | None) -> dict[str, int]:
         """The dataset's gloss_dict.json; for prediction, the one stored in the checkpoint comes first."""
         stored = None
-        if self.config.load_weights and (self.config.phase == "predict" or not self.paths.gloss_dict.is_file()):
-            stored = read_checkpoint(resolve_path(self.config.load_weights)).get("gloss_dict")
+        if checkpoint is not None and (self.config.phase == "predict" or not self.paths.gloss_dict.is_file()):
+            stored = checkpoint.get("gloss_dict")
         if stored is not None:
             return dict(stored)
         if self.paths.gloss_dict.is_file():
@@ -263,7 +266,7 @@ class Experiment:
         resume = self.resume_from()
         if resume is not None:
             checkpoint = read_checkpoint(resume)
-            unwrap(self.model).load_state_dict(model_weights(checkpoint), strict=True)
+            apply_model_weights(self.model, checkpoint)
             optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
             scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
             if "scaler_state_dict" in checkpoint:
@@ -313,7 +316,7 @@ class Experiment:
         """Evaluate the best checkpoint (the last one when there was no dev split) and print the reports."""
         best = self.work_dir / BEST_CHECKPOINT
         path = best if best.is_file() else self.work_dir / LAST_CHECKPOINT
-        unwrap(self.model).load_state_dict(model_weights(read_checkpoint(path)), strict=True)
+        apply_model_weights(self.model, read_checkpoint(path))
         logger.info("Testing %s", path)
         return self.test()
 

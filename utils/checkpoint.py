@@ -51,11 +51,8 @@ def model_weights(checkpoint: Mapping[str, Any], ignore: Sequence[str] = ()) -> 
     return cleaned
 
 
-def load_model_weights(model: nn.Module, path: str | Path, ignore: Sequence[str] = ()) -> dict[str, Any]:
-    """Load weights strictly (all keys must match) unless `ignore` names prefixes to leave out."""
-    checkpoint = read_checkpoint(path)
-    weights = model_weights(checkpoint, ignore)
-    result = unwrap(model).load_state_dict(weights, strict=not ignore)
+def apply_model_weights(model: nn.Module, checkpoint: Mapping[str, Any], ignore: Sequence[str] = ()) -> None:
+    """Load a checkpoint's weights strictly (all keys must match) unless `ignore` names prefixes to leave out."""
+    result = unwrap(model).load_state_dict(model_weights(checkpoint, ignore), strict=not ignore)
     if ignore:
-        logger.info("Loaded %s without %s (%d tensors kept their init)", path, list(ignore), len(result.missing_keys))
-    return checkpoint
+        logger.info("Loaded weights without %s (%d tensors kept their init)", list(ignore), len(result.missing_keys))
