@@ -34,7 +34,6 @@ from utils.decode import CTCDecoder
 from utils.allocator import reexec_under_jemalloc
 from utils.distributed import DistContext, barrier, cleanup, init_distributed, select_device
 from utils.io import write_json_atomic, write_text_atomic
-from utils.kernel_spec import parse_kernel_spec, temporal_padding
 from utils.logging import setup_logging
 from utils.random_state import get_rng_state, seed_everything, set_rng_state
 from utils.training_curves import TrainingHistory
@@ -227,7 +226,7 @@ class Experiment:
             )
             if reports is not None:
                 lstm, conv = reports
-                logger.info(seq_scripts.format_wer_line(split, lstm, conv))
+                logger.info("%s; conv WER %.2f%%", lstm.summary_line(), conv.wer)
                 if lstm.note:
                     logger.info("  %s", lstm.note)
                 results[split] = {"wer": lstm.wer, "conv_wer": conv.wer, "sub": lstm.sub_rate,
@@ -353,7 +352,6 @@ class Experiment:
         return results
 
     def features(self) -> dict:
-        left_pad, _ = temporal_padding(parse_kernel_spec(self.config.model_args.conv_type))
         counts = {}
         for split in ("train", "dev", "test"):
             if not self.paths.info_file(split).is_file():
@@ -361,7 +359,8 @@ class Experiment:
             dataset = build_dataset(self.config, self.paths, split, False, self.gloss_dict)
             loader = build_loader(self.config, dataset, self.context, train=False)
             out_dir = self.work_dir / "features" / split
-            counts[split] = seq_scripts.extract_features(self.model, loader, out_dir, left_pad, self.context, self.amp)
+            counts[split] = seq_scripts.extract_features(
+                self.model, loader, out_dir, self.collate.left_pad, self.context, self.amp)
             logger.info("%s: %d feature files in %s", split, counts[split], out_dir)
         return counts
 

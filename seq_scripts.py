@@ -189,7 +189,7 @@ def extract_features(
             continue
         batch = batch.to(context.device, non_blocking=True)
         with _autocast(context.device, amp):
-            features = unwrap(model).conv2d(batch.video).float().cpu()
+            features = model.conv2d(batch.video).float().cpu()
         for row, (info, frames) in enumerate(zip(batch.info, batch.num_frames)):
             clip = features[row, :, left_pad: left_pad + frames].transpose(0, 1).contiguous().numpy()
             with atomic_open(out_dir / f"{info['fileid']}.npy", "wb") as handle:
@@ -251,7 +251,3 @@ def predict(
         logger.info("%s: %s", path, result["sentence"] or "(nothing recognised)")
     write_text_atomic(out_dir / "predictions.ctm", "".join(line + "\n" for line in ctm_lines))
     return results
-
-
-def format_wer_line(split: str, lstm: ScoreReport, conv: ScoreReport) -> str:
-    return f"{split}: WER {lstm.wer:.2f}% (conv {conv.wer:.2f}%) | {lstm.summary_line()}"

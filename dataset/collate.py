@@ -60,10 +60,7 @@ class PadCollate:
     """collate_fn for SignVideoDataset; its padding follows the temporal kernel spec it is given."""
 
     def __init__(self, kernel_spec: str | Sequence[KernelLayer] = "K5 P2 K5 P2") -> None:
-        layers = parse_kernel_spec(kernel_spec) if isinstance(kernel_spec, str) else tuple(kernel_spec)
-        if layers and not isinstance(layers[0], KernelLayer):
-            layers = parse_kernel_spec(list(layers))
-        self.left_pad, self.stride = temporal_padding(layers)
+        self.left_pad, self.stride = temporal_padding(parse_kernel_spec(kernel_spec))
 
     def padded_length(self, num_frames: int) -> int:
         """Length of a clip of `num_frames` after padding."""

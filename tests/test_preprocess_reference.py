@@ -35,6 +35,14 @@ def write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def assert_matches_reference(out, dataset, splits, **record_options):
+    """Every split's records equal the reference ones and its STM is byte-identical to the shipped one."""
+    for split in splits:
+        assert_same_records(out, dataset, split, **record_options)
+        name = f"{dataset}-groundtruth-{split}.stm"
+        assert (out / name).read_bytes() == (META_DIR / dataset / name).read_bytes()
+
+
 def test_phoenix2014_rebuild_drops_the_broken_train_row(tmp_path):
     root = tmp_path / "phoenix-2014-multisigner"
     for split in ("dev", "test", "train"):
@@ -46,10 +54,7 @@ def test_phoenix2014_rebuild_drops_the_broken_train_row(tmp_path):
               "id|folder|signer|annotation\n" + "\n".join(rows) + "\n")
     run("phoenix2014", root, tmp_path / "out")
     assert_same_gloss_dict(tmp_path / "out", "phoenix2014")
-    for split in ("dev", "test", "train"):
-        assert_same_records(tmp_path / "out", "phoenix2014", split)
-        name = f"phoenix2014-groundtruth-{split}.stm"
-        assert (tmp_path / "out" / name).read_bytes() == (META_DIR / "phoenix2014" / name).read_bytes()
+    assert_matches_reference(tmp_path / "out", "phoenix2014", ("dev", "test", "train"))
 
 
 def test_phoenix2014_prefers_the_corpus_evaluation_stm(tmp_path):
@@ -72,10 +77,7 @@ def test_phoenix2014_t_rebuild_is_identical(tmp_path):
               "name|video|start|end|speaker|orth|translation\n" + "\n".join(rows) + "\n")
     run("phoenix2014-T", root, tmp_path / "out")
     assert_same_gloss_dict(tmp_path / "out", "phoenix2014-T")
-    for split in ("dev", "test", "train"):
-        assert_same_records(tmp_path / "out", "phoenix2014-T", split)
-        name = f"phoenix2014-T-groundtruth-{split}.stm"
-        assert (tmp_path / "out" / name).read_bytes() == (META_DIR / "phoenix2014-T" / name).read_bytes()
+    assert_matches_reference(tmp_path / "out", "phoenix2014-T", ("dev", "test", "train"))
 
 
 def test_csl_rebuild_is_identical(tmp_path):
@@ -83,10 +85,8 @@ def test_csl_rebuild_is_identical(tmp_path):
         write(tmp_path / "CSL" / f"{split}.txt", "".join(r["original_info"] for r in reference_records("CSL", split)))
     run("CSL", tmp_path / "CSL", tmp_path / "out")
     assert_same_gloss_dict(tmp_path / "out", "CSL")
-    for split in ("train", "dev"):
-        assert_same_records(tmp_path / "out", "CSL", split, keys=("fileid", "signer", "label", "original_info", "index"))
-        name = f"CSL-groundtruth-{split}.stm"
-        assert (tmp_path / "out" / name).read_bytes() == (META_DIR / "CSL" / name).read_bytes()
+    assert_matches_reference(tmp_path / "out", "CSL", ("train", "dev"),
+                             keys=("fileid", "signer", "label", "original_info", "index"))
 
 
 def test_csl_daily_rebuild_gives_identical_stms(tmp_path):

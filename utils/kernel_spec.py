@@ -21,9 +21,11 @@ class KernelLayer:
     size: int
 
 
-def parse_kernel_spec(spec: str | Sequence[str]) -> tuple[KernelLayer, ...]:
-    """Parse "K5 P2 K5 P2" (or ["K5", "P2", ...]) into layers; reject anything else."""
+def parse_kernel_spec(spec: str | Sequence[str | KernelLayer]) -> tuple[KernelLayer, ...]:
+    """Parse "K5 P2 K5 P2" (or ["K5", "P2", ...], or layers already parsed); reject anything else."""
     tokens = spec.split() if isinstance(spec, str) else list(spec)
+    if tokens and all(isinstance(token, KernelLayer) for token in tokens):
+        return tuple(tokens)
     if not tokens:
         raise ValueError("temporal kernel spec is empty; expected e.g. 'K5 P2 K5 P2'")
     layers = []
