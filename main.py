@@ -154,8 +154,8 @@ def build_model(config: Config, num_classes: int, context: DistContext, kinetics
 def build_decoder(config: Config, gloss_dict: dict[str, int], num_classes: int) -> CTCDecoder:
     args = config.decode_args
     return CTCDecoder(gloss_dict, num_classes, search_mode="beam" if config.decode_mode == "beam" else "greedy",
-                      beam_width=args.beam_width, backend=args.backend, lm_path=args.lm_path or None,
-                      lm_weight=args.lm_weight, word_score=args.word_score)
+                      beam_width=args.beam_width, cutoff_top_n=args.cutoff_top_n, backend=args.backend,
+                      lm_path=args.lm_path or None, lm_weight=args.lm_weight, word_score=args.word_score)
 
 
 def build_optimizer(config: Config, model: torch.nn.Module) -> tuple[torch.optim.Optimizer, Any]:
@@ -181,6 +181,7 @@ class Experiment:
         self.context = context
         self.work_dir = Path(config.work_dir)
         self.amp = config.amp and context.device.type == "cuda"
+        self.eval_amp = config.eval_amp and context.device.type == "cuda"
         if config.synthetic.enabled:
             prepare_synthetic_corpus(config, context)
         self.paths = DataPaths(config)
@@ -216,21 +217,29 @@ class Experiment:
         return loaders
 
     def evaluate(self, loaders: dict[str, DataLoader]) -> dict[str, dict[str, float]]:
-        """WER (and conv WER) per split; only the main process gets the numbers."""
+        """WER per split under both official scorers (and the conv WERs); `wer` is the configured tool's.
+        Only the main process gets the numbers."""
         results = {}
+        tool = self.config.evaluate_tool
         for split, loader in loaders.items():
-            reports = seq_scripts.evaluate_split(
+            scores = seq_scripts.evaluate_split(
                 self.model, loader, self.decoder, self.context, split=split, stm=self.paths.stm(split),
-                dataset=self.config.dataset, work_dir=self.work_dir, amp=self.amp, use_sclite=self.use_sclite,
+                dataset=self.config.dataset, work_dir=self.work_dir, amp=self.eval_amp, use_sclite=self.use_sclite,
                 sclite=self.config.sclite_path or None,
             )
-            if reports is not None:
-                lstm, conv = reports
-                logger.info("%s; conv WER %.2f%%", lstm.summary_line(), conv.wer)
-                if lstm.note:
-                    logger.info("  %s", lstm.note)
-                results[split] = {"wer": lstm.wer, "conv_wer": conv.wer, "sub": lstm.sub_rate,
-                                  "del": lstm.del_rate, "ins": lstm.ins_rate, "sentences": lstm.num_sentences}
+            if scores is None:
+                continue
+            primary = scores.lstm[tool]
+            for name, report in scores.lstm.items():
+                logger.info("%s; conv WER %.2f%%", report.summary_line(), scores.conv[name].wer)
+            if scores.lstm["sclite"].note:
+                logger.info("  %s", scores.lstm["sclite"].note)
+            results[split] = {"wer": primary.wer, "conv_wer": scores.conv[tool].wer, "sub": primary.sub_rate,
+                              "del": primary.del_rate, "ins": primary.ins_rate, "sentences": primary.num_sentences,
+                              "tool": tool}
+            for name in scores.lstm:
+                results[split][f"wer_{name}"] = scores.lstm[name].wer
+                results[split][f"conv_wer_{name}"] = scores.conv[name].wer
         return results
 
     def checkpoint_state(self, epoch: int, optimizer: Any, scheduler: Any, scaler: Any, history: TrainingHistory) -> dict:
@@ -345,10 +354,11 @@ class Experiment:
         results = self.evaluate(self.eval_loaders())
         if self.context.is_main:
             write_json_atomic(self.work_dir / "test_results.json", results)
-            for split in results:
-                report = self.work_dir / f"{split}.report.txt"
-                summary = report.read_text(encoding="utf-8").split("\n\n", 1)[0]
-                print(f"{summary}\n(per-sentence alignments: {report})\n")
+            for split, figures in results.items():
+                print(f"{split}: WER {figures['wer_python']:.2f}% (official python scorer), "
+                      f"{figures['wer_sclite']:.2f}% (sclite); conv WER {figures['conv_wer_python']:.2f}% / "
+                      f"{figures['conv_wer_sclite']:.2f}%\n(per-sentence alignments: "
+                      f"{self.work_dir / f'{split}.python.report.txt'}, {self.work_dir / f'{split}.sclite.report.txt'})\n")
         return results
 
     def features(self) -> dict:
@@ -360,7 +370,7 @@ class Experiment:
             loader = build_loader(self.config, dataset, self.context, train=False)
             out_dir = self.work_dir / "features" / split
             counts[split] = seq_scripts.extract_features(
-                self.model, loader, out_dir, self.collate.left_pad, self.context, self.amp)
+                self.model, loader, out_dir, self.collate.left_pad, self.context, self.eval_amp)
             logger.info("%s: %d feature files in %s", split, counts[split], out_dir)
         return counts
 
@@ -372,7 +382,7 @@ class Experiment:
         return seq_scripts.predict(
             self.model, seq_scripts.expand_inputs(args.inputs), self.decoder, self.collate, self.context,
             frame_size=args.frame_size, input_size=self.config.feeder_args.input_size,
-            image_scale=self.config.feeder_args.image_scale, fps=args.fps, out_dir=out_dir, amp=self.amp,
+            image_scale=self.config.feeder_args.image_scale, fps=args.fps, out_dir=out_dir, amp=self.eval_amp,
         )
 
 

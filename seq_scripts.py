@@ -19,7 +19,7 @@ from tqdm import tqdm
 from dataset.collate import Batch, PadCollate
 from dataset.frames import list_frame_files, prepare_clip, read_frames, read_video_file
 from dataset.video_dataset import Sample
-from evaluation import ScoreReport, score, write_ctm
+from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
 from modules.losses import SLRLoss
 from utils.checkpoint import unwrap
 from utils.decode import CTCDecoder
@@ -160,21 +160,30 @@ def decode_split(
     return dict(sorted(lstm.items())), dict(sorted(conv.items()))
 
 
+@dataclass
+class SplitScores:
+    """A split's reports under both official scorers, for the BiLSTM output and the temporal-conv output."""
+
+    lstm: dict[str, ScoreReport]
+    conv: dict[str, ScoreReport]
+
+
 def evaluate_split(
     model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, *, split: str,
     stm: Path, dataset: str, work_dir: Path, amp: bool, use_sclite: bool, sclite: str | None = None,
-) -> tuple[ScoreReport, ScoreReport] | None:
-    """Decode a split, write the official CTM files and score them (main process returns the reports)."""
+) -> SplitScores | None:
+    """Decode a split, write the official CTM files and score each with both tools (main process only)."""
     lstm, conv = decode_split(model, loader, decoder, context, amp, desc=f"decode {split}")
     if not context.is_main:
         return None
-    reports = []
-    for suffix, hypotheses in (("", lstm), ("-conv", conv)):
+    scores = SplitScores({}, {})
+    for suffix, hypotheses, reports in (("", lstm, scores.lstm), ("-conv", conv, scores.conv)):
         ctm = work_dir / f"output-hypothesis-{split}{suffix}.ctm"
         write_ctm(ctm, hypotheses)
-        reports.append(score(ctm, stm, dataset=dataset, out_dir=work_dir, sclite=sclite or None,
-                             name=f"{split}{suffix}", use_sclite=use_sclite))
-    return reports[0], reports[1]
+        for tool in SCORING_TOOLS:
+            reports[tool] = score(ctm, stm, tool=tool, dataset=dataset, out_dir=work_dir, sclite=sclite or None,
+                                  name=f"{split}{suffix}", use_sclite=use_sclite)
+    return scores
 
 
 @torch.no_grad()

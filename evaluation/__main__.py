@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation", description="Score a hypothesis CTM against a reference STM.")
     parser.add_argument("--hyp", required=True, help="hypothesis CTM (fileid channel start duration gloss)")
     parser.add_argument("--ref", required=True, help="reference STM")
+    parser.add_argument("--tool", default="python", choices=["python", "sclite"],
+                        help="python: the official Python scorer (the official configs' default); "
+                             "sclite: NIST sclite's rules (the binary is run too when found)")
     parser.add_argument("--dataset", default="phoenix2014", choices=sorted(DATASET_NORMALISATION),
                         help="which hypothesis normalisation to apply ('none' for raw scoring)")
     parser.add_argument("--out-dir", default=None, help="where reports (and sclite's outputs) are written")
@@ -27,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="normalise per CTM line as the official script does, or per sentence")
     args = parser.parse_args(argv)
     try:
-        report = score(args.hyp, args.ref, dataset=args.dataset, out_dir=args.out_dir, sclite=args.sclite,
+        report = score(args.hyp, args.ref, tool=args.tool, dataset=args.dataset, out_dir=args.out_dir, sclite=args.sclite,
                        name=args.name, scope=args.scope)
     except (EvaluationInputError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)

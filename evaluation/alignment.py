@@ -40,9 +40,10 @@ class AlignedPair:
 
 @dataclass
 class Alignment:
-    """A sentence's alignment with its error counts."""
+    """A sentence's alignment with its error counts and the number of reference words it is scored over."""
 
     pairs: list[AlignedPair] = field(default_factory=list)
+    num_ref_words: int = 0
     correct: int = 0
     substitutions: int = 0
     deletions: int = 0
@@ -76,7 +77,7 @@ def align(ref: list[str], hyp: list[str]) -> Alignment:
 def _trace_back(ref: list[str], hyp: list[str], ref_keys: list[str], hyp_keys: list[str],
                 cost: list[list[int]]) -> Alignment:
     """Walk back from the end preferring diagonal, then insertion, then deletion (sclite's order)."""
-    result = Alignment()
+    result = Alignment(num_ref_words=len(ref))
     pairs: list[AlignedPair] = []
     i, j = len(ref), len(hyp)
     while i > 0 or j > 0:

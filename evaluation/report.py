@@ -22,8 +22,8 @@ class SentenceScore:
     ops: str
 
     @classmethod
-    def from_alignment(cls, fileid: str, speaker: str, num_ref_words: int, alignment: Alignment) -> "SentenceScore":
-        return cls(fileid, speaker, num_ref_words, alignment.correct, alignment.substitutions, alignment.deletions,
+    def from_alignment(cls, fileid: str, speaker: str, alignment: Alignment) -> "SentenceScore":
+        return cls(fileid, speaker, alignment.num_ref_words, alignment.correct, alignment.substitutions, alignment.deletions,
                    alignment.insertions, [p.ref for p in alignment.pairs], [p.hyp for p in alignment.pairs],
                    "".join(p.op for p in alignment.pairs))
 
@@ -41,7 +41,8 @@ def _percent(count: int, total: int) -> float:
 
 @dataclass
 class ScoreReport:
-    """Overall WER (percent, (S+D+I)/N as sclite prints it) with its parts and per-sentence detail."""
+    """Overall WER (percent, (S+D+I)/N) with its parts and per-sentence detail, under one tool's rules
+    (`python`: the official Python scorer; `sclite`: NIST sclite)."""
 
     name: str
     wer: float
@@ -56,11 +57,13 @@ class ScoreReport:
     deletions: int
     insertions: int
     per_sentence: list[SentenceScore] = field(default_factory=list)
+    tool: str = "sclite"
     sclite_used: bool = False
     note: str = ""
 
     @classmethod
-    def from_sentences(cls, name: str, sentences: list[SentenceScore], num_hyp_words: int) -> "ScoreReport":
+    def from_sentences(cls, name: str, sentences: list[SentenceScore], num_hyp_words: int,
+                       tool: str = "sclite") -> "ScoreReport":
         n = sum(s.num_ref_words for s in sentences)
         sub = sum(s.substitutions for s in sentences)
         dele = sum(s.deletions for s in sentences)
@@ -68,15 +71,17 @@ class ScoreReport:
         return cls(name=name, wer=_percent(sub + dele + ins, n), sub_rate=_percent(sub, n), del_rate=_percent(dele, n),
                    ins_rate=_percent(ins, n), num_sentences=len(sentences), num_ref_words=n,
                    num_hyp_words=num_hyp_words, correct=sum(s.correct for s in sentences), substitutions=sub,
-                   deletions=dele, insertions=ins, per_sentence=sentences)
+                   deletions=dele, insertions=ins, per_sentence=sentences, tool=tool)
 
     @property
     def errors(self) -> int:
         return self.substitutions + self.deletions + self.insertions
 
     def summary_line(self) -> str:
-        """One line for the training log."""
-        scorer = "sclite" if self.sclite_used else "python"
+        """One line for the training log; the bracket says which scorer's rules produced it."""
+        scorer = {"python": "official python scorer", "sclite": "sclite"}[self.tool]
+        if self.tool == "sclite":
+            scorer += " binary" if self.sclite_used else " rules"
         label = f"{self.name}: " if self.name else ""
         return (f"{label}WER {self.wer:.2f}% (sub {self.sub_rate:.2f}%, del {self.del_rate:.2f}%, "
                 f"ins {self.ins_rate:.2f}%) over {self.num_sentences} sentences, {self.num_ref_words} words [{scorer}]")

@@ -1,19 +1,25 @@
 """Scoring a hypothesis CTM against a reference STM the way the official evaluation does, without needing sclite.
 
 Flow (official `evaluate`): normalise the hypotheses per dataset, give every
-reference sentence without a hypothesis `[EMPTY]`, sort, then score. The Python
-alignment reproduces sclite exactly; when an sclite binary exists it is run too
-and its sum/rsum/pra/sgml/dtl reports land in `out_dir`.
+reference sentence without a hypothesis `[EMPTY]`, sort, then score with one of
+the two official tools:
+- `python` (the official default): python_wer_evaluation's alignment and counts
+  (evaluation/python_wer.py), repeats in the hypothesis merged first;
+- `sclite`: NIST sclite's alignment, reproduced exactly in Python
+  (evaluation/alignment.py); when an sclite binary exists it is run too and its
+  sum/rsum/pra/sgml/dtl reports land in `out_dir`.
 """
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Callable
 
-from evaluation.alignment import align
+from evaluation.alignment import Alignment, align
 from evaluation.ctm import format_ctm_line, group_by_file, read_ctm
 from evaluation.input_lines import EvaluationInputError
 from evaluation.normalise import normalise_hypothesis
+from evaluation.python_wer import python_align
 from evaluation.report import ScoreReport, SentenceScore
 from evaluation.sclite import ScliteResult, find_sclite, run_sclite
 from evaluation.stm import StmSegment, read_stm
@@ -31,13 +37,19 @@ def merge_hypotheses(hyp_ctm: str | Path, references: dict[str, StmSegment], dat
             for fileid in references}
 
 
-def score_merged(hypotheses: dict[str, list[str]], references: dict[str, StmSegment], name: str = "") -> ScoreReport:
-    """Align every reference sentence with its hypothesis and total the errors."""
+SCORING_TOOLS: dict[str, Callable[[list[str], list[str]], Alignment]] = {"python": python_align, "sclite": align}
+
+
+def score_merged(hypotheses: dict[str, list[str]], references: dict[str, StmSegment], name: str = "",
+                 tool: str = "python") -> ScoreReport:
+    """Align every reference sentence with its hypothesis using `tool`'s rules and total the errors."""
+    if tool not in SCORING_TOOLS:
+        raise ValueError(f"unknown scoring tool {tool!r}; expected one of {', '.join(SCORING_TOOLS)}")
     sentences = []
     for fileid, segment in references.items():
-        alignment = align(list(segment.words), hypotheses[fileid])
-        sentences.append(SentenceScore.from_alignment(fileid, segment.speaker, len(segment.words), alignment))
-    return ScoreReport.from_sentences(name, sentences, sum(len(h) for h in hypotheses.values()))
+        alignment = SCORING_TOOLS[tool](list(segment.words), hypotheses[fileid])
+        sentences.append(SentenceScore.from_alignment(fileid, segment.speaker, alignment))
+    return ScoreReport.from_sentences(name, sentences, sum(len(h) for h in hypotheses.values()), tool)
 
 
 def _write_sclite_inputs(directory: Path, name: str, hypotheses: dict[str, list[str]],
@@ -61,19 +73,33 @@ def _disagreement(report: ScoreReport, result: ScliteResult) -> str:
     return "" if ours == theirs else f"sclite (N,S,D,I)={theirs} differs from Python {ours}"
 
 
-def score(hyp_ctm: str | Path, ref_stm: str | Path, *, dataset: str = "phoenix2014", out_dir: str | Path | None = None,
-          sclite: str | None = None, name: str = "", scope: str = "ctm-line", use_sclite: bool = True) -> ScoreReport:
-    """Score `hyp_ctm` against `ref_stm`; write `<name>.report.txt/.json` (and sclite's reports) into out_dir.
+def score(hyp_ctm: str | Path, ref_stm: str | Path, *, tool: str = "python", dataset: str = "phoenix2014",
+          out_dir: str | Path | None = None, sclite: str | None = None, name: str = "", scope: str = "ctm-line",
+          use_sclite: bool = True) -> ScoreReport:
+    """Score `hyp_ctm` against `ref_stm` with `tool`; write `<name>.<tool>.report.txt/.json` (and sclite's
+    reports) into out_dir.
 
-    With `use_sclite=False` only the (identical) Python score is computed, e.g. for quick per-epoch evaluation.
+    With the sclite tool and `use_sclite=False`, only the (identical) Python reproduction of sclite runs.
     """
     name = name or Path(hyp_ctm).stem
     references = read_stm(ref_stm)
     hypotheses = merge_hypotheses(hyp_ctm, references, dataset, scope)
-    report = score_merged(hypotheses, references, name)
+    report = score_merged(hypotheses, references, name, tool)
+    if tool == "sclite":
+        _confirm_with_sclite(report, hypotheses, references, out_dir, sclite, use_sclite)
+    if out_dir is not None:
+        write_text_atomic(Path(out_dir) / f"{name}.{tool}.report.txt", report.to_text())
+        write_json_atomic(Path(out_dir) / f"{name}.{tool}.report.json", report.to_json())
+    return report
+
+
+def _confirm_with_sclite(report: ScoreReport, hypotheses: dict[str, list[str]], references: dict[str, StmSegment],
+                         out_dir: str | Path | None, sclite: str | None, use_sclite: bool) -> None:
+    """Run the sclite binary when there is one, keep its reports, and note whether it agrees."""
+    name = report.name
     binary = find_sclite(sclite) if use_sclite else None
     if not use_sclite:
-        report.note = "Python score (sclite not requested)"
+        report.note = "sclite's rules in Python (binary not requested)"
     elif binary is None:
         report.note = "no sclite binary found (config path, PATH, /usr/lib/sctk/bin/sclite): Python score used"
     else:
@@ -87,7 +113,3 @@ def score(hyp_ctm: str | Path, ref_stm: str | Path, *, dataset: str = "phoenix20
             else:
                 report.sclite_used = True
                 report.note = _disagreement(report, result) or f"sclite at {binary} agrees with the Python score"
-    if out_dir is not None:
-        write_text_atomic(Path(out_dir) / f"{name}.report.txt", report.to_text())
-        write_json_atomic(Path(out_dir) / f"{name}.report.json", report.to_json())
-    return report

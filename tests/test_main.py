@@ -59,7 +59,8 @@ def test_training_lowers_the_loss_and_beats_chance(trained):
     # A recogniser that has learnt nothing deletes or substitutes every gloss: WER >= 100%.
     assert history["best_wer"] < 90.0
     for name in ("best_model.pt", "last_checkpoint.pt", "training_curves.png", "log.txt", "config.yaml",
-                 "output-hypothesis-dev.ctm", "output-hypothesis-dev-conv.ctm", "dev.report.json"):
+                 "output-hypothesis-dev.ctm", "output-hypothesis-dev-conv.ctm", "dev.python.report.json",
+                 "dev.sclite.report.json", "dev-conv.python.report.json"):
         assert (trained / name).is_file(), name
     assert list((trained / "tensorboard").glob("events.out.tfevents.*")), "no TensorBoard scalars"
     checkpoint = torch.load(trained / "last_checkpoint.pt", weights_only=False)
@@ -76,6 +77,31 @@ def test_test_phase_reproduces_the_training_wer(corpus, trained, tmp_path):
     assert results["dev"]["wer"] == best["dev"]["wer"]
     assert results["test"]["wer"] == best["test"]["wer"]
     assert results["dev"]["conv_wer"] == best["dev"]["conv_wer"]
+
+
+def test_test_phase_reports_both_scorers_on_merged_beam_output(corpus, trained, tmp_path, capsys):
+    from evaluation import score
+
+    assert entry.main(tiny_args(corpus, tmp_path, "--phase", "test", "--decode-mode", "beam", "--load-weights",
+                                str(trained / "best_model.pt"))) == 0
+    results = json.loads((tmp_path / "test_results.json").read_text())
+    printed = capsys.readouterr().out
+    stm_dir = corpus["info_dir"]
+    for split in ("dev", "test"):
+        ctm = tmp_path / f"output-hypothesis-{split}.ctm"
+        rows = [line.split() for line in ctm.read_text().splitlines()]
+        # the official repeat merge: no file id has the same gloss twice in a row
+        assert all(not (a[0] == b[0] and a[4] == b[4]) for a, b in zip(rows, rows[1:]))
+        stm = stm_dir / f"phoenix2014-groundtruth-{split}.stm"
+        for tool in ("python", "sclite"):
+            expected = score(ctm, stm, tool=tool, sclite="/nonexistent").wer
+            assert results[split][f"wer_{tool}"] == expected
+            assert results[split][f"conv_wer_{tool}"] == score(
+                tmp_path / f"output-hypothesis-{split}-conv.ctm", stm, tool=tool, sclite="/nonexistent").wer
+            assert (tmp_path / f"{split}.{tool}.report.json").is_file()
+        assert results[split]["wer"] == results[split]["wer_python"]  # evaluate_tool python, as officially
+        assert f"{split}: WER {results[split]['wer_python']:.2f}% (official python scorer), " \
+               f"{results[split]['wer_sclite']:.2f}% (sclite)" in printed
 
 
 def test_predict_on_frames_matches_the_test_hypothesis(corpus, trained, tmp_path):

@@ -59,7 +59,7 @@ def test_chinese_glosses_align_like_sclite(tmp_path):
 def test_score_runs_sclite_and_writes_its_reports(tmp_path):
     (tmp_path / "ref.stm").write_text("v1 1 s1 0.0 1.79769e+308 A B C\nv2 1 s2 0.0 1.79769e+308 D\n", encoding="utf-8")
     (tmp_path / "hyp.ctm").write_text("v1 1 0.00 0.01 A\nv1 1 0.01 0.02 C\n", encoding="utf-8")
-    report = score(tmp_path / "hyp.ctm", tmp_path / "ref.stm", out_dir=tmp_path / "out", name="dev")
+    report = score(tmp_path / "hyp.ctm", tmp_path / "ref.stm", tool="sclite", out_dir=tmp_path / "out", name="dev")
     assert report.sclite_used and "agrees" in report.note
     assert (report.deletions, report.substitutions) == (1, 1)  # B deleted, D -> [EMPTY]
     assert {p.suffix for p in (tmp_path / "out").iterdir()} >= {".sys", ".raw", ".pra", ".dtl", ".sgml"}

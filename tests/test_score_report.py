@@ -1,4 +1,4 @@
-"""score(): merging with the STM, totals worked out by hand, reports, bad input, absent sclite."""
+"""score() with the sclite tool: merging with the STM, totals worked out by hand, reports, bad input, absent sclite."""
 import json
 
 import pytest
@@ -22,7 +22,7 @@ def files(tmp_path):
 
 
 def test_totals_match_hand_count(files):
-    report = score(files / "hyp.ctm", files / "ref.stm", sclite="/nonexistent/sclite")
+    report = score(files / "hyp.ctm", files / "ref.stm", tool="sclite", sclite="/nonexistent/sclite")
     assert (report.substitutions, report.deletions, report.insertions) == (2, 1, 1)
     assert (report.num_sentences, report.num_ref_words) == (3, 7)
     assert report.wer == pytest.approx(400 / 7)
@@ -32,25 +32,25 @@ def test_totals_match_hand_count(files):
 
 
 def test_without_sclite_python_score_is_used_and_noted(files):
-    report = score(files / "hyp.ctm", files / "ref.stm", sclite="/nonexistent/sclite", out_dir=files / "out")
+    report = score(files / "hyp.ctm", files / "ref.stm", tool="sclite", sclite="/nonexistent/sclite", out_dir=files / "out")
     assert not report.sclite_used
     assert "no sclite" in report.note
-    saved = json.loads((files / "out" / "hyp.report.json").read_text(encoding="utf-8"))
+    saved = json.loads((files / "out" / "hyp.sclite.report.json").read_text(encoding="utf-8"))
     assert saved["substitutions"] == 2 and saved["num_sentences"] == 3
-    assert "WER 57.14%" in (files / "out" / "hyp.report.txt").read_text(encoding="utf-8")
+    assert "WER 57.14%" in (files / "out" / "hyp.sclite.report.txt").read_text(encoding="utf-8")
     assert "WER 57.14%" in report.summary_line()
 
 
 def test_hypothesis_for_unknown_id_names_the_line(files):
     (files / "hyp.ctm").write_text(CTM + "v9 1 0.00 0.01 Q\n", encoding="utf-8")
     with pytest.raises(EvaluationInputError, match=r"hyp\.ctm:7: file id v9 is not in the reference STM"):
-        score(files / "hyp.ctm", files / "ref.stm", sclite="/nonexistent/sclite")
+        score(files / "hyp.ctm", files / "ref.stm", tool="sclite", sclite="/nonexistent/sclite")
 
 
 def test_malformed_stm_line_names_the_line(files):
     (files / "ref.stm").write_text(STM + "v4 1 signer02\n", encoding="utf-8")
     with pytest.raises(EvaluationInputError, match=r"ref\.stm:5: expected"):
-        score(files / "hyp.ctm", files / "ref.stm", sclite="/nonexistent/sclite")
+        score(files / "hyp.ctm", files / "ref.stm", tool="sclite", sclite="/nonexistent/sclite")
 
 
 def test_duplicate_stm_id_is_refused(files):

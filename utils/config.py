@@ -69,10 +69,11 @@ class ModelArgs:
 @dataclass
 class DecodeArgs:
     beam_width: int = opt(10, "CTC beam width")
-    backend: str = opt("auto", "beam search backend: auto, flashlight or ctcdecode")
-    lm_path: str = opt("", "optional KenLM language model (ARPA or binary) over glosses")
-    lm_weight: float = opt(0.0, "language model weight")
-    word_score: float = opt(0.0, "score added per emitted gloss")
+    cutoff_top_n: int = opt(40, "classes per step a prefix may be extended with (ctcdecode's cutoff_top_n)")
+    backend: str = opt("builtin", "beam search: builtin (equal to ctcdecode), ctcdecode (the package), flashlight (KenLM fusion; not ctcdecode-equivalent)")
+    lm_path: str = opt("", "KenLM language model (ARPA or binary) over glosses; flashlight backend only")
+    lm_weight: float = opt(0.0, "language model weight (flashlight backend)")
+    word_score: float = opt(0.0, "score added per emitted gloss (flashlight backend)")
 
 
 @dataclass
@@ -123,7 +124,7 @@ class Config:
     eval_interval: int = opt(1, "epochs between evaluations on the eval splits")
     save_interval: int = opt(5, "epochs between kept checkpoints (the latest is always kept for resuming)")
     max_steps_per_epoch: int = opt(0, "stop each epoch after this many steps (0 = whole epoch); for smoke tests")
-    evaluate_tool: str = opt("sclite", "sclite: also run the NIST binary when one is found (never required); python: Python score only")
+    evaluate_tool: str = opt("python", "scorer whose WER selects the best checkpoint: python (the official Python scorer, the official default) or sclite (NIST rules; the binary also runs when found); both WERs are always reported")
     sclite_path: str = opt("", "explicit sclite binary (default: PATH, then /usr/lib/sctk/bin/sclite)")
     load_weights: str = opt("", "checkpoint whose model weights initialise the model (ours or official)")
     load_checkpoints: str = opt("", "checkpoint to resume training from (model, optimizer, scheduler, RNG)")
@@ -131,7 +132,8 @@ class Config:
     resume: bool = opt(True, "resume automatically from <work_dir>/last_checkpoint.pt when it exists")
     ignore_weights: list = opt([], "key prefixes dropped from --load-weights (e.g. classifier when classes differ)")
     decode_mode: str = opt("beam", "beam or max (greedy)")
-    amp: bool = opt(True, "mixed precision (float16 autocast + GradScaler) on CUDA")
+    amp: bool = opt(True, "mixed precision (float16 autocast + GradScaler) for training on CUDA")
+    eval_amp: bool = opt(False, "also run evaluation, features and predict under autocast (official: float32)")
     sync_bn: bool = opt(False, "SyncBatchNorm across processes under torchrun")
     loss_weights: dict = opt(dict(DEFAULT_LOSS_WEIGHTS), "SeqCTC, ConvCTC, Dist (main branch) and Slow, Fast (PFE)")
     feeder_args: FeederArgs = field(default_factory=FeederArgs, metadata={"help": "data loading and augmentation"})
@@ -202,6 +204,10 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"phase must be one of {', '.join(PHASES)}, got '{config.phase}'")
     if config.decode_mode not in ("beam", "max"):
         raise ConfigError(f"decode_mode must be beam or max, got '{config.decode_mode}'")
+    if config.decode_args.backend not in ("builtin", "ctcdecode", "flashlight"):
+        raise ConfigError(f"decode_args.backend must be builtin, ctcdecode or flashlight, got '{config.decode_args.backend}'")
+    if (config.decode_args.lm_path or config.decode_args.word_score) and config.decode_args.backend != "flashlight":
+        raise ConfigError("decode_args.lm_path/word_score need decode_args.backend=flashlight")
     if config.evaluate_tool not in ("python", "sclite"):
         raise ConfigError(f"evaluate_tool must be python or sclite, got '{config.evaluate_tool}'")
     unknown = sorted(set(config.loss_weights) - set(LOSS_KEYS))

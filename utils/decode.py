@@ -1,36 +1,38 @@
-"""CTC decoding of gloss sequences: greedy, or beam search through flashlight-text (ctcdecode when asked for).
+"""CTC decoding of gloss sequences exactly as the official `utils/decode.py` (Decode) does.
 
-The official code decodes with ctcdecode's beam search (width 10, blank 0, its
-default top-40 tokens per step), which cannot be installed here; flashlight-text's
-lexicon-free decoder performs the same prefix search. Its `ZeroLM` gives every
-prefix its own state, so hypotheses merge (log-add) only when their whole gloss
-prefix agrees, exactly as in a CTC prefix beam search.
+Official behaviour, reproduced here:
+- beam search: softmax, then ctcdecode's prefix beam search (width 10, blank 0,
+  the 40 most probable classes per step); its best prefix is the output. The
+  default `builtin` backend is this project's own implementation of that search
+  (utils/prefix_beam_search.py), equal to ctcdecode but for exact floating-point
+  ties; `ctcdecode` uses the package when it is installed; `flashlight` is
+  flashlight-text's lexicon-free decoder, which adds KenLM fusion but keeps paths
+  ending in blank and in a gloss apart, so it is NOT ctcdecode-equivalent.
+- greedy ("max"): argmax per step, merge runs, drop blanks.
+- then consecutive identical glosses are merged once more, so a decoded "A A"
+  (from the path "A _ A") becomes "A"; a merged gloss spans all its parts.
 """
 from __future__ import annotations
 
 import importlib.util
 import itertools
-import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 import torch
+from flashlight.lib.text.decoder import (LM, CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions,
+                                         ZeroLM)
 
-from flashlight.lib.text.decoder import (
-    LM,
-    CriterionType,
-    LexiconFreeDecoder,
-    LexiconFreeDecoderOptions,
-    ZeroLM,
-)
+from utils.prefix_beam_search import prefix_beam_search
 
+BACKENDS = ("builtin", "ctcdecode", "flashlight")
 CTCDECODE_TOP_N = 40
 
 
 @dataclass
 class DecodedSequence:
-    """One decoded sentence: glosses, their class ids and the [start, end) input steps each gloss covers."""
+    """One decoded sentence: glosses, their class ids and the [start, end) output steps each gloss covers."""
 
     glosses: list[str]
     ids: list[int]
@@ -52,8 +54,19 @@ def vocabulary_from_gloss_dict(gloss_dict: Mapping[str, int | Sequence[int]], nu
     return vocabulary
 
 
-def collapse_path(path: Sequence[int], blank_id: int = 0) -> tuple[list[int], list[tuple[int, int]]]:
-    """Merge repeated labels and drop blanks; return the labels and the [start, end) run of each."""
+def merge_repeats(ids: Sequence[int], spans: Sequence[tuple[int, int]]) -> tuple[list[int], list[tuple[int, int]]]:
+    """The official final `groupby`: consecutive identical ids become one, spanning from the first to the last."""
+    merged_ids: list[int] = []
+    merged_spans: list[tuple[int, int]] = []
+    for label, group in itertools.groupby(zip(ids, spans), key=lambda item: item[0]):
+        parts = [span for _, span in group]
+        merged_ids.append(int(label))
+        merged_spans.append((parts[0][0], parts[-1][1]))
+    return merged_ids, merged_spans
+
+
+def greedy_path(path: Sequence[int], blank_id: int = 0) -> tuple[list[int], list[tuple[int, int]]]:
+    """Official MaxDecode on a frame-level argmax path: merge runs, drop blanks, merge again; with the runs' spans."""
     ids: list[int] = []
     spans: list[tuple[int, int]] = []
     step = 0
@@ -63,7 +76,7 @@ def collapse_path(path: Sequence[int], blank_id: int = 0) -> tuple[list[int], li
             ids.append(int(label))
             spans.append((step, step + length))
         step += length
-    return ids, spans
+    return merge_repeats(ids, spans)
 
 
 class _WordScoredLM(LM):
@@ -86,45 +99,45 @@ class _WordScoredLM(LM):
 
 
 class CTCDecoder:
-    """Decodes padded batches of CTC scores into gloss sequences.
+    """Decodes padded batches of CTC logits into gloss sequences, as the official Decode does.
 
-    `token_beam` is how many top-scoring classes each step may extend a beam with
-    (ctcdecode's `cutoff_top_n`, 40 in the official code). `num_processes` is
-    passed to ctcdecode; flashlight decodes the batch sequentially.
+    `cutoff_top_n` is how many of the most probable classes each step may extend
+    a prefix with (ctcdecode's default and the official setting: 40).
     """
 
     def __init__(self, gloss_dict: Mapping[str, int | Sequence[int]], num_classes: int, *, search_mode: str = "beam",
-                 beam_width: int = 10, blank_id: int = 0, backend: str = "auto", lm_path: str | None = None,
-                 lm_weight: float = 0.0, word_score: float = 0.0, num_processes: int = 1,
-                 token_beam: int = CTCDECODE_TOP_N) -> None:
+                 beam_width: int = 10, blank_id: int = 0, backend: str = "builtin", cutoff_top_n: int = CTCDECODE_TOP_N,
+                 lm_path: str | None = None, lm_weight: float = 0.0, word_score: float = 0.0) -> None:
         if search_mode not in ("beam", "greedy"):
             raise ValueError(f"search_mode must be 'beam' or 'greedy', not {search_mode!r}")
-        if backend not in ("auto", "flashlight", "ctcdecode"):
-            raise ValueError(f"backend must be 'auto', 'flashlight' or 'ctcdecode', not {backend!r}")
-        if beam_width < 1 or token_beam < 1:
-            raise ValueError(f"beam_width ({beam_width}) and token_beam ({token_beam}) must be at least 1")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        if beam_width < 1 or cutoff_top_n < 1:
+            raise ValueError(f"beam_width ({beam_width}) and cutoff_top_n ({cutoff_top_n}) must be at least 1")
+        if (lm_path is not None or word_score != 0.0) and backend != "flashlight" and search_mode == "beam":
+            raise ValueError("a gloss language model or word score needs decode_args.backend=flashlight "
+                             "(ctcdecode's scorer is character-based; the builtin search has no LM)")
+        if backend == "ctcdecode" and importlib.util.find_spec("ctcdecode") is None:
+            raise ImportError("decode_args.backend=ctcdecode, but the ctcdecode package is not installed "
+                              "(the default 'builtin' backend gives the same results)")
         self.vocabulary = vocabulary_from_gloss_dict(gloss_dict, num_classes, blank_id)
         self.num_classes, self.blank_id = num_classes, blank_id
-        self.search_mode, self.beam_width, self.token_beam = search_mode, beam_width, token_beam
+        self.search_mode, self.backend = search_mode, backend
+        self.beam_width, self.cutoff_top_n = beam_width, cutoff_top_n
         self.lm_path, self.lm_weight, self.word_score = lm_path, lm_weight, word_score
-        self.num_processes = num_processes
-        ctcdecode_present = importlib.util.find_spec("ctcdecode") is not None
-        if backend == "ctcdecode" and not ctcdecode_present:
-            raise ImportError("backend='ctcdecode' requested but the ctcdecode package is not importable")
-        self.backend = "flashlight" if backend == "auto" else backend
-        if self.backend == "ctcdecode" and lm_path is not None:
-            raise ValueError("a gloss language model needs the flashlight backend: ctcdecode's scorer is character-based")
-        self._flashlight: LexiconFreeDecoder | None = None
-        self._ctcdecode = None
-        if search_mode == "beam":
-            if self.backend == "flashlight":
-                self._flashlight = self._build_flashlight()
-            else:
-                self._ctcdecode = self._build_ctcdecode()
+        self._ctcdecode = self._build_ctcdecode() if search_mode == "beam" and backend == "ctcdecode" else None
+        self._flashlight = self._build_flashlight() if search_mode == "beam" and backend == "flashlight" else None
+
+    def _build_ctcdecode(self):
+        import ctcdecode
+
+        labels = [chr(20000 + i) for i in range(self.num_classes)]  # one character per class, as officially
+        return ctcdecode.CTCBeamDecoder(labels, beam_width=self.beam_width, blank_id=self.blank_id,
+                                        cutoff_top_n=self.cutoff_top_n, num_processes=10)
 
     def _build_flashlight(self) -> LexiconFreeDecoder:
         options = LexiconFreeDecoderOptions(
-            beam_size=self.beam_width, beam_size_token=min(self.token_beam, self.num_classes), beam_threshold=1e30,
+            beam_size=self.beam_width, beam_size_token=min(self.cutoff_top_n, self.num_classes), beam_threshold=1e30,
             lm_weight=1.0, sil_score=0.0, log_add=True, criterion_type=CriterionType.CTC)
         if self.lm_path is None and self.word_score == 0.0:
             language_model: LM = ZeroLM()
@@ -146,85 +159,58 @@ class CTCDecoder:
             tokens.add_entry(gloss)
         return KenLM(self.lm_path, tokens)
 
-    def _build_ctcdecode(self):
-        import ctcdecode
-
-        labels = [chr(0x4E00 + i) for i in range(self.num_classes)]  # ctcdecode wants one character per class
-        return ctcdecode.CTCBeamDecoder(
-            labels, cutoff_top_n=self.token_beam,
-            beam_width=self.beam_width, blank_id=self.blank_id, num_processes=self.num_processes, log_probs_input=True)
-
     def decode(self, logits: torch.Tensor, lengths: torch.Tensor, *, batch_first: bool = False,
                probs: bool = False) -> list[DecodedSequence]:
         """Decode `logits` (T x B x C, or B x T x C with batch_first) up to each sequence's length.
 
-        Raw scores get a log-softmax here; with `probs=True` the input is already
-        probabilities and only its log is taken.
+        The beam search takes the softmax of the scores (computed where the scores
+        are, as officially); `probs=True` says the input is already probabilities.
         """
         if logits.dim() != 3 or logits.shape[2] != self.num_classes:
             raise ValueError(f"expected 3-D scores with {self.num_classes} classes, got shape {tuple(logits.shape)}")
-        scores = logits.detach().float().cpu()
+        scores = logits.detach()
         if not batch_first:
             scores = scores.transpose(0, 1)
-        log_probs = scores.clamp_min(1e-30).log() if probs else scores.log_softmax(-1)
         lengths = lengths.detach().cpu().long().tolist()
-        if len(lengths) != log_probs.shape[0] or max(lengths, default=0) > log_probs.shape[1] or min(lengths, default=0) < 0:
-            raise ValueError(f"lengths {lengths} do not fit scores of {log_probs.shape[0]} x {log_probs.shape[1]} steps")
+        if len(lengths) != scores.shape[0] or max(lengths, default=0) > scores.shape[1] or min(lengths, default=0) < 0:
+            raise ValueError(f"lengths {lengths} do not fit scores of {scores.shape[0]} x {scores.shape[1]} steps")
         if self.search_mode == "greedy":
-            paths = [row[:n].tolist() for row, n in zip(log_probs.argmax(-1), lengths)]
-        elif self._ctcdecode is not None:
-            return self._decode_ctcdecode(log_probs, lengths)
-        else:
-            paths = [self._best_path(log_probs[b, :n]) for b, n in enumerate(lengths)]
-        return [self._to_sequence(*collapse_path(path, self.blank_id)) for path in paths]
+            paths = scores.argmax(-1).cpu()
+            return [self._to_sequence(*greedy_path(paths[b, :n].tolist(), self.blank_id))
+                    for b, n in enumerate(lengths)]
+        if self._flashlight is not None:
+            log_probs = (scores.clamp_min(1e-30).log() if probs else scores.log_softmax(-1)).cpu().float()
+            return [self._decode_flashlight(log_probs[b, :n]) for b, n in enumerate(lengths)]
+        probabilities = (scores if probs else scores.softmax(-1)).cpu().float()
+        if self._ctcdecode is not None:
+            return self._decode_ctcdecode(probabilities, lengths)
+        array = probabilities.numpy()
+        decoded = []
+        for b, n in enumerate(lengths):
+            best = prefix_beam_search(array[b, :n], self.beam_width, self.cutoff_top_n, self.blank_id)[0]
+            decoded.append(self._from_peaks(best.ids, best.timesteps))
+        return decoded
 
-    def _best_path(self, log_probs: torch.Tensor) -> list[int]:
-        """The frame-level path of the best beam (flashlight pads it with one step at each end)."""
-        steps = log_probs.shape[0]
-        if steps == 0:
-            return []
-        emissions = np.ascontiguousarray(log_probs.numpy(), dtype=np.float32)
-        results = self._flashlight.decode(emissions.ctypes.data, steps, self.num_classes)
-        return list(results[0].tokens)[1:steps + 1]
-
-    def _decode_ctcdecode(self, log_probs: torch.Tensor, lengths: list[int]) -> list[DecodedSequence]:
-        beams, _, offsets, out_lengths = self._ctcdecode.decode(log_probs, torch.tensor(lengths, dtype=torch.int32))
+    def _decode_ctcdecode(self, probabilities: torch.Tensor, lengths: list[int]) -> list[DecodedSequence]:
+        beams, _, timesteps, out_lengths = self._ctcdecode.decode(probabilities, torch.tensor(lengths, dtype=torch.int32))
         decoded = []
         for b in range(len(lengths)):
             n = int(out_lengths[b][0])
-            ids = beams[b][0][:n].tolist()
-            starts = offsets[b][0][:n].tolist()
-            spans = [(int(s), int(s) + 1) for s in starts]
-            decoded.append(self._to_sequence(ids, spans))
+            decoded.append(self._from_peaks(beams[b][0][:n].tolist(), timesteps[b][0][:n].tolist()))
         return decoded
+
+    def _decode_flashlight(self, log_probs: torch.Tensor) -> DecodedSequence:
+        """flashlight returns the best frame-level path (padded with one step at each end)."""
+        steps = log_probs.shape[0]
+        if steps == 0:
+            return self._to_sequence([], [])
+        emissions = np.ascontiguousarray(log_probs.numpy(), dtype=np.float32)
+        path = list(self._flashlight.decode(emissions.ctypes.data, steps, self.num_classes)[0].tokens)[1:steps + 1]
+        return self._to_sequence(*greedy_path(path, self.blank_id))
+
+    def _from_peaks(self, ids: Sequence[int], peaks: Sequence[int]) -> DecodedSequence:
+        """A prefix-search result (ids with the step of each one's peak) after the official repeat merge."""
+        return self._to_sequence(*merge_repeats(ids, [(int(t), int(t) + 1) for t in peaks]))
 
     def _to_sequence(self, ids: list[int], spans: list[tuple[int, int]]) -> DecodedSequence:
         return DecodedSequence([self.vocabulary[i] for i in ids], ids, spans)
-
-
-def sequence_log_probability(log_probs: torch.Tensor, labels: Sequence[int], blank_id: int = 0) -> float:
-    """log p(labels | scores) summed over every CTC path (forward algorithm), for checking decoders."""
-    extended = [blank_id]
-    for label in labels:
-        extended += [label, blank_id]
-    alpha = [-math.inf] * len(extended)
-    rows = log_probs.tolist()
-    for t, row in enumerate(rows):
-        new = [-math.inf] * len(extended)
-        for s, label in enumerate(extended):
-            if t == 0:
-                new[s] = row[label] if s < 2 else -math.inf
-                continue
-            terms = [alpha[s]]
-            if s >= 1:
-                terms.append(alpha[s - 1])
-            if s >= 2 and label != blank_id and extended[s - 2] != label:
-                terms.append(alpha[s - 2])
-            peak = max(terms)
-            new[s] = -math.inf if peak == -math.inf else peak + math.log(sum(math.exp(v - peak) for v in terms)) + row[label]
-        alpha = new
-    tail = alpha[-2:] if labels else alpha[-1:]
-    if not rows:
-        return 0.0 if not labels else -math.inf
-    peak = max(tail)
-    return -math.inf if peak == -math.inf else peak + math.log(sum(math.exp(v - peak) for v in tail))
