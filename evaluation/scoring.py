@@ -12,6 +12,7 @@ the two official tools:
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +20,7 @@ from evaluation.alignment import Alignment, align
 from evaluation.ctm import format_ctm_line, group_by_file, read_ctm
 from evaluation.input_lines import EvaluationInputError
 from evaluation.normalise import normalise_hypothesis
-from evaluation.python_wer import python_align
+from evaluation.python_wer import official_reference_words, python_align
 from evaluation.report import ScoreReport, SentenceScore
 from evaluation.sclite import ScliteResult, find_sclite, run_sclite
 from evaluation.stm import StmSegment, read_stm
@@ -84,6 +85,10 @@ def score(hyp_ctm: str | Path, ref_stm: str | Path, *, tool: str = "python", dat
     name = name or Path(hyp_ctm).stem
     references = read_stm(ref_stm)
     hypotheses = merge_hypotheses(hyp_ctm, references, dataset, scope)
+    if tool == "python":
+        official_words = official_reference_words(ref_stm)
+        references = {fileid: replace(segment, words=tuple(official_words[fileid]))
+                      for fileid, segment in references.items()}
     report = score_merged(hypotheses, references, name, tool)
     if tool == "sclite":
         _confirm_with_sclite(report, hypotheses, references, out_dir, sclite, use_sclite)

@@ -100,3 +100,28 @@ def test_score_with_the_sclite_tool_keeps_the_repeat(files):
     # v1: A B B C vs A B C D: C C S(C->B) S(D->C) costs 8 = C C I(B) C D(D) costs 6 -> the latter: I + D.
     assert (report.substitutions, report.deletions, report.insertions) == (1, 3, 1)
     assert report.wer == pytest.approx(62.5)
+
+
+def test_final_line_without_newline_loses_its_last_letter_as_officially(tmp_path):
+    (tmp_path / "ref.stm").write_text("v1 1 s 0.0 1.79769e+308 A B\nv2 1 s 0.0 1.79769e+308 C DD", encoding="utf-8")
+    (tmp_path / "hyp.ctm").write_text("v1 1 0.00 0.01 A\nv1 1 0.01 0.02 B\nv2 1 0.00 0.01 C\nv2 1 0.01 0.02 DD\n",
+                                      encoding="utf-8")
+    python = score(tmp_path / "hyp.ctm", tmp_path / "ref.stm", tool="python")
+    assert python.per_sentence[1].ref_aligned == ["C", "D"]  # official `line[:-1]` on a line without "\n"
+    assert python.substitutions == 1
+    assert score(tmp_path / "hyp.ctm", tmp_path / "ref.stm", tool="sclite", sclite="/nonexistent").errors == 0
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_a_perfect_hypothesis_on_the_released_phoenix2014_stm(tmp_path, split):
+    """The released STM ends without a newline and repeats glosses: the official Python scorer cannot give 0."""
+    from evaluation import ground_truth_stm, read_stm, write_ctm
+
+    stm = ground_truth_stm("phoenix2014", split)
+    references = read_stm(stm)
+    write_ctm(tmp_path / "perfect.ctm", {fileid: list(s.words) for fileid, s in references.items()})
+    repeats = sum(a == b for s in references.values() for a, b in zip(s.words, s.words[1:]))
+    assert not stm.read_bytes().endswith(b"\n")
+    python = score(tmp_path / "perfect.ctm", stm, tool="python")
+    assert (python.substitutions, python.deletions, python.insertions) == (1, repeats, 0)
+    assert score(tmp_path / "perfect.ctm", stm, tool="sclite", sclite="/nonexistent").errors == 0

@@ -88,6 +88,24 @@ def _ranks_before(score, label, a, b):
 
 
 @njit(cache=True, nogil=True)
+def _select_best(prefixes, count, beam_width, score, label, best):
+    """The best `beam_width` of `prefixes[:count]` in rank order into `best`; returns how many."""
+    kept = 0
+    for i in range(count):
+        node = prefixes[i]
+        if kept == beam_width and not _ranks_before(score, label, node, best[kept - 1]):
+            continue
+        position = kept if kept < beam_width else beam_width - 1
+        while position > 0 and _ranks_before(score, label, node, best[position - 1]):
+            best[position] = best[position - 1]
+            position -= 1
+        best[position] = node
+        if kept < beam_width:
+            kept += 1
+    return kept
+
+
+@njit(cache=True, nogil=True)
 def _search(probs, beam_width, top_n, blank):
     """Decode one utterance (T x C float32 probabilities); returns the beams' classes, steps, lengths and scores.
 
@@ -130,6 +148,7 @@ def _search(probs, beam_width, top_n, blank):
     num_prefixes = 1
     prefixes[0] = 0
     old_children = np.empty(beam_width, np.int32)
+    best = np.empty(beam_width, np.int32)
     stack = np.empty(capacity, np.int32)
     order = np.empty(classes, np.int32)
     log_probs = np.empty(classes, np.float32)
@@ -229,15 +248,12 @@ def _search(probs, beam_width, top_n, blank):
         if num_prefixes >= beam_width:
             # Move the best `beam_width` prefixes to the front, then remove the others from the trie
             # together with ancestors left without a prefix or a child.
-            for i in range(beam_width):
-                best = i
-                for j in range(i + 1, num_prefixes):
-                    if _ranks_before(score, label, prefixes[j], prefixes[best]):
-                        best = j
-                prefixes[i], prefixes[best] = prefixes[best], prefixes[i]
-            for i in range(beam_width, num_prefixes):
+            _select_best(prefixes, num_prefixes, beam_width, score, label, best)
+            for i in range(num_prefixes):
                 exists[prefixes[i]] = False
-            for i in range(beam_width, num_prefixes):
+            for i in range(beam_width):
+                exists[best[i]] = True
+            for i in range(num_prefixes):
                 node = prefixes[i]
                 while node > 0 and parent[node] != -1 and not exists[node] and first_child[node] == -1:
                     owner = parent[node]
@@ -254,16 +270,12 @@ def _search(probs, beam_width, top_n, blank):
                     free[num_free] = node
                     num_free += 1
                     node = owner
+            prefixes[:beam_width] = best
             num_prefixes = beam_width
 
     # Output: the surviving prefixes sorted best first.
-    kept = min(num_prefixes, beam_width)
-    for i in range(kept):
-        best = i
-        for j in range(i + 1, kept):
-            if _ranks_before(score, label, prefixes[j], prefixes[best]):
-                best = j
-        prefixes[i], prefixes[best] = prefixes[best], prefixes[i]
+    kept = _select_best(prefixes, num_prefixes, beam_width, score, label, best)
+    prefixes[:kept] = best[:kept]
     out_ids = np.zeros((kept, steps), np.int32)
     out_steps = np.zeros((kept, steps), np.int32)
     out_lengths = np.zeros(kept, np.int32)
