@@ -181,7 +181,7 @@ class Experiment:
         self.context = context
         self.work_dir = Path(config.work_dir)
         self.amp = config.amp and context.device.type == "cuda"
-        self.eval_amp = config.eval_amp and context.device.type == "cuda"
+        self.eval_amp = config.eval_amp
         if config.synthetic.enabled:
             prepare_synthetic_corpus(config, context)
         self.paths = DataPaths(config)
@@ -232,8 +232,8 @@ class Experiment:
             primary = scores.lstm[tool]
             for name, report in scores.lstm.items():
                 logger.info("%s; conv WER %.2f%%", report.summary_line(), scores.conv[name].wer)
-            if scores.lstm["sclite"].note:
-                logger.info("  %s", scores.lstm["sclite"].note)
+            if primary.note:
+                logger.info("  %s", primary.note)
             results[split] = {"wer": primary.wer, "conv_wer": scores.conv[tool].wer, "sub": primary.sub_rate,
                               "del": primary.del_rate, "ins": primary.ins_rate, "sentences": primary.num_sentences,
                               "tool": tool}
@@ -292,7 +292,7 @@ class Experiment:
             train_loader.sampler.set_epoch(epoch)
             lr = optimizer.param_groups[0]["lr"]
             stats = seq_scripts.train_epoch(
-                self.model, train_loader, criterion, optimizer, scaler, context, epoch=epoch, amp=self.amp,
+                self.model, train_loader, criterion, optimizer, scaler, context, epoch=epoch, amp=config.amp,
                 log_interval=config.log_interval, max_steps=config.max_steps_per_epoch,
             )
             scheduler.step()

@@ -241,3 +241,26 @@ def test_evaluating_a_checkpoint_never_reads_the_kinetics_pickle(corpus, trained
         entry.Experiment(entry.config_from_args(tiny_args(
             corpus, tmp_path / "fresh", f"model_args.pretrained_backbone={tmp_path / 'absent.pkl'}")),
             entry.init_distributed("cpu"))
+
+
+def test_autocast_in_training_only_unless_eval_amp(corpus, trained, tmp_path, monkeypatch):
+    """The official evaluation runs in float32: inference asks for autocast only with eval_amp."""
+    import sys as _sys
+
+    import seq_scripts
+
+    requested = []
+    real = seq_scripts._autocast
+
+    def recording(device, amp):
+        requested.append((_sys._getframe(1).f_code.co_name, amp))
+        return real(device, amp)
+
+    monkeypatch.setattr(seq_scripts, "_autocast", recording)
+    assert entry.main(tiny_args(corpus, tmp_path / "train", "--num-epoch", "1", "--max-steps-per-epoch", "1")) == 0
+    assert {name for name, amp in requested if amp} == {"train_epoch"}
+    assert ("decode_split", False) in requested
+    requested.clear()
+    assert entry.main(tiny_args(corpus, tmp_path / "test", "--phase", "test", "--load-weights",
+                                str(trained / "best_model.pt"), "eval_amp=true")) == 0
+    assert requested and all(amp for _, amp in requested)
