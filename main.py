@@ -169,7 +169,9 @@ def build_optimizer(config: Config, model: torch.nn.Module) -> tuple[torch.optim
     if args.scheduler == "multistep":
         scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(args.step), gamma=args.gamma)
     else:
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.num_epoch))
+        # the official eta_min: base_lr * 0.025
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.num_epoch),
+                                                               eta_min=args.base_lr * 0.025)
     return optimizer, scheduler
 
 
@@ -279,7 +281,9 @@ class Experiment:
             scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
             if "scaler_state_dict" in checkpoint:
                 scaler.load_state_dict(checkpoint["scaler_state_dict"])
-            set_rng_state(checkpoint["rng_state"])
+            note = set_rng_state(checkpoint["rng_state"])
+            if note:
+                logger.info(note)
             history = TrainingHistory.from_dict(checkpoint.get("history", {}))
             start_epoch = int(checkpoint["epoch"]) + 1
             logger.info("Resumed from %s: continuing at epoch %d", resume, start_epoch)

@@ -179,12 +179,24 @@ def _run(args, env_extra=None, **kwargs):
                             stderr=subprocess.STDOUT, text=True, **kwargs)
 
 
-def test_resume_after_sigkill_reaches_the_same_weights(corpus, tmp_path):
-    common = ["--num-epoch", "3", "--max-steps-per-epoch", "6", "--eval-interval", "5"]
-    reference = _run(tiny_args(corpus, tmp_path / "straight", *common))
-    assert reference.wait(timeout=600) == 0, reference.stdout.read()
+RESUME_ARGS = ["--num-epoch", "3", "--max-steps-per-epoch", "6", "--eval-interval", "5", "save_interval=1"]
 
-    interrupted = _run(tiny_args(corpus, tmp_path / "killed", *common))
+
+@pytest.fixture(scope="module")
+def straight_run(corpus, tmp_path_factory):
+    """Three short epochs without interruption, every epoch's checkpoint kept."""
+    work_dir = tmp_path_factory.mktemp("straight")
+    reference = _run(tiny_args(corpus, work_dir, *RESUME_ARGS))
+    assert reference.wait(timeout=600) == 0, reference.stdout.read()
+    return work_dir
+
+
+def final_weights(work_dir):
+    return torch.load(work_dir / "last_checkpoint.pt", weights_only=False)["model_state_dict"]
+
+
+def test_resume_after_sigkill_reaches_the_same_weights(corpus, straight_run, tmp_path):
+    interrupted = _run(tiny_args(corpus, tmp_path / "killed", *RESUME_ARGS))
     for line in interrupted.stdout:  # kill in the middle of epoch 1, after epoch 0's checkpoint
         if "epoch 1 step 3/" in line:
             interrupted.send_signal(signal.SIGKILL)
@@ -194,12 +206,31 @@ def test_resume_after_sigkill_reaches_the_same_weights(corpus, tmp_path):
     saved = torch.load(tmp_path / "killed" / "last_checkpoint.pt", weights_only=False)
     assert saved["epoch"] == 0
 
-    resumed = _run(tiny_args(corpus, tmp_path / "killed", *common))
+    resumed = _run(tiny_args(corpus, tmp_path / "killed", *RESUME_ARGS))
     output = resumed.communicate(timeout=600)[0]
     assert resumed.returncode == 0, output
     assert "Resumed from" in output and "continuing at epoch 1" in output
-    final = torch.load(tmp_path / "killed" / "last_checkpoint.pt", weights_only=False)["model_state_dict"]
-    straight = torch.load(tmp_path / "straight" / "last_checkpoint.pt", weights_only=False)["model_state_dict"]
+    final, straight = final_weights(tmp_path / "killed"), final_weights(straight_run)
+    for key, value in straight.items():
+        assert torch.equal(final[key], value), key
+
+
+def test_checkpoint_in_the_official_layout_resumes_exactly(corpus, straight_run, tmp_path):
+    """Only the official keys, RNG under the official names: resuming epoch 1 from it ends where the
+    straight run ends (dropout masks come from the restored torch generator)."""
+    ours = torch.load(straight_run / "epoch000_model.pt", weights_only=False)
+    rng = ours["rng_state"]
+    official = {"epoch": ours["epoch"], "model_state_dict": ours["model_state_dict"],
+                "optimizer_state_dict": ours["optimizer_state_dict"],
+                "scheduler_state_dict": ours["scheduler_state_dict"],
+                "rng_state": {"torch": rng["torch"], "cuda": [], "numpy": rng["numpy"], "random": rng["random"]}}
+    torch.save(official, tmp_path / "official.pt")
+    resumed = _run(tiny_args(corpus, tmp_path / "resumed", *RESUME_ARGS, "--load-checkpoints",
+                             str(tmp_path / "official.pt")))
+    output = resumed.communicate(timeout=600)[0]
+    assert resumed.returncode == 0, output
+    assert "continuing at epoch 1" in output
+    final, straight = final_weights(tmp_path / "resumed"), final_weights(straight_run)
     for key, value in straight.items():
         assert torch.equal(final[key], value), key
 
@@ -264,3 +295,20 @@ def test_autocast_in_training_only_unless_eval_amp(corpus, trained, tmp_path, mo
     assert entry.main(tiny_args(corpus, tmp_path / "test", "--phase", "test", "--load-weights",
                                 str(trained / "best_model.pt"), "eval_amp=true")) == 0
     assert requested and all(amp for _, amp in requested)
+
+
+def test_cosine_schedule_ends_at_the_official_floor():
+    import math
+
+    from utils.config import build_config
+
+    config = build_config({"num_epoch": 10, "optimizer_args": {"scheduler": "cosine", "base_lr": 1e-3}})
+    optimizer, scheduler = entry.build_optimizer(config, torch.nn.Linear(2, 2))
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    floor = 1e-3 * 0.025
+    assert rates[5] == pytest.approx(floor + (1e-3 - floor) * (1 + math.cos(math.pi * 5 / 10)) / 2)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(floor)

@@ -19,16 +19,26 @@ def seed_everything(seed: int) -> None:
 
 
 def get_rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every generator's state, under the official checkpoint's keys (`random` is Python's generator)."""
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "random": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what get_rng_state saved (CUDA states only when CUDA is present)."""
-    random.setstate(state["python"])
+def set_rng_state(state: dict[str, Any]) -> str:
+    """Restore a state saved by get_rng_state, by the official code, or by earlier versions of this
+    project (`python` instead of `random`). CUDA states are restored, as officially, only when this
+    machine has as many GPUs as the saving one; returns a note when they were not."""
+    python_state = state["random"] if "random" in state else state["python"]
+    random.setstate(python_state)
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"].cpu())
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    saved_cuda = list(state.get("cuda") or [])
+    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if saved_cuda and len(saved_cuda) == available:
+        torch.cuda.set_rng_state_all([s.cpu() for s in saved_cuda])
+        return ""
+    if saved_cuda:
+        return f"CUDA generator states of {len(saved_cuda)} GPU(s) not restored on a machine with {available}"
+    return ""
