@@ -19,9 +19,11 @@ from torch.utils.data import DataLoader, DistributedSampler
 import seq_scripts
 from dataset.collate import PadCollate
 from dataset.errors import DataError
+from dataset.frame_layout import check_preprocessed_csl_daily
+from dataset.frames import read_geometry
 from dataset.gloss_dict import load_gloss_dict
 from dataset.info import read_info
-from dataset.video_dataset import SignVideoDataset
+from dataset.video_dataset import SignVideoDataset, init_loader_worker
 from evaluation import EvaluationInputError
 from modules.losses import SLRLoss
 from modules.slowfast import SlowFastConfig
@@ -70,13 +72,18 @@ class DataPaths:
         return self.stm_dir / f"{self.stm_prefix}-{split}.stm"
 
     def frames(self, split: str) -> Path:
-        """Frame root: the configured one, else the prefix header that preprocessing wrote."""
-        if self.frame_root:
-            return resolve_path(self.frame_root)
+        """Frame root: the configured one, else the prefix header that preprocessing wrote. CSL-Daily
+        frames that this project's preprocessing wrote (the info file names them) must have the
+        official layout."""
         prefix, _ = read_info(self.info_file(split))
-        if not prefix:
-            raise ConfigError(f"{self.info_file(split)} has no frame-root prefix: set dataset_info.dataset_root")
-        return resolve_path(prefix)
+        root = resolve_path(self.frame_root) if self.frame_root else None
+        if root is None:
+            if not prefix:
+                raise ConfigError(f"{self.info_file(split)} has no frame-root prefix: set dataset_info.dataset_root")
+            root = resolve_path(prefix)
+        if self.dataset == "CSL-Daily" and prefix and resolve_path(prefix).resolve() == root.resolve():
+            check_preprocessed_csl_daily(root)
+        return root
 
 
 def prepare_synthetic_corpus(config: Config, context: DistContext) -> None:
@@ -107,6 +114,7 @@ def build_dataset(config: Config, paths: DataPaths, split: str, train: bool, glo
         paths.info_file(split), gloss_dict, paths.frames(split), mode="train" if train else "test",
         input_size=feeder.input_size, image_scale=feeder.image_scale, frame_interval=feeder.frame_interval,
         temporal_scaling=feeder.temporal_scaling, skip_bad=feeder.skip_bad, seed=config.random_seed,
+        geometry=read_geometry(config.dataset),
     )
 
 
@@ -115,7 +123,8 @@ def build_loader(config: Config, dataset: Any, context: DistContext, train: bool
     make (consecutive clips, as officially), dealt out whole, since a clip's features depend on the
     padding its batch gives it: any number of processes then scores exactly like one."""
     collate = PadCollate(config.model_args.conv_type)
-    common = dict(collate_fn=collate, num_workers=config.num_worker, pin_memory=context.device.type == "cuda")
+    common = dict(collate_fn=collate, num_workers=config.num_worker, pin_memory=context.device.type == "cuda",
+                  worker_init_fn=init_loader_worker)
     if train:
         sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
                                      seed=config.random_seed, drop_last=True)
@@ -387,6 +396,7 @@ class Experiment:
             self.model, seq_scripts.expand_inputs(args.inputs), self.decoder, self.collate, self.context,
             frame_size=args.frame_size, input_size=self.config.feeder_args.input_size,
             image_scale=self.config.feeder_args.image_scale, fps=args.fps, out_dir=out_dir, amp=self.eval_amp,
+            geometry=read_geometry(self.config.dataset),
         )
 
 

@@ -17,7 +17,7 @@ from torch import nn
 from tqdm import tqdm
 
 from dataset.collate import Batch, PadCollate
-from dataset.frames import list_frame_files, prepare_clip, read_frames, read_video_file
+from dataset.frames import ReadGeometry, list_frame_files, prepare_clip, read_frames, read_video_file
 from dataset.video_dataset import Sample
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
 from modules.losses import SLRLoss
@@ -82,7 +82,7 @@ def train_epoch(
         batch = batch.to(context.device, non_blocking=True)
         names = [str(info.get("fileid", i)) for i, info in enumerate(batch.info)]
         with _autocast(context.device, amp):
-            output = model(batch.video, batch.video_length)
+            output = model(batch.network_input(), batch.video_length)
         result = criterion(output, batch.label, batch.label_length, names)
         usable = result is not None and bool(torch.isfinite(result.total.detach()))
         if result is not None:
@@ -147,7 +147,7 @@ def decode_split(
             continue
         batch = batch.to(context.device, non_blocking=True)
         with _autocast(context.device, amp):
-            output = model(batch.video, batch.video_length)
+            output = model(batch.network_input(), batch.video_length)
         names = [str(info["fileid"]) for info in batch.info]
         for name, hyp in zip(names, decoder.decode(output.sequence_logits[0], output.feat_len)):
             lstm[name] = hyp.glosses
@@ -198,7 +198,7 @@ def extract_features(
             continue
         batch = batch.to(context.device, non_blocking=True)
         with _autocast(context.device, amp):
-            features = model.conv2d(batch.video).float().cpu()
+            features = model.conv2d(batch.network_input()).float().cpu()
         for row, (info, frames) in enumerate(zip(batch.info, batch.num_frames)):
             clip = features[row, :, left_pad: left_pad + frames].transpose(0, 1).contiguous().numpy()
             with atomic_open(out_dir / f"{info['fileid']}.npy", "wb") as handle:
@@ -231,6 +231,7 @@ def load_input_frames(path: Path) -> np.ndarray:
 def predict(
     model: nn.Module, inputs: Sequence[Path], decoder: CTCDecoder, collate: PadCollate, context: DistContext, *,
     frame_size: int, input_size: int, image_scale: float, fps: float, out_dir: Path, amp: bool,
+    geometry: ReadGeometry = ReadGeometry(),
 ) -> list[dict]:
     """Recognise each input; write <name>.json (glosses with frame spans) and predictions.ctm."""
     model = unwrap(model).eval()
@@ -238,11 +239,12 @@ def predict(
     ctm_lines = []
     for path in tqdm(inputs, desc="predict", disable=_quiet(context), dynamic_ncols=True):
         frames = load_input_frames(path)
-        clip = prepare_clip(frames, size=frame_size, input_size=input_size, image_scale=image_scale)
+        clip = prepare_clip(frames, size=frame_size, input_size=input_size, image_scale=image_scale,
+                            geometry=geometry)
         name = path.stem if path.suffix.lower() in VIDEO_SUFFIXES else (path.name if path.is_dir() else path.parent.name)
         batch = collate([Sample(clip, [], {"fileid": name})]).to(context.device)
         with _autocast(context.device, amp):
-            output = model(batch.video, batch.video_length)
+            output = model(batch.network_input(), batch.video_length)
         decoded = decoder.decode(output.sequence_logits[0], output.feat_len)[0]
         stride = collate.stride
         segments = []

@@ -6,6 +6,7 @@ both see frames decoded, ordered and converted to RGB in the same way.
 from __future__ import annotations
 
 import glob
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -18,6 +19,30 @@ from dataset.transforms import center_crop, rescale
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 _GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class ReadGeometry:
+    """What the official reader does to a stored frame before augmentation: drop its first `drop_rows`
+    rows, then resize to `resize_to` x `resize_to` with OpenCV's default (bilinear) interpolation."""
+
+    drop_rows: int = 0
+    resize_to: int = 0
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        if not self.drop_rows and not self.resize_to:
+            return image
+        image = image[self.drop_rows:]
+        return cv2.resize(image, (self.resize_to, self.resize_to)) if self.resize_to else image
+
+
+# CSL-Daily's 256x256 frames are read as `cv2.resize(cv2.imread(path)[40:], (256, 256))` officially.
+READ_GEOMETRY = {"CSL-Daily": ReadGeometry(drop_rows=40, resize_to=256)}
+
+
+def read_geometry(dataset: str) -> ReadGeometry:
+    """The official read-time geometry of a dataset's stored frames (none for most)."""
+    return READ_GEOMETRY.get(dataset, ReadGeometry())
 
 
 def list_frame_files(folder_glob: str | Path) -> list[Path]:
@@ -54,7 +79,7 @@ def read_image_bgr(path: Path, video_id: str = "") -> np.ndarray:
     return image
 
 
-def read_frames(paths: Sequence[Path], video_id: str = "") -> np.ndarray:
+def read_frames(paths: Sequence[Path], video_id: str = "", geometry: ReadGeometry = ReadGeometry()) -> np.ndarray:
     """Read frames into one T x H x W x 3 RGB uint8 array; all frames must share one size.
 
     Each frame is converted straight into its slot of the output, since
@@ -62,11 +87,11 @@ def read_frames(paths: Sequence[Path], video_id: str = "") -> np.ndarray:
     """
     if len(paths) == 0:
         raise DataError(f"video {video_id!r}: no frame files to read")
-    first = read_image_bgr(paths[0], video_id)
+    first = geometry.apply(read_image_bgr(paths[0], video_id))
     clip = np.empty((len(paths),) + first.shape, dtype=np.uint8)
     cv2.cvtColor(first, cv2.COLOR_BGR2RGB, dst=clip[0])
     for position, path in enumerate(paths[1:], start=1):
-        image = read_image_bgr(path, video_id)
+        image = geometry.apply(read_image_bgr(path, video_id))
         if image.shape != first.shape:
             raise DataError(
                 f"video {video_id!r}: frame {path} is {image.shape[1]}x{image.shape[0]}, "
@@ -98,13 +123,16 @@ def read_video_file(path: str | Path) -> np.ndarray:
     return np.stack(frames)
 
 
-def prepare_clip(frames: np.ndarray, size: int = 256, input_size: int = 224, image_scale: float = 1.0) -> torch.Tensor:
-    """Bring a user's clip to what the model saw at test time: size x size (Lanczos), centre crop, scale.
+def prepare_clip(frames: np.ndarray, size: int = 256, input_size: int = 224, image_scale: float = 1.0,
+                 geometry: ReadGeometry = ReadGeometry()) -> torch.Tensor:
+    """Bring a user's clip to what the model saw at test time: size x size (Lanczos, as preprocessing),
+    the dataset's read geometry, centre crop, scale.
 
     Returns uint8 T x H x W x 3, ready for the collate function.
     """
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
         raise DataError(f"expected frames shaped T x H x W x 3 with T > 0, got {tuple(frames.shape)}")
-    resized = np.stack([cv2.resize(frame, (size, size), interpolation=cv2.INTER_LANCZOS4) for frame in frames])
+    resized = np.stack([geometry.apply(cv2.resize(frame, (size, size), interpolation=cv2.INTER_LANCZOS4))
+                        for frame in frames])
     clip = rescale(center_crop(resized, input_size), image_scale)
     return torch.from_numpy(np.ascontiguousarray(clip))

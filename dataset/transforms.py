@@ -2,16 +2,20 @@
 
 Same operations and order as the official SlowFastSign pipeline: train =
 random crop -> horizontal flip (p 0.5) -> resize by image_scale -> temporal
-rescale +-20%; test = centre crop -> resize by image_scale. Every random
-draw comes from the `numpy.random.Generator` passed in, so a sample is a
-pure function of its seed, whatever process computes it.
+rescale +-20%; test = centre crop -> resize by image_scale. The temporal
+rescale only chooses frames, so it is decided first and each chosen frame is
+decoded once. Every random draw comes from the `numpy.random.Generator`
+passed in, so a sample is a pure function of its seed, whatever process
+computes it.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL import Image
 
 
 def crop_offsets(height: int, width: int, size: int, rng: np.random.Generator) -> tuple[int, int]:
@@ -30,46 +34,70 @@ def pad_to(clip: np.ndarray, size: int) -> np.ndarray:
     return np.pad(clip, ((0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
 
 
-def random_crop(clip: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """One random size x size window, the same for every frame of the clip."""
-    top, left = crop_offsets(clip.shape[1], clip.shape[2], size, rng)
-    clip = pad_to(clip, size)
-    return clip[:, top:top + size, left:left + size]
+@dataclass(frozen=True)
+class Window:
+    """Where every frame of a clip is cut: rows [top, top + height), columns [left, left + width),
+    mirrored left-right when `flip`; `pad_to` > 0 zero-pads frames up to that size first."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+    flip: bool = False
+    pad_to: int = 0
+
+
+def random_window(height: int, width: int, size: int, rng: np.random.Generator, flip_probability: float = 0.5) -> Window:
+    """Training: one random size x size crop (zero padding where the frame is smaller), then a coin flip."""
+    top, left = crop_offsets(height, width, size, rng)
+    flip = bool(rng.random() < flip_probability)
+    padding = size if height < size or width < size else 0
+    return Window(top, left, size, size, flip, padding)
+
+
+def center_window(height: int, width: int, size: int) -> Window:
+    """Test: the central window, rounded as the official CenterCrop (no padding: a short axis stays whole)."""
+    new_h, new_w = min(size, height), min(size, width)
+    return Window(int(round((height - new_h) / 2.0)), int(round((width - new_w) / 2.0)), new_h, new_w)
+
+
+def cut_frames(frames: np.ndarray, order: np.ndarray, window: Window) -> np.ndarray:
+    """A new contiguous clip: frame `order[t]` of `frames`, cut (and mirrored) by `window`, at step t.
+
+    One copy per output frame, straight into the result: the loader's work beyond
+    decoding is mostly such copies.
+    """
+    if window.pad_to:
+        frames = pad_to(frames, window.pad_to)
+    cut = frames[:, window.top:window.top + window.height, window.left:window.left + window.width]
+    out = np.empty((len(order),) + cut.shape[1:], dtype=frames.dtype)
+    for t, source in enumerate(order):
+        if window.flip:
+            cv2.flip(cut[source], 1, dst=out[t])
+        else:
+            out[t] = cut[source]
+    return out
 
 
 def center_crop(clip: np.ndarray, size: int) -> np.ndarray:
-    """Central window, rounded as the official CenterCrop (no padding: a short axis stays whole)."""
-    height, width = clip.shape[1], clip.shape[2]
-    new_h, new_w = min(size, height), min(size, width)
-    top = int(round((height - new_h) / 2.0))
-    left = int(round((width - new_w) / 2.0))
-    return clip[:, top:top + new_h, left:left + new_w]
-
-
-def maybe_flip(clip: np.ndarray, rng: np.random.Generator, probability: float = 0.5) -> np.ndarray:
-    """Mirror the whole clip left-right with the given probability."""
-    if rng.random() < probability:
-        return clip[:, :, ::-1]
-    return clip
+    """Central window of every frame (a view)."""
+    window = center_window(clip.shape[1], clip.shape[2], size)
+    return clip[:, window.top:window.top + window.height, window.left:window.left + window.width]
 
 
 def rescale(clip: np.ndarray, image_scale: float) -> np.ndarray:
-    """Resize frames by `image_scale`: a factor in (0, 1], or an absolute side length when > 1.
-
-    Matches the official `Resize(image_scale)`; area interpolation when
-    shrinking (anti-aliased, like PIL's default), cubic when enlarging.
-    """
+    """The official `Resize(image_scale)`: each frame through PIL's `Image.resize` with its default filter
+    (bicubic, antialiased), to int(side * image_scale) for a factor in (0, 1], or to an absolute side when > 1."""
     if image_scale == 1.0:
         return clip
     if image_scale <= 0:
         raise ValueError(f"image_scale must be > 0, got {image_scale}")
     height, width = clip.shape[1], clip.shape[2]
     if image_scale <= 1:
-        new_h, new_w = int(height * image_scale), int(width * image_scale)
+        size = (int(width * image_scale), int(height * image_scale))
     else:
-        new_h = new_w = int(image_scale)
-    interpolation = cv2.INTER_AREA if new_h < height else cv2.INTER_CUBIC
-    return np.stack([cv2.resize(frame, (new_w, new_h), interpolation=interpolation) for frame in clip])
+        size = (int(image_scale), int(image_scale))
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize(size)) for frame in clip])
 
 
 def temporal_rescale_length(num_frames: int, scale: float, min_len: int = 32, max_len: int = 230) -> int:

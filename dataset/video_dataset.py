@@ -11,25 +11,32 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from dataset.errors import DataError
-from dataset.frames import list_frame_files, read_frames
+from dataset.frames import ReadGeometry, list_frame_files, read_frames
 from dataset.gloss_dict import encode_label
 from dataset.info import read_info
 from dataset.transforms import (
-    center_crop,
+    center_window,
+    cut_frames,
     max_rescaled_length,
-    maybe_flip,
-    random_crop,
+    random_window,
     rescale,
     subsample_indices,
     temporal_rescale_indices,
 )
 
 logger = logging.getLogger(__name__)
+
+
+def init_loader_worker(_worker_id: int) -> None:
+    """DataLoader workers each decode one frame at a time: OpenCV's own threads would only compete with
+    the other workers for the same cores."""
+    cv2.setNumThreads(1)
 
 
 @dataclass
@@ -61,7 +68,7 @@ class SignVideoDataset(Dataset):
         temporal_scaling: float = 0.2,
         skip_bad: bool = False,
         seed: int = 0,
-        crop_rows_from: int = 0,
+        geometry: ReadGeometry = ReadGeometry(),
         temporal_min_len: int = 32,
         temporal_max_len: int = 230,
     ) -> None:
@@ -82,7 +89,7 @@ class SignVideoDataset(Dataset):
         self.temporal_max_len = max_rescaled_length(temporal_max_len, frame_interval)
         self.skip_bad = skip_bad
         self.seed = seed
-        self.crop_rows_from = crop_rows_from
+        self.geometry = geometry
         self.epoch = 0
         self.skipped: list[str] = []
 
@@ -98,8 +105,9 @@ class SignVideoDataset(Dataset):
         return np.random.default_rng([self.seed, self.epoch, index])
 
     def frame_indices(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
-        """Which stored frames make up the clip: downsampling, then (train) the temporal rescale."""
-        offset = int(rng.integers(0, min(self.frame_interval, num_frames))) if self.train else 0
+        """Which stored frames make up the clip: downsampling from a random offset (in every mode, as
+        officially), then (train) the temporal rescale."""
+        offset = int(rng.integers(0, min(self.frame_interval, num_frames)))
         indices = subsample_indices(num_frames, self.frame_interval, offset)
         if self.train and self.temporal_scaling > 0:
             chosen = temporal_rescale_indices(
@@ -119,18 +127,15 @@ class SignVideoDataset(Dataset):
         except DataError as error:
             raise DataError(f"video {video_id!r}: {error}") from None
         indices = self.frame_indices(len(files), rng)
-        unique, inverse = np.unique(indices, return_inverse=True)
-        clip = read_frames([files[i] for i in unique], video_id)
-        if len(unique) != len(indices):
-            clip = clip[inverse]
-        if self.crop_rows_from:
-            clip = clip[:, self.crop_rows_from:]
+        unique, order = np.unique(indices, return_inverse=True)  # each chosen frame is decoded once
+        frames = read_frames([files[i] for i in unique], video_id, self.geometry)
+        height, width = frames.shape[1:3]
         if self.train:
-            clip = maybe_flip(random_crop(clip, self.input_size, rng), rng)
+            window = random_window(height, width, self.input_size, rng)
         else:
-            clip = center_crop(clip, self.input_size)
-        clip = rescale(clip, self.image_scale)
-        return Sample(torch.from_numpy(np.ascontiguousarray(clip)), label, dict(record))
+            window = center_window(height, width, self.input_size)
+        clip = rescale(cut_frames(frames, order, window), self.image_scale)
+        return Sample(torch.from_numpy(clip), label, dict(record))
 
     def __getitem__(self, index: int) -> Sample | None:
         try:

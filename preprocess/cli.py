@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from dataset.errors import DataError
+from dataset.frame_layout import check_output_root, write_layout
 from preprocess.corpora import DATASETS, AnnotationError, read_corpus, raw_frame_root
 from preprocess.metadata import write_metadata
 from preprocess.resize_frames import resize_all
@@ -67,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     problems: list[str] = []
     if not args.skip_frames:
+        try:
+            check_output_root(args.frames_output, args.dataset)
+        except DataError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        args.frames_output.mkdir(parents=True, exist_ok=True)
+        write_layout(args.frames_output, args.dataset, args.output_size)
         entries = [entry for split_entries in splits.values() for entry in split_entries]
         results = resize_all(entries, args.frames_output, args.output_size, args.workers)
         problems = [problem for result in results for problem in result.problems]

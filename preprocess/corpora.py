@@ -20,7 +20,6 @@ PHOENIX_FEATURES = "features/fullFrame-210x260px"
 # size is the released one, so other files (e.g. the synthetic corpus) keep every row.
 PHOENIX14_TRAIN_ROWS = 5672
 PHOENIX14_BROKEN_TRAIN_ROWS = (2390,)
-CSL_DAILY_CROP_ROWS = 40
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 
 
@@ -36,7 +35,6 @@ class VideoEntry:
     source: Path  # a glob of frame files, or a directory
     output_dir: Path  # relative to the frames output root
     video_file: Path | None = None  # decoded when there are no frames
-    crop_rows_from: int = 0
 
 
 def count_frames(source: Path) -> int:
@@ -145,7 +143,7 @@ def csl_daily_splits(root: Path, annotation_file: Path | None, split_file: Path 
                   "num_frames": int(length), "original_info": "|".join(line.split("|")[1:]),
                   "index": len(entries[split])}
         entries[split].append(VideoEntry(record, frames_dir / "*.jpg", Path(name),
-                                         find_video_file(name, video_dirs), CSL_DAILY_CROP_ROWS))
+                                         find_video_file(name, video_dirs)))
     return entries
 
 

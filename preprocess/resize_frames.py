@@ -35,9 +35,10 @@ class VideoResult:
     problems: list[str] = field(default_factory=list)
 
 
-def resize_frame(image: np.ndarray, size: int, crop_rows_from: int = 0) -> np.ndarray:
-    """Crop leading rows (CSL-Daily: 40) then resize to size x size with Lanczos."""
-    return cv2.resize(image[crop_rows_from:], (size, size), interpolation=cv2.INTER_LANCZOS4)
+def resize_frame(image: np.ndarray, size: int) -> np.ndarray:
+    """The whole frame resized to size x size with Lanczos, as every official preprocessing script does
+    (CSL-Daily's rows are dropped later, when a clip is read: dataset/frames.py READ_GEOMETRY)."""
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_LANCZOS4)
 
 
 def write_image(path: Path, image: np.ndarray) -> None:
@@ -69,7 +70,7 @@ def resize_folder(entry: VideoEntry, target: Path, size: int) -> VideoResult:
         if image is None:
             result.problems.append(f"{result.fileid}: unreadable frame {path}")
             continue
-        write_image(target / path.name, resize_frame(image, size, entry.crop_rows_from))
+        write_image(target / path.name, resize_frame(image, size))
         result.written += 1
     return result
 
@@ -87,7 +88,7 @@ def extract_video(entry: VideoEntry, target: Path, size: int, suffix: str) -> Vi
         return result
     for index, frame in enumerate(frames):
         bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-        write_image(target / f"{index:06d}{suffix}", resize_frame(bgr, size, entry.crop_rows_from))
+        write_image(target / f"{index:06d}{suffix}", resize_frame(bgr, size))
     result.written = len(frames)
     with atomic_open(target / VIDEO_MARKER, "w") as handle:
         handle.write(f"{len(frames)}\n")

@@ -14,27 +14,29 @@ def sample(num_frames, label, name, seed):
 
 
 def reference_normalise(frame):
-    """Independent computation: HWC uint8 -> CHW float64."""
-    return ((frame.numpy().astype(np.float64) / 255.0 - 0.45) / 0.225).transpose(2, 0, 1)
+    """Independent computation in NumPy float32, the official operations in their order: HWC -> CHW."""
+    x = frame.numpy().astype(np.float32)
+    return (((x / np.float32(255.0)) - np.float32(0.45)) / np.float32(0.225)).transpose(2, 0, 1)
 
 
-def test_sorted_padded_and_normalised():
+def test_sorted_padded_uint8_then_normalised_like_the_official_feeder():
     short, long = sample(7, [3, 4], "short", 0), sample(10, [5], "long", 1)
     batch = PadCollate("K5 P2 K5 P2")([short, long])
     assert [i["fileid"] for i in batch.info] == ["long", "short"]
     total = math.ceil(10 / 4) * 4 + 12
-    assert batch.video.dtype == torch.float32 and tuple(batch.video.shape) == (2, 3, total, 4, 5)
+    assert batch.video.dtype == torch.uint8 and tuple(batch.video.shape) == (2, total, 4, 5, 3)
     assert batch.video_length.tolist() == [total, math.ceil(7 / 4) * 4 + 12]
     assert batch.video_length.dtype == torch.int64
+    network = batch.network_input()
+    assert network.dtype == torch.float32 and tuple(network.shape) == (2, 3, total, 4, 5)
+    assert network.is_contiguous()
     for row, item in enumerate([long, short]):
-        clip = batch.video[row].double().numpy()
+        clip = network[row].numpy()
         n = len(item.video)
-        for t in range(6):
-            np.testing.assert_allclose(clip[:, t], reference_normalise(item.video[0]), atol=1e-5)
-        for t in range(n):
-            np.testing.assert_allclose(clip[:, 6 + t], reference_normalise(item.video[t]), atol=1e-5)
-        for t in range(6 + n, total):
-            np.testing.assert_allclose(clip[:, t], reference_normalise(item.video[-1]), atol=1e-5)
+        expected = [item.video[0]] * 6 + list(item.video) + [item.video[-1]] * (total - 6 - n)
+        for t, frame in enumerate(expected):
+            assert torch.equal(batch.video[row, t], frame)
+            np.testing.assert_array_equal(clip[:, t], reference_normalise(frame))
     assert batch.label.tolist() == [5, 3, 4] and batch.label.dtype == torch.int64
     assert batch.label_length.tolist() == [1, 2]
 
@@ -42,7 +44,7 @@ def test_sorted_padded_and_normalised():
 def test_padding_follows_the_kernel_spec():
     batch = PadCollate("K3")([sample(5, [1], "a", 0)])
     assert batch.video_length.tolist() == [5 + 2]
-    np.testing.assert_allclose(batch.video[0, :, 0].double().numpy(), reference_normalise(sample(5, [1], "a", 0).video[0]), atol=1e-5)
+    assert torch.equal(batch.video[0, 0], sample(5, [1], "a", 0).video[0])
     batch = PadCollate("K5 P2 K5 P2 K3 P3")([sample(5, [1], "a", 0)])
     # left pad 2 + 2*2 + 1*4 = 10, stride 12 -> ceil(5/12)*12 + 20
     assert batch.video_length.tolist() == [32]
@@ -62,7 +64,7 @@ def test_mismatched_frame_sizes_name_the_video():
 
 def test_batch_to_keeps_types():
     batch = PadCollate()([sample(4, [1, 2], "a", 0)]).to("cpu")
-    assert batch.video.dtype == torch.float32 and batch.label.dtype == torch.int64
+    assert batch.video.dtype == torch.uint8 and batch.label.dtype == torch.int64
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="pinning memory needs CUDA")

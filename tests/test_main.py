@@ -312,3 +312,23 @@ def test_cosine_schedule_ends_at_the_official_floor():
     floor = 1e-3 * 0.025
     assert rates[5] == pytest.approx(floor + (1e-3 - floor) * (1 + math.cos(math.pi * 5 / 10)) / 2)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(floor)
+
+
+def test_csl_daily_frames_written_by_an_old_version_are_refused_when_read(tmp_path):
+    from dataset.errors import DataError
+    from utils.config import build_config
+
+    old = tmp_path / "frames"
+    (old / "S1").mkdir(parents=True)
+    info_dir = tmp_path / "meta"
+    info_dir.mkdir()
+    record = {"fileid": "S1", "folder": "S1/*.jpg", "label": "A"}
+    (info_dir / "dev_info.jsonl").write_text(json.dumps({"prefix": str(old)}) + "\n" + json.dumps(record) + "\n")
+    paths = entry.DataPaths(build_config({"dataset": "CSL-Daily", "dataset_info": {"info_dir": str(info_dir)}}))
+    with pytest.raises(DataError, match="old layout"):
+        paths.frames("dev")
+    official = tmp_path / "official"  # frames made elsewhere, e.g. by the official scripts: not ours to judge
+    official.mkdir()
+    paths = entry.DataPaths(build_config({"dataset": "CSL-Daily",
+                                          "dataset_info": {"info_dir": str(info_dir), "dataset_root": str(official)}}))
+    assert paths.frames("dev") == official

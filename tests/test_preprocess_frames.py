@@ -66,30 +66,76 @@ def test_missing_and_unreadable_frames_are_summarised_not_fatal(tmp_path, capsys
     assert len(list((tmp_path / "frames" / "train").glob("*/1/*.png"))) > 0
 
 
-def test_csl_daily_crops_rows_then_resizes_and_extracts_videos(tmp_path):
-    root = tmp_path / "CSL-Daily"
-    image = np.random.default_rng(0).integers(0, 256, (64, 48, 3), dtype=np.uint8)
+def csl_daily_corpus(root, frames=3, size=512):
+    """A CSL-Daily layout: one video as 512x512 JPEG frames (S1, dev), one as a video file (S2, test)."""
+    rng = np.random.default_rng(0)
     (root / "sentence/frames_512x512/S1").mkdir(parents=True)
-    for i in range(3):
+    for i in range(frames):
+        image = cv2.GaussianBlur(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), (9, 9), 3)
         cv2.imwrite(str(root / f"sentence/frames_512x512/S1/{i:06d}.jpg"), image)
     (root / "sentence/video").mkdir(parents=True)
     writer = cv2.VideoWriter(str(root / "sentence/video/S2.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (48, 64))
     for _ in range(4):
-        writer.write(image)
+        writer.write(rng.integers(0, 256, (64, 48, 3), dtype=np.uint8))
     writer.release()
     (root / "sentence_label").mkdir()
     (root / "sentence_label/video_map.txt").write_text(
-        "index|name|length|gloss|char|word|postag\n0|S1|3|A B|x|x|x\n1|S2|4|B|x|x|x\n", encoding="utf-8")
+        f"index|name|length|gloss|char|word|postag\n0|S1|{frames}|A B|x|x|x\n1|S2|4|B|x|x|x\n", encoding="utf-8")
     (root / "sentence_label/split_1.txt").write_text("name|split\nS1|dev\nS2|test\n", encoding="utf-8")
+    return root
+
+
+def official_csl_daily_frame(source_jpg, input_size=224):
+    """The official steps, restated: preprocessing resizes the whole 512x512 frame to 256x256 (Lanczos) and
+    cv2.imwrite's it under the same .jpg name; the reader drops rows [40:], resizes back to 256x256 with
+    cv2.resize's default (bilinear), converts to RGB; the test transform takes the centre 224x224."""
+    resized = cv2.resize(cv2.imread(str(source_jpg)), (256, 256), interpolation=cv2.INTER_LANCZOS4)
+    stored = cv2.imdecode(cv2.imencode(".jpg", resized)[1], cv2.IMREAD_COLOR)
+    frame = cv2.cvtColor(cv2.resize(stored[40:, ...], (256, 256)), cv2.COLOR_BGR2RGB)
+    offset = int(round((256 - input_size) / 2.0))
+    return frame[offset:offset + input_size, offset:offset + input_size]
+
+
+def test_csl_daily_frames_reach_the_network_as_officially(tmp_path):
+    from dataset.frames import read_geometry
+
+    root = csl_daily_corpus(tmp_path / "CSL-Daily")
     assert main(["--dataset", "CSL-Daily", "--dataset-root", str(root), "--output", str(tmp_path / "meta"),
-                 "--frames-output", str(tmp_path / "frames"), "--output-size", "16", "--workers", "1"]) == 0
-    stored = cv2.imread(str(root / "sentence/frames_512x512/S1/000000.jpg"))
-    expected = cv2.resize(stored[40:], (16, 16), interpolation=cv2.INTER_LANCZOS4)
-    ok, encoded = cv2.imencode(".jpg", expected)
-    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "frames/S1/000000.jpg")), cv2.imdecode(encoded, 1))
+                 "--frames-output", str(tmp_path / "frames"), "--workers", "1"]) == 0
+    assert cv2.imread(str(tmp_path / "frames/S1/000000.jpg")).shape == (256, 256, 3)  # the whole frame kept
+    dataset = SignVideoDataset(tmp_path / "meta/dev_info.jsonl", load_gloss_dict(tmp_path / "meta/gloss_dict.json"),
+                               tmp_path / "frames", mode="test", geometry=read_geometry("CSL-Daily"))
+    clip = dataset[0].video.numpy()
+    for index in range(3):
+        expected = official_csl_daily_frame(root / f"sentence/frames_512x512/S1/{index:06d}.jpg")
+        np.testing.assert_array_equal(clip[index], expected)
     assert len(list((tmp_path / "frames/S2").glob("*.jpg"))) == 4
-    test_info = [json.loads(l) for l in (tmp_path / "meta/test_info.jsonl").read_text().splitlines()]
+    test_info = [json.loads(line) for line in (tmp_path / "meta/test_info.jsonl").read_text().splitlines()]
     assert test_info[-1]["fileid"] == "S2" and test_info[-1]["folder"] == "S2/*.jpg"
+
+
+def test_csl_daily_frames_of_the_old_layout_are_refused(tmp_path, capsys):
+    import pytest
+
+    from dataset.errors import DataError
+    from dataset.frame_layout import check_preprocessed_csl_daily
+
+    root = csl_daily_corpus(tmp_path / "CSL-Daily", frames=2, size=64)
+    old = tmp_path / "old_frames"
+    (old / "S1").mkdir(parents=True)  # what an earlier version left: frames, no layout marker
+    cv2.imwrite(str(old / "S1/000000.jpg"), np.zeros((16, 16, 3), np.uint8))
+    before = (old / "S1/000000.jpg").read_bytes()
+    code = main(["--dataset", "CSL-Daily", "--dataset-root", str(root), "--output", str(tmp_path / "meta"),
+                 "--frames-output", str(old), "--workers", "1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "old layout" in err and str(old) in err
+    assert (old / "S1/000000.jpg").read_bytes() == before  # nothing overwritten
+    with pytest.raises(DataError, match="old layout.*python -m preprocess --dataset CSL-Daily"):
+        check_preprocessed_csl_daily(old)
+    assert main(["--dataset", "CSL-Daily", "--dataset-root", str(root), "--output", str(tmp_path / "meta"),
+                 "--frames-output", str(tmp_path / "new"), "--workers", "1"]) == 0
+    check_preprocessed_csl_daily(tmp_path / "new")
 
 
 def test_convert_npy_info_and_gloss_dict(tmp_path):
