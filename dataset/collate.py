@@ -96,8 +96,10 @@ class PadCollate:
                     f"video {sample.info.get('fileid', '?')!r} is {tuple(sample.video.shape[1:])}, "
                     f"the batch's first clip is {frame_shape}"
                 )
-            source = torch.clamp(torch.arange(total) - self.left_pad, 0, len(sample.video) - 1)
-            torch.index_select(sample.video, 0, source, out=video[row])
+            frames, end = sample.video, self.left_pad + len(sample.video)
+            video[row, :self.left_pad] = frames[0]
+            video[row, self.left_pad:end] = frames
+            video[row, end:] = frames[-1]
         labels = [torch.as_tensor(sample.label, dtype=torch.int64) for sample in kept]
         return Batch(
             video=video,

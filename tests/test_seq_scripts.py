@@ -12,7 +12,8 @@ from utils.distributed import DistContext
 
 def _batch(frames=(24, 20)):
     lengths = torch.tensor([padded_frames(t) for t in frames])
-    return Batch(video=torch.randn(len(frames), 3, int(lengths.max()), 32, 32), video_length=lengths,
+    video = torch.randint(0, 256, (len(frames), int(lengths.max()), 32, 32, 3), dtype=torch.uint8)
+    return Batch(video=video, video_length=lengths,
                  label=torch.tensor([1, 2, 3, 1]), label_length=torch.tensor([2, 2]),
                  info=[{"fileid": f"v{i}"} for i in range(len(frames))])
 
