@@ -25,6 +25,7 @@ from utils.checkpoint import unwrap
 from utils.decode import CTCDecoder
 from utils.distributed import DistContext, all_reduce_sum, gather_objects
 from utils.io import atomic_open, write_json_atomic, write_text_atomic
+from utils.precision import Precision
 
 logger = logging.getLogger("slowfastsign")
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
@@ -49,10 +50,6 @@ def _quiet(context: DistContext) -> bool | None:
     return True if not context.is_main else None
 
 
-def _autocast(device: torch.device, amp: bool) -> torch.autocast:
-    return torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp and device.type == "cuda")
-
-
 def _zero_loss(output: Any) -> torch.Tensor:
     """A loss of exactly 0 that touches every output, so DDP still reduces gradients on a skipped batch."""
     return sum(t.sum() for t in output.conv_logits + output.sequence_logits) * 0.0
@@ -60,10 +57,10 @@ def _zero_loss(output: Any) -> torch.Tensor:
 
 def train_epoch(
     model: nn.Module, loader: Iterable[Batch | None], criterion: SLRLoss, optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler, context: DistContext, *, epoch: int, amp: bool, log_interval: int,
+    scaler: torch.amp.GradScaler, context: DistContext, *, epoch: int, precision: Precision, log_interval: int,
     max_steps: int = 0, on_step: Callable[[int, float, dict[str, float]], None] | None = None,
 ) -> EpochStats:
-    """One pass over the training data with AMP on CUDA; non-finite losses or gradients skip the step."""
+    """One pass over the training data (autocast as `precision` says); non-finite losses or gradients skip the step."""
     model.train()
     stats = EpochStats()
     totals: dict[str, float] = {}
@@ -81,8 +78,8 @@ def train_epoch(
         stats.bad_samples += batch.skipped
         batch = batch.to(context.device, non_blocking=True)
         names = [str(info.get("fileid", i)) for i, info in enumerate(batch.info)]
-        with _autocast(context.device, amp):
-            output = model(batch.network_input(), batch.video_length)
+        with precision.autocast(context.device):
+            output = model(batch.network_input(precision.memory_format), batch.video_length)
         result = criterion(output, batch.label, batch.label_length, names)
         usable = result is not None and bool(torch.isfinite(result.total.detach()))
         if result is not None:
@@ -135,7 +132,7 @@ def train_epoch(
 
 @torch.no_grad()
 def decode_split(
-    model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, amp: bool,
+    model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, precision: Precision,
     desc: str = "decode",
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Hypotheses of the BiLSTM and of the temporal-conv logits, gathered from every process."""
@@ -146,8 +143,8 @@ def decode_split(
         if batch is None:
             continue
         batch = batch.to(context.device, non_blocking=True)
-        with _autocast(context.device, amp):
-            output = model(batch.network_input(), batch.video_length)
+        with precision.autocast(context.device):
+            output = model(batch.network_input(precision.memory_format), batch.video_length)
         names = [str(info["fileid"]) for info in batch.info]
         for name, hyp in zip(names, decoder.decode(output.sequence_logits[0], output.feat_len)):
             lstm[name] = hyp.glosses
@@ -170,10 +167,10 @@ class SplitScores:
 
 def evaluate_split(
     model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, *, split: str,
-    stm: Path, dataset: str, work_dir: Path, amp: bool, use_sclite: bool, sclite: str | None = None,
+    stm: Path, dataset: str, work_dir: Path, precision: Precision, use_sclite: bool, sclite: str | None = None,
 ) -> SplitScores | None:
     """Decode a split, write the official CTM files and score each with both tools (main process only)."""
-    lstm, conv = decode_split(model, loader, decoder, context, amp, desc=f"decode {split}")
+    lstm, conv = decode_split(model, loader, decoder, context, precision, desc=f"decode {split}")
     if not context.is_main:
         return None
     scores = SplitScores({}, {})
@@ -188,7 +185,8 @@ def evaluate_split(
 
 @torch.no_grad()
 def extract_features(
-    model: nn.Module, loader: Iterable[Batch | None], out_dir: Path, left_pad: int, context: DistContext, amp: bool,
+    model: nn.Module, loader: Iterable[Batch | None], out_dir: Path, left_pad: int, context: DistContext,
+    precision: Precision,
 ) -> int:
     """Save each video's framewise backbone features (T x C, float32 .npy) for downstream work."""
     model = unwrap(model).eval()
@@ -197,8 +195,8 @@ def extract_features(
         if batch is None:
             continue
         batch = batch.to(context.device, non_blocking=True)
-        with _autocast(context.device, amp):
-            features = model.conv2d(batch.network_input()).float().cpu()
+        with precision.autocast(context.device):
+            features = model.conv2d(batch.network_input(precision.memory_format)).float().cpu()
         for row, (info, frames) in enumerate(zip(batch.info, batch.num_frames)):
             clip = features[row, :, left_pad: left_pad + frames].transpose(0, 1).contiguous().numpy()
             with atomic_open(out_dir / f"{info['fileid']}.npy", "wb") as handle:
@@ -230,7 +228,7 @@ def load_input_frames(path: Path) -> np.ndarray:
 @torch.no_grad()
 def predict(
     model: nn.Module, inputs: Sequence[Path], decoder: CTCDecoder, collate: PadCollate, context: DistContext, *,
-    frame_size: int, input_size: int, image_scale: float, fps: float, out_dir: Path, amp: bool,
+    frame_size: int, input_size: int, image_scale: float, fps: float, out_dir: Path, precision: Precision,
     geometry: ReadGeometry = ReadGeometry(),
 ) -> list[dict]:
     """Recognise each input; write <name>.json (glosses with frame spans) and predictions.ctm."""
@@ -243,8 +241,8 @@ def predict(
                             geometry=geometry)
         name = path.stem if path.suffix.lower() in VIDEO_SUFFIXES else (path.name if path.is_dir() else path.parent.name)
         batch = collate([Sample(clip, [], {"fileid": name})]).to(context.device)
-        with _autocast(context.device, amp):
-            output = model(batch.network_input(), batch.video_length)
+        with precision.autocast(context.device):
+            output = model(batch.network_input(precision.memory_format), batch.video_length)
         decoded = decoder.decode(output.sequence_logits[0], output.feat_len)[0]
         stride = collate.stride
         segments = []

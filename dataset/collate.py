@@ -48,11 +48,11 @@ class Batch:
             self.num_frames,
         )
 
-    def network_input(self) -> torch.Tensor:
+    def network_input(self, memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
         """float32 B x 3 x T x H x W, ((x / 255) - 0.45) / 0.225 with the official code's float32 operations
-        (so the same bits), computed in place on the video's device."""
+        (so the same bits), computed in place on the video's device, in `memory_format`."""
         frames = self.video.permute(0, 4, 1, 2, 3)
-        video = torch.empty(frames.shape, dtype=torch.float32, device=frames.device)
+        video = torch.empty(frames.shape, dtype=torch.float32, device=frames.device, memory_format=memory_format)
         video.copy_(frames)
         return video.div_(255.0).sub_(MEAN).div_(STD)
 

@@ -281,23 +281,24 @@ def test_autocast_in_training_only_unless_eval_amp(corpus, trained, tmp_path, mo
     """The official evaluation runs in float32: inference asks for autocast only with eval_amp."""
     import sys as _sys
 
-    import seq_scripts
+    from utils.precision import Precision
 
     requested = []
-    real = seq_scripts._autocast
+    real = Precision.autocast
 
-    def recording(device, amp):
-        requested.append((_sys._getframe(1).f_code.co_name, amp))
-        return real(device, amp)
+    def recording(self, device):
+        requested.append((_sys._getframe(1).f_code.co_name, self.dtype))
+        return real(self, device)
 
-    monkeypatch.setattr(seq_scripts, "_autocast", recording)
-    assert entry.main(tiny_args(corpus, tmp_path / "train", "--num-epoch", "1", "--max-steps-per-epoch", "1")) == 0
-    assert {name for name, amp in requested if amp} == {"train_epoch"}
-    assert ("decode_split", False) in requested
+    monkeypatch.setattr(Precision, "autocast", recording)
+    assert entry.main(tiny_args(corpus, tmp_path / "train", "--num-epoch", "1", "--max-steps-per-epoch", "1",
+                                "amp_dtype=bfloat16")) == 0
+    assert {name for name, dtype in requested if dtype is not None} == {"train_epoch"}
+    assert ("train_epoch", torch.bfloat16) in requested and ("decode_split", None) in requested
     requested.clear()
     assert entry.main(tiny_args(corpus, tmp_path / "test", "--phase", "test", "--load-weights",
                                 str(trained / "best_model.pt"), "eval_amp=true")) == 0
-    assert requested and all(amp for _, amp in requested)
+    assert requested and all(dtype == torch.float16 for _, dtype in requested)
 
 
 def test_cosine_schedule_ends_at_the_official_floor():

@@ -8,6 +8,7 @@ from modules.losses import SLRLoss
 from seq_scripts import train_epoch
 from slr_network import SLRModel
 from utils.distributed import DistContext
+from utils.precision import Precision
 
 
 def _batch(frames=(24, 20)):
@@ -37,7 +38,7 @@ def test_non_finite_gradients_skip_the_step_and_are_counted(caplog):
     snapshots = []
     with caplog.at_level(logging.WARNING):
         stats = train_epoch(model, [_batch(), _batch(), _batch()], SLRLoss(), optimizer, scaler, context, epoch=0,
-                            amp=False, log_interval=0,
+                            precision=Precision(), log_interval=0,
                             on_step=lambda *_: snapshots.append(model.classifier[0].weight.detach().clone()))
     assert stats.skipped_nonfinite == 1
     assert stats.steps == 2
@@ -51,6 +52,6 @@ def test_batches_with_no_alignable_sample_are_skipped_without_a_step():
     model, optimizer, scaler, context = _setup()
     before = [p.detach().clone() for p in model.parameters()]
     impossible = _batch((4, 4))  # one output step per clip, two glosses each
-    stats = train_epoch(model, [impossible], SLRLoss(), optimizer, scaler, context, epoch=0, amp=False, log_interval=0)
+    stats = train_epoch(model, [impossible], SLRLoss(), optimizer, scaler, context, epoch=0, precision=Precision(), log_interval=0)
     assert stats.skipped_infeasible_batches == 1 and stats.steps == 0
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

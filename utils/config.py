@@ -86,6 +86,7 @@ class OptimizerArgs:
     gamma: float = opt(0.2, "multistep decay factor")
     momentum: float = opt(0.9, "SGD momentum")
     nesterov: bool = opt(False, "SGD Nesterov momentum")
+    fused: bool = opt(True, "Adam's fused kernel on CUDA (the same update in fewer launches)")
     start_epoch: int = opt(0, "first epoch number when not resuming")
 
 
@@ -134,6 +135,9 @@ class Config:
     decode_mode: str = opt("beam", "beam or max (greedy)")
     amp: bool = opt(True, "mixed precision (float16 autocast + GradScaler) for training on CUDA")
     eval_amp: bool = opt(False, "also run evaluation, features and predict under autocast (official: float32)")
+    amp_dtype: str = opt("float16", "autocast dtype on CUDA: float16 (with GradScaler, as officially) or bfloat16 (no scaler needed)")
+    channels_last: bool = opt(False, "channels_last_3d memory format for the network and its input (a CUDA speed lever)")
+    deterministic: bool = opt(False, "deterministic cuDNN kernels instead of autotuning (cudnn.benchmark); repeatable CUDA runs, slower")
     sync_bn: bool = opt(False, "SyncBatchNorm across processes under torchrun")
     loss_weights: dict = opt(dict(DEFAULT_LOSS_WEIGHTS), "SeqCTC, ConvCTC, Dist (main branch) and Slow, Fast (PFE)")
     feeder_args: FeederArgs = field(default_factory=FeederArgs, metadata={"help": "data loading and augmentation"})
@@ -208,6 +212,8 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"decode_args.backend must be builtin, ctcdecode or flashlight, got '{config.decode_args.backend}'")
     if (config.decode_args.lm_path or config.decode_args.word_score) and config.decode_args.backend != "flashlight":
         raise ConfigError("decode_args.lm_path/word_score need decode_args.backend=flashlight")
+    if config.amp_dtype not in ("float16", "bfloat16"):
+        raise ConfigError(f"amp_dtype must be float16 or bfloat16, got '{config.amp_dtype}'")
     if config.evaluate_tool not in ("python", "sclite"):
         raise ConfigError(f"evaluate_tool must be python or sclite, got '{config.evaluate_tool}'")
     unknown = sorted(set(config.loss_weights) - set(LOSS_KEYS))

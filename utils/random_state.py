@@ -9,13 +9,18 @@ import torch
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) and ask cuDNN for deterministic kernels."""
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
+
+
+def configure_cudnn(deterministic: bool) -> None:
+    """cuDNN autotuning (the fastest kernel per input shape; the official code does not force determinism),
+    or deterministic kernels, which make CUDA runs repeatable at some speed cost."""
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
 
 
 def get_rng_state() -> dict[str, Any]:

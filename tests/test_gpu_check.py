@@ -1,0 +1,46 @@
+"""benchmarks.gpu_check: its CPU-testable parts (the one-line skip, the measurements, the end-to-end smoke run)."""
+import torch
+
+from benchmarks import gpu_check
+from conftest import tiny_backbone
+from slr_network import SLRModel
+from utils.precision import Precision
+
+
+def test_without_cuda_it_says_so_in_one_line_and_succeeds(capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert gpu_check.main([]) == 0
+    out = capsys.readouterr().out.strip()
+    assert "no CUDA device" in out and "\n" not in out
+
+
+def test_generated_batch_is_collated_and_ctc_feasible():
+    batch = gpu_check.generated_batch((40, 24), size=32, num_classes=9)
+    assert batch.video.dtype == torch.uint8 and tuple(batch.video.shape[2:]) == (32, 32, 3)
+    assert batch.label_length.tolist() == [4, 2]
+    assert int(batch.label.min()) >= 1 and int(batch.label.max()) < 9
+
+
+def test_training_measurement_runs_and_updates_the_weights():
+    torch.manual_seed(0)
+    model = SLRModel(9, tiny_backbone(), hidden_size=16)
+    before = [p.detach().clone() for p in model.parameters()]
+    batch = gpu_check.generated_batch((24, 20), size=32, num_classes=9)
+    seconds, peak = gpu_check.measure_training(model, batch, torch.device("cpu"), Precision(), steps=1)
+    assert seconds > 0 and peak is None
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_dropout_free_copy_makes_the_training_loss_repeatable():
+    torch.manual_seed(0)
+    model = gpu_check.without_dropout(SLRModel(9, tiny_backbone(), hidden_size=16).train())
+    batch = gpu_check.generated_batch((24, 20), size=32, num_classes=9)
+    with torch.no_grad():
+        first = gpu_check.training_loss(model, batch, torch.device("cpu"), Precision())
+        second = gpu_check.training_loss(model, batch, torch.device("cpu"), Precision())
+    assert torch.equal(first, second)
+
+
+def test_smoke_run_of_main_on_the_cpu(tmp_path):
+    rows = gpu_check.smoke("cpu", tmp_path)
+    assert [row.passed for row in rows] == [True, True, True], [row.value for row in rows]
