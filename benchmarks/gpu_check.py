@@ -140,17 +140,20 @@ def check_device(device: torch.device, frames: tuple[int, ...], steps: int, fail
     for label, dtype in SETTINGS:
         for channels_last in (False, True):
             layout = "channels_last_3d" if channels_last else "contiguous"
+            figure = f"[{name}] train step, B=2 x {'/'.join(map(str, frames))} frames, {label}, {layout}"
             try:
                 seconds, peak = measure_training(copy.deepcopy(initial), batch, device, Precision(dtype, channels_last),
                                                  steps)
-            except RuntimeError as error:  # e.g. out of memory: a finding, and a failure of the check
-                failures.append(f"{name}: {label}, {layout}: {error}".splitlines()[0])
-                rows.append(Row(f"[{name}] train step, B=2 x {'/'.join(map(str, frames))} frames, {label}, {layout}",
-                                "failed", "", False))
+            except torch.cuda.OutOfMemoryError:  # a finding about this GPU's size, not a fault
+                rows.append(Row(figure, f"out of memory ({torch.cuda.get_device_properties(device).total_memory / 1e9:.0f} GB)"))
                 torch.cuda.empty_cache()
                 continue
-            rows.append(Row(f"[{name}] train step, B=2 x {'/'.join(map(str, frames))} frames, {label}, {layout}",
-                            f"{seconds:.3f} s, peak {peak:.1f} GB"))
+            except RuntimeError as error:
+                failures.append(f"{name}: {label}, {layout}: {error}".splitlines()[0])
+                rows.append(Row(figure, "failed", "", False))
+                torch.cuda.empty_cache()
+                continue
+            rows.append(Row(figure, f"{seconds:.3f} s, peak {peak:.1f} GB"))
             if dtype == torch.float16 and not channels_last:
                 fp16_step = seconds
             torch.cuda.empty_cache()
