@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +25,18 @@ from dataset.frames import read_geometry
 from dataset.gloss_dict import load_gloss_dict
 from dataset.info import read_info
 from dataset.video_dataset import SignVideoDataset, init_loader_worker
-from evaluation import EvaluationInputError
 from modules.losses import SLRLoss
 from modules.slowfast import SlowFastConfig
 from slr_network import SLRModel
+from utils.allocator import reexec_under_jemalloc
 from utils.c2_model_loading import load_c2_checkpoint
 from utils.checkpoint import (BEST_CHECKPOINT, LAST_CHECKPOINT, apply_model_weights, read_checkpoint,
                               save_checkpoint, unwrap)
+from utils.cli import run_command
 from utils.config import Config, ConfigError, config_from_args, to_dict
 from utils.decode import CTCDecoder
-from utils.allocator import reexec_under_jemalloc
 from utils.distributed import DistContext, barrier, cleanup, init_distributed, select_device
+from utils.errors import UserError
 from utils.io import write_json_atomic, write_text_atomic
 from utils.logging import setup_logging
 from utils.precision import AMP_DTYPES, Precision
@@ -150,7 +152,7 @@ def build_model(config: Config, num_classes: int, context: DistContext, kinetics
         for line in report.unmapped:
             logger.info("  unmapped: %s", line)
     if weights is not None:
-        apply_model_weights(model, weights, config.ignore_weights)
+        apply_model_weights(model, weights, config.ignore_weights, source=config.load_weights)
         logger.info("Loaded model weights from %s", config.load_weights)
     model.to(context.device)
     if config.channels_last:
@@ -230,6 +232,9 @@ class Experiment:
             if not self.paths.info_file(split).is_file():
                 logger.warning("No %s split (%s missing): not evaluated", split, self.paths.info_file(split))
                 continue
+            if not self.paths.stm(split).is_file():
+                raise DataError(f"ground-truth STM of the {split} split not found: {self.paths.stm(split)}; the "
+                                f"preprocessing writes it (or set dataset_info.evaluation_dir / evaluation_prefix)")
             dataset = build_dataset(self.config, self.paths, split, False, self.gloss_dict)
             loaders[split] = build_loader(self.config, dataset, self.context, train=False)
         return loaders
@@ -259,6 +264,11 @@ class Experiment:
                 results[split][f"wer_{name}"] = scores.lstm[name].wer
                 results[split][f"conv_wer_{name}"] = scores.conv[name].wer
         return results
+
+    def record_config(self) -> None:
+        """The resolved configuration beside the outputs it produced (a failed run leaves the old one)."""
+        if self.context.is_main:
+            write_text_atomic(self.work_dir / "config.yaml", yaml.safe_dump(to_dict(self.config), sort_keys=False))
 
     def checkpoint_state(self, epoch: int, optimizer: Any, scheduler: Any, scaler: Any, history: TrainingHistory) -> dict:
         return {
@@ -292,7 +302,7 @@ class Experiment:
         resume = self.resume_from()
         if resume is not None:
             checkpoint = read_checkpoint(resume)
-            apply_model_weights(self.model, checkpoint)
+            apply_model_weights(self.model, checkpoint, source=str(resume))
             optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
             scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
             if "scaler_state_dict" in checkpoint:
@@ -344,12 +354,13 @@ class Experiment:
         """Evaluate the best checkpoint (the last one when there was no dev split) and print the reports."""
         best = self.work_dir / BEST_CHECKPOINT
         path = best if best.is_file() else self.work_dir / LAST_CHECKPOINT
-        apply_model_weights(self.model, read_checkpoint(path))
+        apply_model_weights(self.model, read_checkpoint(path), source=str(path))
         logger.info("Testing %s", path)
         return self.test()
 
     def _save_epoch(self, epoch: int, optimizer: Any, scheduler: Any, scaler: Any, history: TrainingHistory,
                     wer: dict) -> None:
+        self.record_config()
         state = self.checkpoint_state(epoch, optimizer, scheduler, scaler, history)
         if "dev" in wer and history.best_epoch == epoch:
             save_checkpoint(self.work_dir / BEST_CHECKPOINT, state)
@@ -373,6 +384,7 @@ class Experiment:
             logger.warning("--phase test without --load-weights evaluates an untrained model")
         results = self.evaluate(self.eval_loaders())
         if self.context.is_main:
+            self.record_config()
             write_json_atomic(self.work_dir / "test_results.json", results)
             for split, figures in results.items():
                 print(f"{split}: WER {figures['wer_python']:.2f}% (official python scorer), "
@@ -392,6 +404,7 @@ class Experiment:
             counts[split] = seq_scripts.extract_features(
                 self.model, loader, out_dir, self.collate.left_pad, self.context, self.eval_precision)
             logger.info("%s: %d feature files in %s", split, counts[split], out_dir)
+        self.record_config()
         return counts
 
     def predict(self) -> list[dict]:
@@ -399,23 +412,35 @@ class Experiment:
         if not args.inputs:
             raise ConfigError("--phase predict needs inputs: --input video.mp4 [frames_dir ...]")
         out_dir = Path(args.output_dir) if args.output_dir else self.work_dir / "predictions"
-        return seq_scripts.predict(
+        results = seq_scripts.predict(
             self.model, seq_scripts.expand_inputs(args.inputs), self.decoder, self.collate, self.context,
             frame_size=args.frame_size, input_size=self.config.feeder_args.input_size,
             image_scale=self.config.feeder_args.image_scale, fps=args.fps, out_dir=out_dir, precision=self.eval_precision,
             geometry=read_geometry(self.config.dataset),
         )
+        self.record_config()
+        return results
+
+
+def ensure_writable_directory(path: Path) -> None:
+    """The work directory exists and takes new files, or a one-line error says why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_test_"):
+            pass
+    except OSError as error:
+        raise UserError(f"the work directory {path} cannot be written ({error.strerror or error}); "
+                        f"choose another --work-dir or fix its permissions") from None
 
 
 def run(config: Config, context: DistContext) -> Any:
     """Set up the work directory, logging and seeds, then run the configured phase."""
     work_dir = Path(config.work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    if context.is_main:
+        ensure_writable_directory(work_dir)
     setup_logging(work_dir, context.is_main)
     seed_everything(config.random_seed)
     configure_cudnn(config.deterministic)
-    if context.is_main:
-        write_text_atomic(work_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
     allocator = "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "system"
     logger.info("Phase %s, dataset %s, work dir %s, device %s, %s allocator", config.phase, config.dataset, work_dir,
                 context.device, allocator)
@@ -424,21 +449,18 @@ def run(config: Config, context: DistContext) -> Any:
 
 
 def main(argv: list[str] | None = None, allow_reexec: bool = False) -> int:
-    """Run main.py; `allow_reexec` (the command line only) lets a CPU run restart itself under jemalloc."""
-    try:
-        config = config_from_args(argv)
-    except ConfigError as error:
-        print(f"main.py: error: {error}", file=sys.stderr)
-        return 2
+    """Run main.py: 0 on success, one `error:` line and 1 (2 for configuration errors) otherwise.
+    `allow_reexec` (the command line only) lets a CPU run restart itself under jemalloc."""
+    return run_command(lambda arguments: _main(arguments, allow_reexec), argv)
+
+
+def _main(argv: list[str], allow_reexec: bool) -> int:
+    config = config_from_args(argv)
     if allow_reexec and select_device(config.device).type == "cpu":
         reexec_under_jemalloc()
     context = init_distributed(config.device)
     try:
         run(config, context)
-    except (ConfigError, DataError, EvaluationInputError, FileNotFoundError) as error:
-        logging.getLogger("slowfastsign").error("error: %s", error)
-        print(f"main.py: error: {error}", file=sys.stderr)
-        return 1
     finally:
         cleanup(context)
     return 0

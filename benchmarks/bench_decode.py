@@ -17,8 +17,9 @@ import time
 import numpy as np
 import torch
 
-from benchmarks.common import Row, load_note, record
+from benchmarks.common import Row, load_note, record, run_benchmark
 from benchmarks.model_like_logits import model_like_logits
+from utils.cli import ArgumentParser
 from utils.decode import CTCDecoder
 
 SENTENCES, CLASSES, BATCH, BAR_SECONDS = 540, 1296, 2, 1.5
@@ -56,7 +57,8 @@ def first_call_seconds(fresh_cache: bool) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ArgumentParser(prog="python -m benchmarks.bench_decode", description=__doc__.split("\n")[0]).parse_args(argv)
     torch.set_num_threads(1)
     confident, ambiguous = sentences(0, False), sentences(1, True)
     builtin = CTCDecoder(GLOSS_DICT, CLASSES, beam_width=10)
@@ -98,4 +100,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

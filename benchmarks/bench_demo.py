@@ -7,7 +7,6 @@ scratch work directory) and reads its training history.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -15,16 +14,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Row, load_note, record
+from benchmarks.common import Row, load_note, record, run_benchmark
+from utils.cli import ArgumentParser
 
 REPO = Path(__file__).resolve().parents[1]
 BAR_WER, BAR_MINUTES = 20.0, 15.0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="slowfastsign_demo_")))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     start = time.perf_counter()
     subprocess.run([sys.executable, "main.py", "--config", "configs/demo.yaml", "--work-dir", str(args.work_dir),
                     "--no-resume"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
@@ -46,4 +46,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

@@ -8,8 +8,9 @@ import random
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import Row, load_note, median_time, record
+from benchmarks.common import Row, load_note, median_time, record, run_benchmark
 from evaluation import find_sclite, ground_truth_stm, read_stm, score, write_ctm
+from utils.cli import ArgumentParser
 
 BAR_SECONDS = 1.0
 
@@ -33,7 +34,8 @@ def noisy_hypotheses(seed: int = 0) -> dict[str, list[str]]:
     return hypotheses
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ArgumentParser(prog="python -m benchmarks.bench_eval", description=__doc__.split("\n")[0]).parse_args(argv)
     stm = ground_truth_stm("phoenix2014", "dev")
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -58,4 +60,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

@@ -10,7 +10,6 @@ their start-up. N = 2 is the bar; 4 and 8 are measured where there are cores.
 """
 from __future__ import annotations
 
-import argparse
 import glob
 import os
 import tempfile
@@ -21,13 +20,14 @@ from pathlib import Path
 import cv2
 import torch
 
-from benchmarks.common import Row, load_note, record
+from benchmarks.common import Row, load_note, record, run_benchmark
 from dataset.collate import PadCollate
 from dataset.gloss_dict import load_gloss_dict
 from dataset.info import read_info
 from dataset.synthetic import generate_synthetic_corpus
 from dataset.video_dataset import SignVideoDataset, init_loader_worker
 from preprocess.cli import main as preprocess_main
+from utils.cli import ArgumentParser
 
 BAR = 0.8
 
@@ -72,12 +72,12 @@ def loader_seconds(info: Path, gloss_dict: Path, frame_root: Path, epoch: int, w
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clips", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "slowfastsign_bench_loader")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     info, gloss_dict, frame_root = build_corpus(args.work_dir, args.clips)
     frames = sum(r["num_frames"] for r in read_info(info)[1])
     raw_read_seconds(info, frame_root, 1)  # warm the page cache
@@ -99,4 +99,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

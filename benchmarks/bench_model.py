@@ -22,8 +22,9 @@ import time
 
 import torch
 
-from benchmarks.common import Row, load_note, machine_description, peak_rss_gb, record
+from benchmarks.common import Row, load_note, machine_description, peak_rss_gb, record, run_benchmark
 from utils.allocator import MALLOC_CONF, find_jemalloc, jemalloc_environment
+from utils.cli import ArgumentParser
 
 OFFICIAL_CPU = {"forward_s": 1.45, "backward_s": 2.6, "peak_rss_gb": 4.4}
 WARMUP = 2
@@ -108,8 +109,8 @@ def _cpu_rows(plain: dict, ckpt: dict, setting: str, allocator: str) -> list[Row
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--batch", type=int, default=None)
@@ -118,7 +119,7 @@ def main() -> None:
     parser.add_argument("--amp", action="store_true")
     parser.add_argument("--checkpointing", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.batch = args.batch or (2 if args.device == "cuda" else 1)
     args.frames = args.frames or (140 if args.device == "cuda" else 32)
     torch.set_num_threads(args.threads)
@@ -147,4 +148,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

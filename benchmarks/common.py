@@ -10,11 +10,13 @@ import os
 import platform
 import resource
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from utils.cli import run_command
 from utils.io import write_json_atomic
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -100,3 +102,8 @@ def record(name: str, rows: Sequence[Row], device: str | None = None, notes: str
         },
     )
     return path
+
+
+def run_benchmark(main: Callable[[list[str]], int | None]) -> None:
+    """A benchmark's `__main__`: its errors get the one-line treatment of every command."""
+    sys.exit(run_command(lambda argv: main(argv) or 0))

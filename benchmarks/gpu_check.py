@@ -30,12 +30,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmarks.common import Row, load_note, print_table, record
+from benchmarks.common import Row, load_note, print_table, record, run_benchmark
 from dataset.collate import Batch, PadCollate
 from dataset.video_dataset import Sample
 from modules.losses import SLRLoss
 from modules.slowfast import SlowFastConfig
 from slr_network import SLRModel
+from utils.cli import ArgumentParser
 from utils.precision import Precision
 
 REPO = Path(__file__).resolve().parent.parent
@@ -252,7 +253,7 @@ def _device_names() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="run main.py end to end instead of the measurements")
     parser.add_argument("--device", default="0", help="GPU index for --smoke ('cpu' runs the smoke test on the CPU)")
     parser.add_argument("--frames", type=int, nargs="+", default=[120, 200], help="clip lengths of the batch")
@@ -296,4 +297,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_benchmark(main)

@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.common import RESULTS_DIR
+from benchmarks.common import RESULTS_DIR, run_benchmark
+from utils.cli import ArgumentParser
 from utils.io import write_text_atomic
 
 BENCHMARKS = ["bench_model", "bench_loader", "bench_eval", "bench_decode", "bench_demo"]
@@ -44,11 +45,11 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
     return "".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--collect", action="store_true", help="do not run, only rebuild RESULTS.md")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run these benchmarks only")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.collect:
         for name in args.only or BENCHMARKS:
             print(f"== {name}", flush=True)
@@ -58,4 +59,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

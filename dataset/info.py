@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+from dataset.errors import DataError
 from utils.io import atomic_open
 
 REQUIRED_KEYS = ("fileid", "folder", "label")
@@ -14,7 +15,8 @@ def read_info(path: str | Path) -> tuple[str | None, list[dict]]:
     """Return (prefix or None, records) from a `<split>_info.jsonl` file, validating each record."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: info file not found")
+        raise DataError(f"info file not found: {path}; run `python -m preprocess --dataset <name> ...` or set "
+                        f"dataset_info.info_dir")
     prefix, records = None, []
     with open(path, encoding="utf-8") as handle:
         for line_number, line in enumerate(handle, start=1):
@@ -23,13 +25,13 @@ def read_info(path: str | Path) -> tuple[str | None, list[dict]]:
             try:
                 entry = json.loads(line)
             except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{line_number}: not valid JSON ({error})") from None
+                raise DataError(f"{path}:{line_number}: not valid JSON ({error}); regenerate it with the preprocessing") from None
             if set(entry) == {"prefix"}:
                 prefix = entry["prefix"]
                 continue
             missing = [key for key in REQUIRED_KEYS if key not in entry]
             if missing:
-                raise ValueError(f"{path}:{line_number}: record lacks {', '.join(missing)}")
+                raise DataError(f"{path}:{line_number}: record lacks {', '.join(missing)}")
             records.append(entry)
     return prefix, records
 

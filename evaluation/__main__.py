@@ -5,17 +5,21 @@ the `evaluation.score` function.
 """
 from __future__ import annotations
 
-import argparse
+import os
 import sys
 
-from evaluation.input_lines import EvaluationInputError
 from evaluation.normalise import DATASET_NORMALISATION
 from evaluation.scoring import score
+from utils.cli import ArgumentParser, run_command
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the summary line (and the note); exit 2 on unreadable input."""
-    parser = argparse.ArgumentParser(prog="python -m evaluation", description="Score a hypothesis CTM against a reference STM.")
+    """Print the summary line (and the note); one `error:` line and a non-zero exit on unreadable input."""
+    return run_command(_evaluate, argv)
+
+
+def _evaluate(argv: list[str]) -> int:
+    parser = ArgumentParser(prog="python -m evaluation", description="Score a hypothesis CTM against a reference STM.")
     parser.add_argument("--hyp", required=True, help="hypothesis CTM (fileid channel start duration gloss)")
     parser.add_argument("--ref", required=True, help="reference STM")
     parser.add_argument("--tool", default="python", choices=["python", "sclite"],
@@ -29,12 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scope", default="ctm-line", choices=["ctm-line", "sentence"],
                         help="normalise per CTM line as the official script does, or per sentence")
     args = parser.parse_args(argv)
-    try:
-        report = score(args.hyp, args.ref, tool=args.tool, dataset=args.dataset, out_dir=args.out_dir, sclite=args.sclite,
-                       name=args.name, scope=args.scope)
-    except (EvaluationInputError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if args.sclite and not (os.path.isfile(args.sclite) and os.access(args.sclite, os.X_OK)):
+        parser.error(f"--sclite {args.sclite} is not an executable file (omit it to search PATH and "
+                     f"/usr/lib/sctk/bin/sclite, or install sctk)")
+    report = score(args.hyp, args.ref, tool=args.tool, dataset=args.dataset, out_dir=args.out_dir, sclite=args.sclite,
+                   name=args.name, scope=args.scope)
     print(report.summary_line())
     if report.note:
         print(f"note: {report.note}")

@@ -4,8 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+from utils.errors import UserError
 
-class EvaluationInputError(ValueError):
+
+class EvaluationInputError(UserError, ValueError):
     """A CTM/STM file that cannot be scored; the message names the file and line."""
 
     def __init__(self, path: str | Path, line_number: int, reason: str) -> None:

@@ -9,23 +9,21 @@ Writes <output>/gloss_dict.json, <output>/<split>_info.jsonl and
 """
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from pathlib import Path
 
-from dataset.errors import DataError
 from dataset.frame_layout import check_output_root, write_layout
-from preprocess.corpora import DATASETS, AnnotationError, read_corpus, raw_frame_root
+from preprocess.corpora import DATASETS, raw_frame_root, read_corpus
 from preprocess.metadata import write_metadata
 from preprocess.resize_frames import resize_all
+from utils.cli import ArgumentParser, run_command
 from utils.io import write_text_atomic
 
 PROBLEMS_FILE = "preprocess_problems.txt"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="python -m preprocess",
         description="Build the gloss dictionary, per-split info files and ground-truth STMs of a corpus "
         "from its released annotation files, and resize its frames. The gloss dictionary is always "
@@ -52,28 +50,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the preprocessing; returns 0, or 2 on bad arguments or annotation files.
+    """Run the preprocessing (0 on success; one `error:` line and a non-zero code otherwise).
 
     Missing or unreadable frames do not stop the run: they are listed at the
     end and saved to <output>/preprocess_problems.txt.
     """
-    args = build_parser().parse_args(argv)
+    return run_command(_preprocess, argv)
+
+
+def _preprocess(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
     output = args.output or Path(__file__).resolve().parent / args.dataset
     if not args.skip_frames and args.frames_output is None:
-        print("error: --frames-output is required unless --skip-frames is given", file=sys.stderr)
-        return 2
-    try:
-        splits = read_corpus(args.dataset, args.dataset_root, args.annotation_file, args.split_file)
-    except AnnotationError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.error("--frames-output is required unless --skip-frames is given")
+    splits = read_corpus(args.dataset, args.dataset_root, args.annotation_file, args.split_file)
     problems: list[str] = []
     if not args.skip_frames:
-        try:
-            check_output_root(args.frames_output, args.dataset)
-        except DataError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+        check_output_root(args.frames_output, args.dataset)
         args.frames_output.mkdir(parents=True, exist_ok=True)
         write_layout(args.frames_output, args.dataset, args.output_size)
         entries = [entry for split_entries in splits.values() for entry in split_entries]
@@ -86,11 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         done = sum(result.skipped for result in results)
         print(f"frames: {len(results) - done} videos resized, {done} already done")
     prefix = str(args.frames_output if not args.skip_frames else raw_frame_root(args.dataset, args.dataset_root))
-    try:
-        notes = write_metadata(args.dataset, splits, output, args.dataset_root, prefix, args.use_shipped_gloss_dict)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    notes = write_metadata(args.dataset, splits, output, args.dataset_root, prefix, args.use_shipped_gloss_dict)
     for note in notes:
         print(note)
     if problems:

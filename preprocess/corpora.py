@@ -10,6 +10,8 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
+from utils.errors import UserError
+
 META_DIR = Path(__file__).resolve().parent / "meta"
 DATASETS = ("phoenix2014", "phoenix2014-T", "CSL-Daily", "CSL")
 SPLITS = {"phoenix2014": ("dev", "test", "train"), "phoenix2014-T": ("dev", "test", "train"),
@@ -23,7 +25,7 @@ PHOENIX14_BROKEN_TRAIN_ROWS = (2390,)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 
 
-class AnnotationError(ValueError):
+class AnnotationError(UserError, ValueError):
     """An annotation file is missing or malformed; the message names the file and line."""
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dataset.gloss_dict import build_gloss_dict
 from dataset.info import write_info
-from preprocess.corpora import META_DIR, VideoEntry
+from preprocess.corpora import META_DIR, AnnotationError, VideoEntry
 from utils.io import write_json_atomic, write_text_atomic
 
 STM_INFINITY = "1.79769e+308"
@@ -51,10 +51,11 @@ def choose_gloss_dict(dataset: str, splits: dict[str, list[VideoEntry]], use_shi
     shipped = json.loads(shipped_path.read_text(encoding="utf-8")) if shipped_path.is_file() else None
     if use_shipped:
         if shipped is None:
-            raise FileNotFoundError(f"{shipped_path}: no shipped gloss dictionary for {dataset}")
+            raise AnnotationError(f"{shipped_path}: no shipped gloss dictionary for {dataset}; drop --use-shipped-gloss-dict")
         unknown = sorted(set(built) - set(shipped))
         if unknown:
-            raise ValueError(f"{len(unknown)} glosses of the annotations are not in {shipped_path}, e.g. {unknown[:5]}")
+            raise AnnotationError(f"{len(unknown)} glosses of the annotations are not in {shipped_path}, e.g. "
+                                  f"{unknown[:5]}; drop --use-shipped-gloss-dict to build the dictionary from them")
         return shipped, f"copied the shipped dictionary {shipped_path}"
     if shipped is not None and list(built.items()) == list(shipped.items()):
         return built, "identical to the shipped reference dictionary (released checkpoints apply)"

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmarks.gpu_check import loss_agreement, without_dropout
-from conftest import padded_frames, tiny_backbone
+from conftest import tiny_backbone
 from dataset.collate import PadCollate
 from dataset.video_dataset import Sample
 from modules.losses import SLRLoss

@@ -127,7 +127,7 @@ def test_csl_daily_frames_of_the_old_layout_are_refused(tmp_path, capsys):
     before = (old / "S1/000000.jpg").read_bytes()
     code = main(["--dataset", "CSL-Daily", "--dataset-root", str(root), "--output", str(tmp_path / "meta"),
                  "--frames-output", str(old), "--workers", "1"])
-    assert code == 2
+    assert code == 1
     err = capsys.readouterr().err
     assert "old layout" in err and str(old) in err
     assert (old / "S1/000000.jpg").read_bytes() == before  # nothing overwritten

@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
+from utils.errors import CheckpointError
 from utils.io import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -30,13 +31,16 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint dict on the CPU, with a one-line error for a missing or broken file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise CheckpointError(f"checkpoint not found: {path}; check the path given to --load-weights / "
+                              f"--load-checkpoints")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # torch raises many types for a damaged file
-        raise ValueError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
-    if not isinstance(checkpoint, dict):
-        raise ValueError(f"{path}: expected a dict checkpoint, got {type(checkpoint).__name__}")
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(f"{path} is not a readable checkpoint ({reason}); it may be truncated: copy or "
+                              f"download it again") from None
+    if not isinstance(checkpoint, dict) or not checkpoint:
+        raise CheckpointError(f"{path} is not a checkpoint (a {type(checkpoint).__name__}, not a dict of tensors)")
     return checkpoint
 
 
@@ -51,8 +55,33 @@ def model_weights(checkpoint: Mapping[str, Any], ignore: Sequence[str] = ()) -> 
     return cleaned
 
 
-def apply_model_weights(model: nn.Module, checkpoint: Mapping[str, Any], ignore: Sequence[str] = ()) -> None:
+def _check_fit(model: nn.Module, weights: Mapping[str, torch.Tensor], strict: bool, source: str) -> None:
+    """A one-line CheckpointError when the weights do not fit the model, naming the first offending tensor."""
+    own = model.state_dict()
+    mismatched = [(key, tuple(value.shape), tuple(own[key].shape)) for key, value in weights.items()
+                  if key in own and tuple(value.shape) != tuple(own[key].shape)]
+    if mismatched:
+        key, theirs, ours = mismatched[0]
+        hint = ("; a checkpoint for another gloss vocabulary: set ignore_weights=[classifier,conv1d.fc] to start the "
+                "classifiers afresh, or model_args.num_classes to its size"
+                if key.startswith(("classifier", "conv1d.fc")) else "; is it for the same backbone and model_args?")
+        raise CheckpointError(f"{source}: {key} is {list(theirs)} in the checkpoint but {list(ours)} in the model "
+                              f"({len(mismatched)} tensor(s) differ){hint}")
+    if strict:
+        missing = [key for key in own if key not in weights]
+        unexpected = [key for key in weights if key not in own]
+        if missing or unexpected:
+            example = (missing or unexpected)[0]
+            raise CheckpointError(f"{source}: {len(missing)} model tensor(s) missing from the checkpoint and "
+                                  f"{len(unexpected)} it has that the model lacks (e.g. {example}); is it a "
+                                  f"SlowFastSign checkpoint for this configuration?")
+
+
+def apply_model_weights(model: nn.Module, checkpoint: Mapping[str, Any], ignore: Sequence[str] = (),
+                        source: str = "checkpoint") -> None:
     """Load a checkpoint's weights strictly (all keys must match) unless `ignore` names prefixes to leave out."""
-    result = unwrap(model).load_state_dict(model_weights(checkpoint, ignore), strict=not ignore)
+    weights = model_weights(checkpoint, ignore)
+    _check_fit(unwrap(model), weights, strict=not ignore, source=source)
+    result = unwrap(model).load_state_dict(weights, strict=not ignore)
     if ignore:
         logger.info("Loaded weights without %s (%d tensors kept their init)", list(ignore), len(result.missing_keys))

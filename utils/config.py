@@ -19,6 +19,9 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from modules.losses import DEFAULT_LOSS_WEIGHTS, LOSS_KEYS
+from modules.slowfast import STAGE_NAMES
+from utils.cli import ArgumentParser
+from utils.errors import UserError
 
 # Kernel specs of the official `conv_type` numbers, so old configs keep working.
 OFFICIAL_CONV_TYPES = {
@@ -63,7 +66,7 @@ class ModelArgs:
     share_classifier: bool = opt(True, "conv logits use the BiLSTM classifiers (as released)")
     lstm_dropout: float = opt(0.3, "dropout between BiLSTM layers")
     pretrained_backbone: str = opt("", "Kinetics-400 Caffe2 pickle (SLOWFAST_64x2_R101_50_50.pkl) to initialise from")
-    activation_checkpointing: list = opt([], "backbone stages (s1..s5) to recompute in backward: less memory, ~1/3 more time")
+    activation_checkpointing: Any = opt([], "backbone stages (s1..s5), or true for all, to recompute in backward: less memory, ~1/3 more time")
 
 
 @dataclass
@@ -149,8 +152,10 @@ class Config:
     predict_args: PredictArgs = field(default_factory=PredictArgs, metadata={"help": "the predict phase"})
 
 
-class ConfigError(ValueError):
-    """A configuration problem, reported in one line."""
+class ConfigError(UserError, ValueError):
+    """A configuration problem, reported in one line; like a command-line usage error, exit code 2."""
+
+    exit_code = 2
 
 
 def _section_type(cls: type, name: str) -> type | None:
@@ -177,10 +182,32 @@ def _merge(target: Any, values: Mapping[str, Any], prefix: str, source: str) -> 
             _merge(getattr(target, key), value, f"{path}.", source)
         elif key == "loss_weights":
             merged = dict(getattr(target, key)) if prefix == "" and source.startswith("command line") else {}
-            merged.update({k: float(v) for k, v in (value or {}).items()})
+            for name, weight in (value or {}).items():
+                merged[name] = _typed(weight, float, f"{path}.{name}", source)
             setattr(target, key, merged)
         else:
-            setattr(target, key, value)
+            setattr(target, key, _typed(value, typing.get_type_hints(type(target))[key], path, source))
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string", list: "a list",
+               dict: "a mapping"}
+
+
+def _typed(value: Any, kind: Any, path: str, source: str) -> Any:
+    """`value` as the schema's type for `path`, or a ConfigError naming the key, the value and the type."""
+    if kind is Any:
+        return value
+    ok = {
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        bool: isinstance(value, bool),
+        str: isinstance(value, (str, int, float)) and not isinstance(value, bool),
+        list: isinstance(value, list),
+        dict: isinstance(value, dict),
+    }[kind]
+    if not ok:
+        raise ConfigError(f"{source}: '{path}' must be {_TYPE_NAMES[kind]}, got {value!r}")
+    return float(value) if kind is float else str(value) if kind is str else value
 
 
 def parse_value(text: str) -> Any:
@@ -233,9 +260,46 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"optimizer_args.optimizer must be Adam or SGD, got '{config.optimizer_args.optimizer}'")
     if config.optimizer_args.scheduler not in ("multistep", "cosine"):
         raise ConfigError(f"optimizer_args.scheduler must be multistep or cosine, got '{config.optimizer_args.scheduler}'")
-    if config.batch_size < 1 or config.test_batch_size < 1:
-        raise ConfigError("batch_size and test_batch_size must be at least 1")
+    for path, low in _AT_LEAST.items():
+        value = _lookup(config, path)
+        if value < low:
+            raise ConfigError(f"'{path}' must be at least {low}, got {value}")
+    for path, low, high in _WITHIN:
+        value = _lookup(config, path)
+        if not low <= value < high:
+            raise ConfigError(f"'{path}' must be in [{low}, {high}), got {value}")
+    stages = config.model_args.activation_checkpointing
+    if not isinstance(stages, (bool, list)) or (isinstance(stages, list) and not set(stages) <= set(STAGE_NAMES)):
+        raise ConfigError(f"'model_args.activation_checkpointing' must be true, false or a list of {', '.join(STAGE_NAMES)}, "
+                          f"got {stages!r}")
+    if config.dataset not in DATASET_NAMES:
+        raise ConfigError(f"dataset must be one of {', '.join(DATASET_NAMES)}, got '{config.dataset}'"
+                          f"{_closest(config.dataset, DATASET_NAMES)}")
+    if not all(isinstance(epoch, int) and not isinstance(epoch, bool) for epoch in config.optimizer_args.step):
+        raise ConfigError(f"'optimizer_args.step' must be a list of epoch numbers, got {config.optimizer_args.step}")
     return config
+
+
+DATASET_NAMES = ("phoenix2014", "phoenix2014-T", "CSL-Daily", "CSL")
+_AT_LEAST = {
+    "num_epoch": 1, "batch_size": 1, "test_batch_size": 1, "num_worker": 0, "log_interval": 0, "eval_interval": 1,
+    "save_interval": 1, "max_steps_per_epoch": 0, "feeder_args.input_size": 1, "feeder_args.frame_interval": 1,
+    "model_args.num_classes": 0, "model_args.hidden_size": 1, "decode_args.beam_width": 1,
+    "decode_args.cutoff_top_n": 1, "optimizer_args.start_epoch": 0, "optimizer_args.weight_decay": 0.0,
+    "predict_args.frame_size": 1,
+}
+_WITHIN = [  # [low, high)
+    ("feeder_args.image_scale", 1e-9, float("inf")), ("feeder_args.temporal_scaling", 0.0, 1.0),
+    ("model_args.lstm_dropout", 0.0, 1.0), ("optimizer_args.base_lr", 1e-30, float("inf")),
+    ("optimizer_args.gamma", 1e-30, float("inf")), ("predict_args.fps", 1e-9, float("inf")),
+]
+
+
+def _lookup(config: Config, dotted: str) -> Any:
+    value: Any = config
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -308,7 +372,7 @@ _SECTION_FLAGS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="main.py",
         description="SlowFastSign: train, test, extract features or recognise your own videos.",
         epilog="Any key can also be set as KEY=VALUE with dots for nesting, e.g. model_args.hidden_size=512.",
