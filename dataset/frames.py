@@ -6,6 +6,7 @@ both see frames decoded, ordered and converted to RGB in the same way.
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +19,10 @@ from dataset.errors import DataError
 from dataset.transforms import center_crop, rescale
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+# An unreadable frame becomes one DataError naming the video and the file; OpenCV's own log line would be a
+# second, less helpful report of the same problem.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own messages, read when a video is first opened
 _GLOB_CHARS = set("*?[")
 
 
@@ -106,6 +111,8 @@ def read_video_file(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"video file {path} does not exist")
+    if path.stat().st_size == 0:
+        raise DataError(f"video file {path} is empty (0 bytes); copy it again")
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():

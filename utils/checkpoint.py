@@ -22,9 +22,13 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> None:
-    """torch.save to a temporary file, then rename: a kill never leaves a truncated checkpoint."""
-    with atomic_open(path, "wb") as handle:
-        torch.save(dict(state), handle)
+    """torch.save to a temporary file, then rename: a kill or a full disk never leaves a truncated checkpoint."""
+    try:
+        with atomic_open(path, "wb") as handle:
+            torch.save(dict(state), handle)
+    except OSError as error:
+        raise CheckpointError(f"writing checkpoint {path} failed ({error.strerror or error}); the previous one is "
+                              f"intact: free some space and run the same command again to resume") from None
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

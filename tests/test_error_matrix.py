@@ -1,0 +1,323 @@
+"""Bad input and faults through the real entry points, each in its own process.
+
+Every failing case must exit non-zero with exactly one `error:` line on stderr
+that names the offending file or key, no traceback, and must leave what an
+earlier run wrote in the work directory as it was (checkpoints, CTMs, reports,
+config.yaml byte for byte; log.txt only appended to). Two cases are designed to
+succeed with a count instead: a corrupt frame with skip_bad, and a clip too
+short for its label under CTC.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import main as entry
+from dataset.synthetic import generate_synthetic_corpus
+from preprocess.cli import main as preprocess_main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("matrix")
+    raw = generate_synthetic_corpus(root / "raw", num_glosses=4, train=6, dev=3, test=2, seed=5,
+                                    glosses_per_sentence=(2, 3))
+    assert preprocess_main(["--dataset", "phoenix2014", "--dataset-root", str(raw), "--output", str(root / "meta"),
+                            "--frames-output", str(root / "frames"), "--output-size", "72", "--workers", "1"]) == 0
+    return root
+
+
+def base_args(corpus: Path, work_dir: Path, info_dir: Path | None = None) -> list[str]:
+    return ["--work-dir", str(work_dir), "--device", "cpu", "--num-worker", "0", "--batch-size", "2",
+            "--test-batch-size", "2", "--num-epoch", "2", "--max-steps-per-epoch", "2", "--decode-mode", "max",
+            f"dataset_info.info_dir={info_dir or corpus / 'meta'}", "model_args.backbone=configs/backbone/slowfast_tiny.yaml",
+            "model_args.hidden_size=32", "model_args.pretrained_backbone=", "feeder_args.input_size=64"]
+
+
+@pytest.fixture(scope="module")
+def earlier_run(corpus, tmp_path_factory):
+    """A finished one-epoch run: the outputs every failing case must leave alone."""
+    work_dir = tmp_path_factory.mktemp("earlier") / "work"
+    assert entry.main(base_args(corpus, work_dir) + ["--num-epoch", "1"]) == 0
+    assert (work_dir / "last_checkpoint.pt").is_file() and (work_dir / "output-hypothesis-dev.ctm").is_file()
+    return work_dir
+
+
+def snapshot(work_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(work_dir)): p.read_bytes() for p in sorted(work_dir.rglob("*")) if p.is_file()}
+
+
+def run(command: list[str], work_dir: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", SLOWFASTSIGN_JEMALLOC="0")
+    return subprocess.run([sys.executable, *command], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess, *names: str) -> str:
+    assert done.returncode != 0, done.stdout[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and done.stderr.strip() == errors[0], done.stderr
+    for name in names:
+        assert name in errors[0], (name, errors[0])
+    return errors[0]
+
+
+def assert_untouched(before: dict[str, bytes], work_dir: Path) -> None:
+    after = snapshot(work_dir)
+    for name, content in before.items():
+        if name == "log.txt":
+            assert after[name].startswith(content), "log.txt was rewritten, not appended to"
+        else:
+            assert after.get(name) == content, f"{name} changed"
+
+
+@pytest.fixture
+def work_dir(earlier_run, tmp_path):
+    """A copy of the earlier run's work directory for a case to fail in."""
+    target = tmp_path / "work"
+    shutil.copytree(earlier_run, target)
+    return target
+
+
+def edited_meta(corpus: Path, tmp_path: Path, edit) -> Path:
+    """A copy of the metadata whose train_info records are changed by `edit(records)`."""
+    meta = tmp_path / "meta"
+    shutil.copytree(corpus / "meta", meta)
+    lines = (meta / "train_info.jsonl").read_text().splitlines()
+    header, records = lines[0], [json.loads(line) for line in lines[1:]]
+    edit(records)
+    (meta / "train_info.jsonl").write_text("\n".join([header] + [json.dumps(r) for r in records]) + "\n")
+    return meta
+
+
+def frames_of(corpus: Path, record_folder: str) -> list[Path]:
+    return sorted((corpus / "frames").glob(record_folder))
+
+
+def first_train_record(corpus: Path) -> dict:
+    return json.loads((corpus / "meta" / "train_info.jsonl").read_text().splitlines()[1])
+
+
+# --- configuration -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra, names", [
+    (["--no-such-flag", "3"], ["--no-such-flag"]),
+    (["model_args.hiden_size=3"], ["model_args.hiden_size", "model_args.hidden_size"]),
+    (["num_epoch=abc"], ["num_epoch", "integer"]),
+    (["--batch-size", "0"], ["batch_size"]),
+    (["decode_args.beam_width=0"], ["decode_args.beam_width"]),
+    (["dataset=phoenix2015"], ["dataset", "phoenix2014"]),
+    (['amp="yes"'], ["amp", "true or false"]),
+])
+def test_configuration_errors(corpus, work_dir, extra, names):
+    before = snapshot(work_dir)
+    done = run(["main.py", *base_args(corpus, work_dir), *extra])
+    assert_one_error_line(done, *names)
+    assert done.returncode == 2
+    assert_untouched(before, work_dir)
+
+
+def test_missing_and_broken_yaml(corpus, work_dir, tmp_path):
+    before = snapshot(work_dir)
+    assert_one_error_line(run(["main.py", "--config", str(tmp_path / "absent.yaml"), *base_args(corpus, work_dir)]),
+                          "absent.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("num_epoch: [1, 2\n")
+    assert_one_error_line(run(["main.py", "--config", str(broken), *base_args(corpus, work_dir)]), "broken.yaml")
+    assert_untouched(before, work_dir)
+
+
+# --- checkpoints ---------------------------------------------------------------------------------------------------
+
+def test_bad_weights_files(corpus, work_dir, earlier_run, tmp_path):
+    before = snapshot(work_dir)
+    test_args = base_args(corpus, work_dir) + ["--phase", "test"]
+    assert_one_error_line(run(["main.py", *test_args, "--load-weights", str(tmp_path / "absent.pt")]), "absent.pt")
+    whole = (earlier_run / "last_checkpoint.pt").read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(whole[: len(whole) // 2])
+    assert_one_error_line(run(["main.py", *test_args, "--load-weights", str(tmp_path / "truncated.pt")]),
+                          "truncated.pt", "truncated")
+    (tmp_path / "notes.pt").write_text("not a checkpoint at all\n")
+    assert_one_error_line(run(["main.py", *test_args, "--load-weights", str(tmp_path / "notes.pt")]), "notes.pt")
+    assert_untouched(before, work_dir)
+
+
+def test_checkpoint_for_another_vocabulary_needs_ignore_weights(corpus, work_dir, earlier_run, tmp_path):
+    checkpoint = torch.load(earlier_run / "last_checkpoint.pt", weights_only=False)
+    for key, value in list(checkpoint["model_state_dict"].items()):
+        if key.startswith(("classifier", "conv1d.fc")):
+            checkpoint["model_state_dict"][key] = torch.zeros(value.shape[0], value.shape[1] + 3)
+    torch.save(checkpoint, tmp_path / "other_vocabulary.pt")
+    before = snapshot(work_dir)
+    args = base_args(corpus, work_dir) + ["--phase", "test", "--load-weights", str(tmp_path / "other_vocabulary.pt")]
+    assert_one_error_line(run(["main.py", *args]), "other_vocabulary.pt", "ignore_weights")
+    assert_untouched(before, work_dir)
+    done = run(["main.py", *args, "ignore_weights=[classifier,conv1d.fc]"])
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_failed_checkpoint_write_keeps_the_previous_one_and_the_next_run_resumes(corpus, work_dir, monkeypatch,
+                                                                                capsys):
+    import utils.checkpoint as checkpoint_module
+
+    previous = (work_dir / "last_checkpoint.pt").read_bytes()
+    real_save = torch.save
+
+    def full_disk(obj, handle, *args, **kwargs):
+        handle.write(b"partial bytes before the disk filled up")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", full_disk)
+    assert entry.main(base_args(corpus, work_dir)) == 1  # resumes epoch 1, then cannot save it
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: writing checkpoint") and "No space left on device" in error and "\n" not in error
+    assert (work_dir / "last_checkpoint.pt").read_bytes() == previous
+    assert not list(work_dir.glob("*.tmp*")) and not list(work_dir.glob(".*.tmp*"))
+    monkeypatch.setattr(checkpoint_module.torch, "save", real_save)
+    done = run(["main.py", *base_args(corpus, work_dir)])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "continuing at epoch 1" in done.stdout
+    assert torch.load(work_dir / "last_checkpoint.pt", weights_only=False)["epoch"] == 1
+
+
+# --- data ----------------------------------------------------------------------------------------------------------
+
+def test_missing_info_file_and_stm(corpus, work_dir, tmp_path):
+    before = snapshot(work_dir)
+    meta = tmp_path / "meta"
+    shutil.copytree(corpus / "meta", meta)
+    (meta / "train_info.jsonl").unlink()
+    assert_one_error_line(run(["main.py", *base_args(corpus, work_dir, meta)]), "train_info.jsonl")
+    shutil.copy(corpus / "meta" / "train_info.jsonl", meta / "train_info.jsonl")
+    (meta / "phoenix2014-groundtruth-dev.stm").unlink()
+    assert_one_error_line(run(["main.py", *base_args(corpus, work_dir, meta)]), "phoenix2014-groundtruth-dev.stm")
+    assert_untouched(before, work_dir)
+
+
+@pytest.mark.parametrize("problem", ["missing folder", "empty folder", "unknown gloss"])
+def test_bad_training_records(corpus, work_dir, tmp_path, problem):
+    record = first_train_record(corpus)
+    frame_root = tmp_path / "frames"
+    shutil.copytree(corpus / "frames", frame_root)
+    folder = frame_root / Path(record["folder"]).parent
+
+    def edit(records):
+        if problem == "unknown gloss":
+            records[0]["label"] += " NEUGLOSSE"
+
+    if problem == "missing folder":
+        shutil.rmtree(folder)
+    elif problem == "empty folder":
+        for frame in folder.iterdir():
+            frame.unlink()
+    meta = edited_meta(corpus, tmp_path, edit)
+    before = snapshot(work_dir)
+    args = base_args(corpus, work_dir, meta) + [f"dataset_info.dataset_root={frame_root}", "--no-resume"]
+    names = {"missing folder": [str(folder)], "empty folder": [str(folder), "no frames"],
+             "unknown gloss": [record["fileid"], "NEUGLOSSE"]}[problem]
+    assert_one_error_line(run(["main.py", *args]), *names)
+    assert_untouched(before, work_dir)
+
+
+def corrupt_first_frame(corpus: Path, tmp_path: Path) -> tuple[Path, Path]:
+    frame_root = tmp_path / "frames"
+    shutil.copytree(corpus / "frames", frame_root)
+    record = first_train_record(corpus)
+    frame = sorted((frame_root / Path(record["folder"]).parent).glob("*.png"))[0]
+    frame.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    return frame_root, frame
+
+
+def test_corrupt_frame_in_a_loader_worker_is_one_line(corpus, work_dir, tmp_path):
+    frame_root, frame = corrupt_first_frame(corpus, tmp_path)
+    before = snapshot(work_dir)
+    args = base_args(corpus, work_dir) + [f"dataset_info.dataset_root={frame_root}", "--no-resume",
+                                          "--num-worker", "1", "feeder_args.skip_bad=false"]
+    line = assert_one_error_line(run(["main.py", *args]), str(frame))
+    assert "DataLoader worker" not in line
+    assert_untouched(before, work_dir)
+
+
+def test_corrupt_frame_with_skip_bad_is_counted(corpus, tmp_path):
+    frame_root, _ = corrupt_first_frame(corpus, tmp_path)
+    args = base_args(corpus, tmp_path / "work") + [f"dataset_info.dataset_root={frame_root}", "--num-epoch", "1",
+                                                    "--max-steps-per-epoch", "0", "feeder_args.skip_bad=true"]
+    done = run(["main.py", *args])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "1 bad samples skipped" in done.stdout
+
+
+def test_clip_too_short_for_its_label_is_left_out_with_a_finite_loss(corpus, tmp_path):
+    def edit(records):
+        records[0]["label"] = " ".join(["SONNE", "REGEN"] * 40)  # 80 glosses: far more than its output steps
+
+    meta = edited_meta(corpus, tmp_path, edit)
+    glosses = json.loads((meta / "gloss_dict.json").read_text())
+    if not {"SONNE", "REGEN"} <= set(glosses):
+        words = list(glosses)[:2]
+        meta = edited_meta(corpus, tmp_path / "again", lambda records: records[0].update(label=" ".join(words * 40)))
+    args = base_args(corpus, tmp_path / "work", meta) + ["--num-epoch", "1", "--max-steps-per-epoch", "0"]
+    done = run(["main.py", *args])
+    assert done.returncode == 0, done.stderr[-2000:]
+    history = json.loads((tmp_path / "work" / "training_history.json").read_text())
+    assert history["epochs"][0]["loss"] == history["epochs"][0]["loss"]  # finite, not NaN
+    assert "CTC-infeasible samples left out" in done.stdout and " 0 CTC-infeasible" not in done.stdout
+
+
+# --- prediction, scoring, work directory -----------------------------------------------------------------------------
+
+def test_predict_on_a_missing_or_empty_video(corpus, work_dir, earlier_run, tmp_path):
+    before = snapshot(work_dir)
+    args = base_args(corpus, work_dir) + ["--phase", "predict", "--load-weights", str(earlier_run / "last_checkpoint.pt")]
+    assert_one_error_line(run(["main.py", *args, "--input", str(tmp_path / "absent.mp4")]), "absent.mp4")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    assert_one_error_line(run(["main.py", *args, "--input", str(tmp_path / "empty.mp4")]), "empty.mp4")
+    assert_untouched(before, work_dir)
+
+
+def test_scoring_cli_errors(tmp_path):
+    (tmp_path / "ref.stm").write_text("v1 1 s 0.0 1.79769e+308 A B\n")
+    (tmp_path / "bad.ctm").write_text("v1 1 0.00 0.01 A\nv1 1 oops 0.02 B\n")
+    assert_one_error_line(run(["-m", "evaluation", "--hyp", str(tmp_path / "bad.ctm"), "--ref", str(tmp_path / "ref.stm")]),
+                          "bad.ctm:2")
+    (tmp_path / "good.ctm").write_text("v1 1 0.00 0.01 A\n")
+    (tmp_path / "not_a_program").write_text("plain text\n")
+    done = run(["-m", "evaluation", "--hyp", str(tmp_path / "good.ctm"), "--ref", str(tmp_path / "ref.stm"),
+                "--tool", "sclite", "--sclite", str(tmp_path / "not_a_program")])
+    assert_one_error_line(done, "not_a_program")
+    assert_one_error_line(run(["-m", "evaluation", "--hyp", str(tmp_path / "good.ctm"), "--ref",
+                               str(tmp_path / "absent.stm")]), "absent.stm")
+
+
+def test_preprocess_and_benchmark_errors(tmp_path):
+    assert_one_error_line(run(["-m", "preprocess", "--dataset", "phoenix2014", "--dataset-root", str(tmp_path / "none"),
+                               "--skip-frames"]), "none")
+    assert_one_error_line(run(["-m", "benchmarks.run_all", "--only", "bench_nothing"]), "bench_nothing")
+
+
+def test_unwritable_work_directory(corpus, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("a file where a directory should be\n")
+    assert_one_error_line(run(["main.py", *base_args(corpus, blocker / "work")]), str(blocker / "work"))
+    if os.geteuid() != 0:  # root writes through permission bits
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert_one_error_line(run(["main.py", *base_args(corpus, locked)]), str(locked))
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    (tmp_path / "ref.stm").write_text("v1 1 s 0.0 1.79769e+308 A\n")
+    (tmp_path / "bad.ctm").write_text("v1 1 x 0.01 A\n")
+    done = run(["-m", "evaluation", "--hyp", str(tmp_path / "bad.ctm"), "--ref", str(tmp_path / "ref.stm"), "--debug"])
+    assert done.returncode == 1 and "Traceback" in done.stderr and done.stderr.strip().endswith(
+        done.stderr.strip().splitlines()[-1]) and done.stderr.strip().splitlines()[-1].startswith("error:")
