@@ -25,6 +25,9 @@ from dataset.frames import read_geometry
 from dataset.gloss_dict import load_gloss_dict
 from dataset.info import read_info
 from dataset.video_dataset import SignVideoDataset, init_loader_worker
+from evaluation.alignment_figure import alignment_figure
+from evaluation.analyse import write_analysis
+from evaluation.analysis_charts import save_figure
 from modules.losses import SLRLoss
 from modules.slowfast import SlowFastConfig
 from slr_network import SLRModel
@@ -213,6 +216,7 @@ class Experiment:
         self.decoder = build_decoder(config, self.gloss_dict, self.num_classes)
         self.collate = PadCollate(config.model_args.conv_type)
         self.use_sclite = config.evaluate_tool == "sclite"
+        self.split_scores: dict[str, seq_scripts.SplitScores] = {}
 
     def _gloss_dict(self, checkpoint: dict | None) -> dict[str, int]:
         """The dataset's gloss_dict.json; for prediction, the one stored in the checkpoint comes first."""
@@ -239,19 +243,21 @@ class Experiment:
             loaders[split] = build_loader(self.config, dataset, self.context, train=False)
         return loaders
 
-    def evaluate(self, loaders: dict[str, DataLoader]) -> dict[str, dict[str, float]]:
+    def evaluate(self, loaders: dict[str, DataLoader], pictures: bool = False) -> dict[str, dict[str, float]]:
         """WER per split under both official scorers (and the conv WERs); `wer` is the configured tool's.
-        Only the main process gets the numbers."""
+        Only the main process gets the numbers; its reports stay in `self.split_scores`."""
         results = {}
         tool = self.config.evaluate_tool
         for split, loader in loaders.items():
             scores = seq_scripts.evaluate_split(
                 self.model, loader, self.decoder, self.context, split=split, stm=self.paths.stm(split),
                 dataset=self.config.dataset, work_dir=self.work_dir, precision=self.eval_precision, use_sclite=self.use_sclite,
-                sclite=self.config.sclite_path or None,
+                sclite=self.config.sclite_path or None, left_pad=self.collate.left_pad,
+                on_sentence=self._picture_saver(self.work_dir / "alignments" / split) if pictures else None,
             )
             if scores is None:
                 continue
+            self.split_scores[split] = scores
             primary = scores.lstm[tool]
             for name, report in scores.lstm.items():
                 logger.info("%s; conv WER %.2f%%", report.summary_line(), scores.conv[name].wer)
@@ -264,6 +270,15 @@ class Experiment:
                 results[split][f"wer_{name}"] = scores.lstm[name].wer
                 results[split][f"conv_wer_{name}"] = scores.conv[name].wer
         return results
+
+    def _picture_saver(self, out_dir: Path) -> seq_scripts.SentenceHook:
+        """Saves each decoded clip's alignment picture into `out_dir`."""
+        def save(name: str, frames: torch.Tensor, posteriors: Any, decoded: Any) -> None:
+            title = f"{name}: {' '.join(decoded.glosses) or '(nothing recognised)'}"
+            figure = alignment_figure(frames.numpy(), posteriors, decoded.glosses, decoded.spans,
+                                      self.decoder.vocabulary, self.collate.stride, title)
+            save_figure(figure, out_dir / f"{name}.alignment.png")
+        return save
 
     def record_config(self) -> None:
         """The resolved configuration beside the outputs it produced (a failed run leaves the old one)."""
@@ -382,10 +397,14 @@ class Experiment:
     def test(self) -> dict:
         if self.config.phase == "test" and not self.config.load_weights:
             logger.warning("--phase test without --load-weights evaluates an untrained model")
-        results = self.evaluate(self.eval_loaders())
+        results = self.evaluate(self.eval_loaders(), pictures=self.config.alignment_pictures)
         if self.context.is_main:
             self.record_config()
             write_json_atomic(self.work_dir / "test_results.json", results)
+            if self.config.analysis:
+                for split, scores in self.split_scores.items():
+                    write_analysis(scores.lstm[self.config.evaluate_tool], self.work_dir / "analysis" / split)
+                logger.info("Error analysis (JSON, Markdown, charts) in %s", self.work_dir / "analysis")
             for split, figures in results.items():
                 print(f"{split}: WER {figures['wer_python']:.2f}% (official python scorer), "
                       f"{figures['wer_sclite']:.2f}% (sclite); conv WER {figures['conv_wer_python']:.2f}% / "
@@ -416,7 +435,7 @@ class Experiment:
             self.model, seq_scripts.expand_inputs(args.inputs), self.decoder, self.collate, self.context,
             frame_size=args.frame_size, input_size=self.config.feeder_args.input_size,
             image_scale=self.config.feeder_args.image_scale, fps=args.fps, out_dir=out_dir, precision=self.eval_precision,
-            geometry=read_geometry(self.config.dataset),
+            geometry=read_geometry(self.config.dataset), pictures=args.alignment_pictures,
         )
         self.record_config()
         return results

@@ -20,9 +20,11 @@ from dataset.collate import Batch, PadCollate
 from dataset.frames import ReadGeometry, list_frame_files, prepare_clip, read_frames, read_video_file
 from dataset.video_dataset import Sample
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
+from evaluation.alignment_figure import alignment_figure
+from evaluation.analysis_charts import save_figure
 from modules.losses import SLRLoss
 from utils.checkpoint import unwrap
-from utils.decode import CTCDecoder
+from utils.decode import CTCDecoder, DecodedSequence
 from utils.distributed import DistContext, all_reduce_sum, gather_objects
 from utils.io import atomic_open, write_json_atomic, write_text_atomic
 from utils.precision import Precision
@@ -130,12 +132,18 @@ def train_epoch(
     return stats
 
 
+SentenceHook = Callable[[str, torch.Tensor, np.ndarray, DecodedSequence], None]
+
+
 @torch.no_grad()
 def decode_split(
     model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, precision: Precision,
-    desc: str = "decode",
+    desc: str = "decode", on_sentence: SentenceHook | None = None, left_pad: int = 0,
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Hypotheses of the BiLSTM and of the temporal-conv logits, gathered from every process."""
+    """Hypotheses of the BiLSTM and of the temporal-conv logits, gathered from every process.
+
+    `on_sentence(name, frames, posteriors, decoded)`, when given, sees each clip's uint8 frames (without the
+    padding, `left_pad` copies before them), its per-step BiLSTM posteriors and what was decoded."""
     model = unwrap(model).eval()
     lstm: dict[str, list[str]] = {}
     conv: dict[str, list[str]] = {}
@@ -146,8 +154,14 @@ def decode_split(
         with precision.autocast(context.device):
             output = model(batch.network_input(precision.memory_format), batch.video_length)
         names = [str(info["fileid"]) for info in batch.info]
-        for name, hyp in zip(names, decoder.decode(output.sequence_logits[0], output.feat_len)):
+        decoded = decoder.decode(output.sequence_logits[0], output.feat_len)
+        for row, (name, hyp) in enumerate(zip(names, decoded)):
             lstm[name] = hyp.glosses
+            if on_sentence is not None:
+                steps = int(output.feat_len[row])
+                posteriors = output.sequence_logits[0][:steps, row].float().softmax(-1).cpu().numpy()
+                frames = batch.video[row, left_pad:left_pad + batch.num_frames[row]].cpu()
+                on_sentence(name, frames, posteriors, hyp)
         for name, hyp in zip(names, decoder.decode(output.conv_logits[0], output.feat_len)):
             conv[name] = hyp.glosses
     for part_lstm, part_conv in gather_objects(context, (lstm, conv)):
@@ -168,9 +182,11 @@ class SplitScores:
 def evaluate_split(
     model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, *, split: str,
     stm: Path, dataset: str, work_dir: Path, precision: Precision, use_sclite: bool, sclite: str | None = None,
+    on_sentence: SentenceHook | None = None, left_pad: int = 0,
 ) -> SplitScores | None:
     """Decode a split, write the official CTM files and score each with both tools (main process only)."""
-    lstm, conv = decode_split(model, loader, decoder, context, precision, desc=f"decode {split}")
+    lstm, conv = decode_split(model, loader, decoder, context, precision, desc=f"decode {split}",
+                              on_sentence=on_sentence, left_pad=left_pad)
     if not context.is_main:
         return None
     scores = SplitScores({}, {})
@@ -229,9 +245,10 @@ def load_input_frames(path: Path) -> np.ndarray:
 def predict(
     model: nn.Module, inputs: Sequence[Path], decoder: CTCDecoder, collate: PadCollate, context: DistContext, *,
     frame_size: int, input_size: int, image_scale: float, fps: float, out_dir: Path, precision: Precision,
-    geometry: ReadGeometry = ReadGeometry(),
+    geometry: ReadGeometry = ReadGeometry(), pictures: bool = True,
 ) -> list[dict]:
-    """Recognise each input; write <name>.json (glosses with frame spans) and predictions.ctm."""
+    """Recognise each input; write <name>.json (glosses with frame spans), <name>.alignment.png (unless
+    `pictures` is off) and predictions.ctm."""
     model = unwrap(model).eval()
     results = []
     ctm_lines = []
@@ -256,6 +273,11 @@ def predict(
         result = {"input": str(path), "num_frames": int(len(frames)), "glosses": decoded.glosses,
                   "sentence": " ".join(decoded.glosses), "segments": segments}
         write_json_atomic(out_dir / f"{name}.json", result)
+        if pictures:
+            posteriors = output.sequence_logits[0][:, 0].float().softmax(-1).cpu().numpy()
+            save_figure(alignment_figure(frames, posteriors, decoded.glosses, decoded.spans, decoder.vocabulary,
+                                         stride, f"{name}: {result['sentence'] or '(nothing recognised)'}"),
+                        out_dir / f"{name}.alignment.png")
         results.append(result)
         logger.info("%s: %s", path, result["sentence"] or "(nothing recognised)")
     write_text_atomic(out_dir / "predictions.ctm", "".join(line + "\n" for line in ctm_lines))

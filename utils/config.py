@@ -111,6 +111,7 @@ class PredictArgs:
     output_dir: str = opt("", "where predictions go (default: <work_dir>/predictions)")
     frame_size: int = opt(256, "frames are resized to this square size before the centre crop, as in preprocessing")
     fps: float = opt(25.0, "frame rate used to turn frame spans into seconds in the CTM")
+    alignment_pictures: bool = opt(True, "a picture of frames, recognised glosses and posteriors per input (<name>.alignment.png)")
 
 
 @dataclass
@@ -133,6 +134,8 @@ class Config:
     load_weights: str = opt("", "checkpoint whose model weights initialise the model (ours or official)")
     load_checkpoints: str = opt("", "checkpoint to resume training from (model, optimizer, scheduler, RNG)")
     test_after_train: bool = opt(False, "after training, evaluate best_model.pt on the eval splits and print the report")
+    analysis: bool = opt(True, "test phase: error analysis per split in <work_dir>/analysis/<split>/ (JSON, Markdown, charts)")
+    alignment_pictures: bool = opt(False, "test phase: also a picture of frames, glosses and posteriors per video in <work_dir>/alignments/<split>/")
     resume: bool = opt(True, "resume automatically from <work_dir>/last_checkpoint.pt when it exists")
     ignore_weights: list = opt([], "key prefixes dropped from --load-weights (e.g. classifier when classes differ)")
     decode_mode: str = opt("beam", "beam or max (greedy)")

@@ -1,0 +1,62 @@
+"""A picture of what the model recognised in one video: frames along time, the glosses' spans, the posteriors."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+THUMBNAILS = 12
+TOP_CLASSES = 8
+
+
+def top_classes(posteriors: np.ndarray, blank_id: int = 0, count: int = TOP_CLASSES) -> list[int]:
+    """The blank, then the classes with the highest peak posterior, most confident first."""
+    peaks = posteriors.max(axis=0).copy()
+    peaks[blank_id] = -1.0
+    ranked = [int(c) for c in np.argsort(-peaks, kind="stable")[: count - 1]]
+    return [blank_id] + ranked
+
+
+def thumbnail_strip(frames: np.ndarray, count: int = THUMBNAILS, height: int = 64) -> np.ndarray:
+    """`count` frames evenly spread over the clip, scaled to `height` pixels and laid side by side."""
+    picks = np.linspace(0, len(frames) - 1, num=min(count, len(frames))).round().astype(int)
+    width = max(1, round(frames.shape[2] * height / frames.shape[1]))
+    return np.concatenate([cv2.resize(np.ascontiguousarray(frames[k]), (width, height)) for k in picks], axis=1)
+
+
+def alignment_figure(frames: np.ndarray, posteriors: np.ndarray, glosses: Sequence[str],
+                     spans: Sequence[tuple[int, int]], vocabulary: Sequence[str], stride: int, title: str,
+                     blank_id: int = 0) -> Figure:
+    """Three rows on one frame axis: thumbnails, the recognised glosses as labelled spans (`spans` in output
+    steps, each `stride` frames), and the per-step posteriors of the blank and the top classes."""
+    num_frames = len(frames)
+    steps = posteriors.shape[0]
+    figure, (strip, spans_axes, heat) = plt.subplots(
+        3, 1, figsize=(11, 6.2), sharex=True, gridspec_kw={"height_ratios": [1.3, 0.6, 2.2]})
+    strip.imshow(thumbnail_strip(frames), extent=(0, num_frames, 0, 1), aspect="auto")
+    strip.set_yticks([])
+    strip.set_title(title)
+    colours = plt.get_cmap("tab10")
+    for k, (gloss, (start, end)) in enumerate(zip(glosses, spans)):
+        first, last = start * stride, min(end * stride, num_frames)
+        spans_axes.axvspan(first, last, color=colours(k % 10), alpha=0.45)
+        spans_axes.text((first + last) / 2, 0.5, gloss, ha="center", va="center", fontsize=8,
+                        rotation=90 if last - first < 0.04 * num_frames else 0)
+    spans_axes.set_ylim(0, 1)
+    spans_axes.set_yticks([])
+    spans_axes.set_ylabel("glosses", rotation=0, ha="right", va="center")
+    classes = top_classes(posteriors, blank_id)
+    image = heat.imshow(posteriors[:, classes].T, extent=(0, steps * stride, len(classes) - 0.5, -0.5),
+                        aspect="auto", cmap="magma", vmin=0.0, vmax=1.0, interpolation="nearest")
+    heat.set_yticks(range(len(classes)), [vocabulary[c] for c in classes], fontsize=8)
+    heat.set_xlabel("frame")
+    heat.set_ylabel("class")
+    heat.set_xlim(0, num_frames)
+    figure.colorbar(image, ax=[strip, spans_axes, heat], label="posterior probability", fraction=0.025, pad=0.01)
+    return figure
