@@ -75,8 +75,8 @@ def length_figure(analysis: ErrorAnalysis) -> Figure:
 
 
 def gloss_figure(analysis: ErrorAnalysis, count: int = TOP) -> Figure:
-    """Stacked substitution / deletion / insertion counts of the most error-prone glosses."""
-    top = analysis.most_error_prone(count)
+    """Stacked substitution / deletion / insertion counts of the most error-prone glosses (those with errors)."""
+    top = [(gloss, stats) for gloss, stats in analysis.most_error_prone(count) if stats.errors]
     names = [gloss for gloss, _ in top]
     figure, axes = plt.subplots(figsize=(max(6.0, 0.45 * len(names) + 2), 4.2))
     bottom = np.zeros(len(names))
@@ -86,6 +86,7 @@ def gloss_figure(analysis: ErrorAnalysis, count: int = TOP) -> Figure:
         axes.bar(range(len(names)), values, bottom=bottom, label=label, color=color)
         bottom += np.asarray(values, dtype=float)
     axes.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    axes.yaxis.get_major_locator().set_params(integer=True)
     axes.set_title(f"Most error-prone glosses ({analysis.name})")
     axes.set_xlabel("gloss")
     axes.set_ylabel("errors (count)")
@@ -108,6 +109,9 @@ def confusion_figure(analysis: ErrorAnalysis, count: int = CONFUSED) -> Figure:
             matrix[index[ref], index[hyp]] += n
     size = max(4.0, 0.28 * len(names) + 2.5)
     figure, axes = plt.subplots(figsize=(size + 1, size))
+    if not names:
+        axes.text(0.5, 0.5, "no substitutions", ha="center", va="center", transform=axes.transAxes)
+        matrix = np.zeros((1, 1))
     image = axes.imshow(matrix, cmap="viridis", aspect="auto")
     axes.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
     axes.set_yticks(range(len(names)), names, fontsize=7)

@@ -100,6 +100,9 @@ def test_test_phase_reports_both_scorers_on_merged_beam_output(corpus, trained, 
                 tmp_path / f"output-hypothesis-{split}-conv.ctm", stm, tool=tool, sclite="/nonexistent").wer
             assert (tmp_path / f"{split}.{tool}.report.json").is_file()
         assert results[split]["wer"] == results[split]["wer_python"]  # evaluate_tool python, as officially
+        analysis = json.loads((tmp_path / "analysis" / split / "analysis.json").read_text())
+        assert analysis["total"]["wer"] == pytest.approx(results[split]["wer_python"], abs=1e-4)
+        assert (tmp_path / "analysis" / split / "confusions.png").is_file()
         assert f"{split}: WER {results[split]['wer_python']:.2f}% (official python scorer), " \
                f"{results[split]['wer_sclite']:.2f}% (sclite)" in printed
 
@@ -138,6 +141,7 @@ def test_predict_on_an_mp4(corpus, trained, tmp_path):
                                 f"predict_args.frame_size={OUTPUT_SIZE}", f"predict_args.output_dir={out}",
                                 f"dataset_info.info_dir={tmp_path / 'no_dataset_here'}")) == 0
     result = json.loads((out / "clip.json").read_text())  # gloss dictionary taken from the checkpoint
+    assert (out / "clip.alignment.png").stat().st_size > 5000
     assert result["num_frames"] == 40
     assert result["sentence"] == " ".join(result["glosses"])
     ctm = (out / "predictions.ctm").read_text().splitlines()
