@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,43 +30,32 @@ from evaluation.alignment_figure import alignment_figure
 from evaluation.analyse import write_analysis
 from evaluation.analysis_charts import save_figure
 from modules.losses import SLRLoss
-from modules.slowfast import SlowFastConfig
 from slr_network import SLRModel
 from utils.allocator import reexec_under_jemalloc
 from utils.c2_model_loading import load_c2_checkpoint
 from utils.checkpoint import (BEST_CHECKPOINT, LAST_CHECKPOINT, apply_model_weights, read_checkpoint,
-                              save_checkpoint, unwrap)
+                              restore_training_state, save_checkpoint, training_state)
 from utils.cli import run_command
-from utils.config import Config, ConfigError, config_from_args, to_dict
+from utils.config import Config, ConfigError, config_from_args, resolve_path, to_dict
 from utils.decode import CTCDecoder
 from utils.distributed import DistContext, barrier, cleanup, init_distributed, select_device
 from utils.errors import UserError
 from utils.io import write_json_atomic, write_text_atomic
 from utils.logging import setup_logging
 from utils.precision import AMP_DTYPES, Precision
-from utils.random_state import configure_cudnn, get_rng_state, seed_everything, set_rng_state
+from utils.random_state import configure_cudnn, seed_everything
 from utils.training_curves import TrainingHistory
 
-REPO_ROOT = Path(__file__).resolve().parent
 logger = logging.getLogger("slowfastsign")
-
-
-def resolve_path(path: str) -> Path:
-    """A path as given if it exists, else relative to the repository (configs work from any directory)."""
-    candidate = Path(path).expanduser()
-    if candidate.exists() or candidate.is_absolute():
-        return candidate
-    in_repo = REPO_ROOT / candidate
-    return in_repo if in_repo.exists() else candidate
 
 
 class DataPaths:
     """Where the gloss dictionary, info files, frames and ground-truth STMs of the dataset live."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, info_dir: Path | None = None) -> None:
         info = config.dataset_info
         self.dataset = config.dataset
-        self.info_dir = resolve_path(info.info_dir or f"preprocess/{config.dataset}")
+        self.info_dir = info_dir or resolve_path(info.info_dir or f"preprocess/{config.dataset}")
         self.gloss_dict = resolve_path(info.gloss_dict) if info.gloss_dict else self.info_dir / "gloss_dict.json"
         self.stm_dir = resolve_path(info.evaluation_dir) if info.evaluation_dir else self.info_dir
         self.stm_prefix = info.evaluation_prefix or f"{config.dataset}-groundtruth"
@@ -92,10 +82,10 @@ class DataPaths:
         return root
 
 
-def prepare_synthetic_corpus(config: Config, context: DistContext) -> None:
-    """Generate and preprocess the bundled demo corpus once (main process; the others wait)."""
+def prepare_synthetic_corpus(config: Config, context: DistContext) -> Path:
+    """Generate and preprocess the bundled demo corpus once (main process; the others wait); its info folder."""
     from dataset.synthetic import generate_synthetic_corpus
-    from preprocess.cli import main as preprocess_main
+    from preprocess.pipeline import preprocess_corpus
 
     synthetic = config.synthetic
     root = resolve_path(synthetic.root)
@@ -104,14 +94,13 @@ def prepare_synthetic_corpus(config: Config, context: DistContext) -> None:
         logger.info("Generating the synthetic corpus in %s", root)
         corpus = generate_synthetic_corpus(root, num_glosses=synthetic.num_glosses, train=synthetic.train,
                                            dev=synthetic.dev, test=synthetic.test, seed=synthetic.seed)
-        argv = ["--dataset", "phoenix2014", "--dataset-root", str(corpus), "--output", str(info_dir),
-                "--frames-output", str(root / "frames"), "--output-size", str(synthetic.output_size),
-                "--workers", str(max(1, min(config.num_worker, 4)))]
-        logger.info("Preprocessing: python -m preprocess %s", " ".join(argv))
-        if preprocess_main(argv) != 0:
-            raise DataError(f"preprocessing the synthetic corpus in {corpus} failed")
+        logger.info("Preprocessing it into %s", info_dir)
+        summary = preprocess_corpus("phoenix2014", corpus, info_dir, root / "frames", synthetic.output_size,
+                                    workers=max(1, min(config.num_worker, 4)))
+        if summary.problems:
+            raise DataError(f"preprocessing the synthetic corpus in {corpus} failed: {summary.problems[0]}")
     barrier(context)
-    config.dataset_info.info_dir = str(info_dir)
+    return info_dir
 
 
 def build_dataset(config: Config, paths: DataPaths, split: str, train: bool, gloss_dict: dict[str, int]) -> SignVideoDataset:
@@ -145,8 +134,7 @@ def build_model(config: Config, num_classes: int, context: DistContext, kinetics
     """The model on its device (DDP-wrapped under torchrun); `weights`: the --load-weights checkpoint;
     `kinetics_init` only for a fresh training run."""
     args = config.model_args
-    backbone = SlowFastConfig.from_yaml(resolve_path(args.backbone))
-    model = SLRModel(num_classes, backbone, kernel_spec=args.conv_type, hidden_size=args.hidden_size,
+    model = SLRModel(num_classes, args.backbone, kernel_spec=args.conv_type, hidden_size=args.hidden_size,
                      share_classifier=args.share_classifier, lstm_dropout=args.lstm_dropout,
                      activation_checkpointing=args.activation_checkpointing)
     if args.pretrained_backbone and kinetics_init:
@@ -195,6 +183,22 @@ def build_optimizer(config: Config, model: torch.nn.Module,
     return optimizer, scheduler
 
 
+@dataclass
+class TrainingRun:
+    """What the epochs of one training run share."""
+
+    train_set: SignVideoDataset
+    train_loader: DataLoader
+    eval_loaders: dict[str, DataLoader]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    criterion: SLRLoss
+    start_epoch: int = 0
+    history: TrainingHistory = field(default_factory=TrainingHistory)
+    writer: Any = None
+
+
 class Experiment:
     """One run: the configuration resolved into model, data, decoder and work directory."""
 
@@ -205,9 +209,8 @@ class Experiment:
         dtype = AMP_DTYPES[config.amp_dtype]
         self.train_precision = Precision(dtype if config.amp else None, config.channels_last)
         self.eval_precision = Precision(dtype if config.eval_amp else None, config.channels_last)
-        if config.synthetic.enabled:
-            prepare_synthetic_corpus(config, context)
-        self.paths = DataPaths(config)
+        info_dir = prepare_synthetic_corpus(config, context) if config.synthetic.enabled else None
+        self.paths = DataPaths(config, info_dir)
         checkpoint = read_checkpoint(resolve_path(config.load_weights)) if config.load_weights else None
         self.gloss_dict = self._gloss_dict(checkpoint)
         self.num_classes = config.model_args.num_classes or len(self.gloss_dict) + 1
@@ -285,19 +288,6 @@ class Experiment:
         if self.context.is_main:
             write_text_atomic(self.work_dir / "config.yaml", yaml.safe_dump(to_dict(self.config), sort_keys=False))
 
-    def checkpoint_state(self, epoch: int, optimizer: Any, scheduler: Any, scaler: Any, history: TrainingHistory) -> dict:
-        return {
-            "epoch": epoch,
-            "model_state_dict": unwrap(self.model).state_dict(),
-            "optimizer_state_dict": optimizer.state_dict(),
-            "scheduler_state_dict": scheduler.state_dict(),
-            "rng_state": get_rng_state(),
-            "scaler_state_dict": scaler.state_dict(),
-            "history": history.to_dict(),
-            "gloss_dict": self.gloss_dict,
-            "config": to_dict(self.config),
-        }
-
     def resume_from(self) -> Path | None:
         if self.config.load_checkpoints:
             return resolve_path(self.config.load_checkpoints)
@@ -305,65 +295,66 @@ class Experiment:
         return last if self.config.resume and last.is_file() else None
 
     def train(self) -> dict:
+        """The recipe: set up (or resume), train and evaluate epoch by epoch, record, optionally test."""
+        run = self._start_training()
+        for epoch in range(run.start_epoch, self.config.num_epoch):
+            self._train_epoch(run, epoch)
+        self._finish_training(run)
+        if self.config.test_after_train:
+            self.test_best()
+        return run.history.to_dict()
+
+    def _start_training(self) -> "TrainingRun":
         config, context = self.config, self.context
         train_set = build_dataset(config, self.paths, "train", True, self.gloss_dict)
-        train_loader = build_loader(config, train_set, context, train=True)
-        eval_loaders = self.eval_loaders()
-        optimizer, scheduler = build_optimizer(config, self.model, context.device)
-        scaler = torch.amp.GradScaler("cuda", enabled=self.train_precision.needs_grad_scaler(context.device))
-        criterion = SLRLoss(config.loss_weights)
-        history = TrainingHistory()
-        start_epoch = config.optimizer_args.start_epoch
+        run = TrainingRun(train_set, build_loader(config, train_set, context, train=True), self.eval_loaders(),
+                          *build_optimizer(config, self.model, context.device),
+                          torch.amp.GradScaler("cuda", enabled=self.train_precision.needs_grad_scaler(context.device)),
+                          SLRLoss(config.loss_weights.active()), start_epoch=config.optimizer_args.start_epoch)
         resume = self.resume_from()
         if resume is not None:
-            checkpoint = read_checkpoint(resume)
-            apply_model_weights(self.model, checkpoint, source=str(resume))
-            optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
-            scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
-            if "scaler_state_dict" in checkpoint:
-                scaler.load_state_dict(checkpoint["scaler_state_dict"])
-            note = set_rng_state(checkpoint["rng_state"])
-            if note:
-                logger.info(note)
-            history = TrainingHistory.from_dict(checkpoint.get("history", {}))
-            start_epoch = int(checkpoint["epoch"]) + 1
-            logger.info("Resumed from %s: continuing at epoch %d", resume, start_epoch)
-        writer = self._tensorboard()
+            point = restore_training_state(resume, self.model, run.optimizer, run.scheduler, run.scaler)
+            run.history, run.start_epoch = TrainingHistory.from_dict(point.history), point.start_epoch
+            logger.info("Resumed from %s: continuing at epoch %d", resume, run.start_epoch)
+        run.writer = self._tensorboard()
         logger.info("Training %d clips (%d steps/epoch) for epochs %d..%d on %s%s", len(train_set),
-                    len(train_loader), start_epoch, config.num_epoch - 1, context.device,
+                    len(run.train_loader), run.start_epoch, config.num_epoch - 1, context.device,
                     f" x{context.world_size}" if context.distributed else "")
-        for epoch in range(start_epoch, config.num_epoch):
-            train_set.set_epoch(epoch)
-            train_loader.sampler.set_epoch(epoch)
-            lr = optimizer.param_groups[0]["lr"]
-            stats = seq_scripts.train_epoch(
-                self.model, train_loader, criterion, optimizer, scaler, context, epoch=epoch, precision=self.train_precision,
-                log_interval=config.log_interval, max_steps=config.max_steps_per_epoch,
-            )
-            scheduler.step()
-            logger.info("epoch %d: mean loss %.4f over %d steps in %.0f s (lr %.2e; %d non-finite steps skipped, "
-                        "%d CTC-infeasible samples left out, %d bad samples skipped)", epoch, stats.loss, stats.steps,
-                        stats.seconds, lr, stats.skipped_nonfinite, stats.excluded_samples, stats.bad_samples)
-            last_epoch = epoch == config.num_epoch - 1
-            wer = self.evaluate(eval_loaders) if (epoch + 1) % config.eval_interval == 0 or last_epoch else {}
-            history.add(epoch, lr=lr, loss=stats.loss, parts=stats.parts, wer=wer,
+        return run
+
+    def _train_epoch(self, run: "TrainingRun", epoch: int) -> None:
+        """One epoch of training, then (every eval_interval epochs and at the end) evaluation and checkpoints."""
+        config, context = self.config, self.context
+        run.train_set.set_epoch(epoch)
+        run.train_loader.sampler.set_epoch(epoch)
+        lr = run.optimizer.param_groups[0]["lr"]
+        stats = seq_scripts.train_epoch(
+            self.model, run.train_loader, run.criterion, run.optimizer, run.scaler, context, epoch=epoch,
+            precision=self.train_precision, log_interval=config.log_interval, max_steps=config.max_steps_per_epoch,
+        )
+        run.scheduler.step()
+        logger.info("epoch %d: mean loss %.4f over %d steps in %.0f s (lr %.2e; %d non-finite steps skipped, "
+                    "%d CTC-infeasible samples left out, %d bad samples skipped)", epoch, stats.loss, stats.steps,
+                    stats.seconds, lr, stats.skipped_nonfinite, stats.excluded_samples, stats.bad_samples)
+        last_epoch = epoch == config.num_epoch - 1
+        wer = self.evaluate(run.eval_loaders) if (epoch + 1) % config.eval_interval == 0 or last_epoch else {}
+        run.history.add(epoch, lr=lr, loss=stats.loss, parts=stats.parts, wer=wer,
                         skipped=stats.skipped_nonfinite, seconds=stats.seconds)
-            if writer is not None:
-                history.write_tensorboard(writer, epoch)
-            if context.is_main:
-                self._save_epoch(epoch, optimizer, scheduler, scaler, history, wer)
-            barrier(context)
-        if writer is not None:
-            writer.close()
+        if run.writer is not None:
+            run.history.write_tensorboard(run.writer, epoch)
         if context.is_main:
-            history.plot(self.work_dir / "training_curves.png")
-            write_json_atomic(self.work_dir / "training_history.json", history.to_dict())
-            if history.best_epoch is not None:
-                logger.info("Best dev WER %.2f%% at epoch %d (%s)", history.best_wer, history.best_epoch,
+            self._save_epoch(epoch, run, wer)
+        barrier(context)
+
+    def _finish_training(self, run: "TrainingRun") -> None:
+        if run.writer is not None:
+            run.writer.close()
+        if self.context.is_main:
+            run.history.plot(self.work_dir / "training_curves.png")
+            write_json_atomic(self.work_dir / "training_history.json", run.history.to_dict())
+            if run.history.best_epoch is not None:
+                logger.info("Best dev WER %.2f%% at epoch %d (%s)", run.history.best_wer, run.history.best_epoch,
                             self.work_dir / BEST_CHECKPOINT)
-        if config.test_after_train:
-            self.test_best()
-        return history.to_dict()
 
     def test_best(self) -> dict:
         """Evaluate the best checkpoint (the last one when there was no dev split) and print the reports."""
@@ -373,11 +364,11 @@ class Experiment:
         logger.info("Testing %s", path)
         return self.test()
 
-    def _save_epoch(self, epoch: int, optimizer: Any, scheduler: Any, scaler: Any, history: TrainingHistory,
-                    wer: dict) -> None:
+    def _save_epoch(self, epoch: int, run: "TrainingRun", wer: dict) -> None:
         self.record_config()
-        state = self.checkpoint_state(epoch, optimizer, scheduler, scaler, history)
-        if "dev" in wer and history.best_epoch == epoch:
+        state = training_state(epoch, self.model, run.optimizer, run.scheduler, run.scaler, run.history.to_dict(),
+                               self.gloss_dict, to_dict(self.config))
+        if "dev" in wer and run.history.best_epoch == epoch:
             save_checkpoint(self.work_dir / BEST_CHECKPOINT, state)
             logger.info("New best dev WER %.2f%%: saved %s", wer["dev"]["wer"], self.work_dir / BEST_CHECKPOINT)
         if (epoch + 1) % self.config.save_interval == 0:

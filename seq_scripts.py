@@ -17,12 +17,14 @@ from torch import nn
 from tqdm import tqdm
 
 from dataset.collate import Batch, PadCollate
-from dataset.frames import ReadGeometry, list_frame_files, prepare_clip, read_frames, read_video_file
+from dataset.frames import ReadGeometry, is_video_file, list_frame_files, prepare_clip, read_frames, read_video_file
 from dataset.video_dataset import Sample
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
 from evaluation.alignment_figure import alignment_figure
 from evaluation.analysis_charts import save_figure
+from evaluation.ctm import ctm_line
 from modules.losses import SLRLoss
+from slr_network import SLROutput
 from utils.checkpoint import unwrap
 from utils.decode import CTCDecoder, DecodedSequence
 from utils.distributed import DistContext, all_reduce_sum, gather_objects
@@ -30,7 +32,6 @@ from utils.io import atomic_open, write_json_atomic, write_text_atomic
 from utils.precision import Precision
 
 logger = logging.getLogger("slowfastsign")
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
 @dataclass
@@ -57,6 +58,13 @@ def _zero_loss(output: Any) -> torch.Tensor:
     return sum(t.sum() for t in output.conv_logits + output.sequence_logits) * 0.0
 
 
+def forward(model: nn.Module, batch: Batch, context: DistContext, precision: Precision) -> tuple[Batch, SLROutput]:
+    """The batch on the model's device and the model's output for it, under `precision`'s autocast."""
+    batch = batch.to(context.device, non_blocking=True)
+    with precision.autocast(context.device):
+        return batch, model(batch.network_input(precision.memory_format), batch.video_length)
+
+
 def train_epoch(
     model: nn.Module, loader: Iterable[Batch | None], criterion: SLRLoss, optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler, context: DistContext, *, epoch: int, precision: Precision, log_interval: int,
@@ -78,10 +86,8 @@ def train_epoch(
         if batch is None:
             continue
         stats.bad_samples += batch.skipped
-        batch = batch.to(context.device, non_blocking=True)
+        batch, output = forward(model, batch, context, precision)
         names = [str(info.get("fileid", i)) for i, info in enumerate(batch.info)]
-        with precision.autocast(context.device):
-            output = model(batch.network_input(precision.memory_format), batch.video_length)
         result = criterion(output, batch.label, batch.label_length, names)
         usable = result is not None and bool(torch.isfinite(result.total.detach()))
         if result is not None:
@@ -150,9 +156,7 @@ def decode_split(
     for batch in tqdm(loader, desc=desc, disable=_quiet(context), dynamic_ncols=True, leave=False):
         if batch is None:
             continue
-        batch = batch.to(context.device, non_blocking=True)
-        with precision.autocast(context.device):
-            output = model(batch.network_input(precision.memory_format), batch.video_length)
+        batch, output = forward(model, batch, context, precision)
         names = [str(info["fileid"]) for info in batch.info]
         decoded = decoder.decode(output.sequence_logits[0], output.feat_len)
         for row, (name, hyp) in enumerate(zip(names, decoded)):
@@ -212,7 +216,7 @@ def extract_features(
             continue
         batch = batch.to(context.device, non_blocking=True)
         with precision.autocast(context.device):
-            features = model.conv2d(batch.network_input(precision.memory_format)).float().cpu()
+            features = model.backbone_features(batch.network_input(precision.memory_format)).float().cpu()
         for row, (info, frames) in enumerate(zip(batch.info, batch.num_frames)):
             clip = features[row, :, left_pad: left_pad + frames].transpose(0, 1).contiguous().numpy()
             with atomic_open(out_dir / f"{info['fileid']}.npy", "wb") as handle:
@@ -236,7 +240,7 @@ def expand_inputs(inputs: Sequence[str]) -> list[Path]:
 
 def load_input_frames(path: Path) -> np.ndarray:
     """T x H x W x 3 RGB frames of a video file, a frame folder or a frame glob."""
-    if path.suffix.lower() in VIDEO_SUFFIXES:
+    if is_video_file(path):
         return read_video_file(path)
     return read_frames(list_frame_files(path), str(path))
 
@@ -256,10 +260,8 @@ def predict(
         frames = load_input_frames(path)
         clip = prepare_clip(frames, size=frame_size, input_size=input_size, image_scale=image_scale,
                             geometry=geometry)
-        name = path.stem if path.suffix.lower() in VIDEO_SUFFIXES else (path.name if path.is_dir() else path.parent.name)
-        batch = collate([Sample(clip, [], {"fileid": name})]).to(context.device)
-        with precision.autocast(context.device):
-            output = model(batch.network_input(precision.memory_format), batch.video_length)
+        name = path.stem if is_video_file(path) else (path.name if path.is_dir() else path.parent.name)
+        _, output = forward(model, collate([Sample(clip, [], {"fileid": name})]), context, precision)
         decoded = decoder.decode(output.sequence_logits[0], output.feat_len)[0]
         stride = collate.stride
         segments = []
@@ -269,7 +271,7 @@ def predict(
                 "gloss": gloss, "start_frame": first, "end_frame": max(first, last),
                 "start_s": round(first / fps, 3), "end_s": round((max(first, last) + 1) / fps, 3),
             })
-            ctm_lines.append(f"{name} 1 {first / fps:.3f} {(max(first, last) + 1 - first) / fps:.3f} {gloss}")
+            ctm_lines.append(ctm_line(name, first / fps, (max(first, last) + 1 - first) / fps, gloss, decimals=3))
         result = {"input": str(path), "num_frames": int(len(frames)), "glosses": decoded.glosses,
                   "sentence": " ".join(decoded.glosses), "segments": segments}
         write_json_atomic(out_dir / f"{name}.json", result)
@@ -280,5 +282,5 @@ def predict(
                         out_dir / f"{name}.alignment.png")
         results.append(result)
         logger.info("%s: %s", path, result["sentence"] or "(nothing recognised)")
-    write_text_atomic(out_dir / "predictions.ctm", "".join(line + "\n" for line in ctm_lines))
+    write_text_atomic(out_dir / "predictions.ctm", "".join(ctm_lines))
     return results

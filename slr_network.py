@@ -48,14 +48,18 @@ class SLRModel(nn.Module):
             [BiLSTMLayer(hidden_size, hidden_size, num_layers=2, dropout=lstm_dropout) for _ in range(3)]
         )
         self.classifier = nn.ModuleList([NormLinear(hidden_size, num_classes) for _ in range(3)])
-        self.conv1d.fc = (
+        self.conv1d.use_classifiers(
             self.classifier if share_classifier
             else nn.ModuleList([NormLinear(hidden_size, num_classes) for _ in range(3)])
         )
 
+    def backbone_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-frame SlowFast features, B x (C_slow + C_fast) x T: what feature extraction saves."""
+        return self.conv2d(x)
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> SLROutput:
         """x: B x 3 x T x H x W (padded clips), lengths: (B,) padded frame counts."""
-        framewise = self.conv2d(x)
+        framewise = self.backbone_features(x)
         conv_out = self.conv1d(framewise, lengths)
         sequence_logits = [
             self.classifier[i](self.temporal_model[i](feat, conv_out.feat_len))

@@ -23,6 +23,7 @@ import time
 import torch
 
 from benchmarks.common import Row, load_note, machine_description, peak_rss_gb, record, run_benchmark
+from benchmarks.model_flops import backbone_multiply_adds
 from utils.allocator import MALLOC_CONF, find_jemalloc, jemalloc_environment
 from utils.cli import ArgumentParser
 
@@ -128,6 +129,11 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     setting = f"B={args.batch}, T={args.frames}, 224x224, {args.device}{' AMP' if args.amp else ''}"
+    from slr_network import SLRModel
+
+    gmacs = backbone_multiply_adds(SLRModel(1296), args.frames) / 1e9
+    flop_rows = [Row(f"backbone multiply-adds per {args.frames}-frame clip (fvcore)", f"{gmacs:.1f} G"),
+                 Row("backbone multiply-adds per frame (fvcore)", f"{gmacs / args.frames:.2f} G")]
     if args.device == "cuda":
         plain, ckpt = _run_child(args, False), _run_child(args, True)
         rows = [
@@ -141,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         allocators = [("glibc", False)] + ([("jemalloc", True)] if find_jemalloc() else [])
         for allocator, jemalloc in allocators:
             rows += _cpu_rows(_run_child(args, False, jemalloc), _run_child(args, True, jemalloc), setting, allocator)
-    record(f"bench_model_{args.device}", rows, device=machine_description(),
+    record(f"bench_model_{args.device}", flop_rows + rows, device=machine_description(),
            notes=f"{load_note()}; median of {args.repeats} warm iterations after {WARMUP} warm-up, {args.threads} threads; "
                  "full training loss with Slow/Fast weights; jemalloc rows: LD_PRELOAD libjemalloc2 with "
                  f"MALLOC_CONF={MALLOC_CONF} (what main.py uses on CPU)")

@@ -34,9 +34,9 @@ from benchmarks.common import Row, load_note, print_table, record, run_benchmark
 from dataset.collate import Batch, PadCollate
 from dataset.video_dataset import Sample
 from modules.losses import SLRLoss
-from modules.slowfast import SlowFastConfig
 from slr_network import SLRModel
 from utils.cli import ArgumentParser
+from utils.config import SlowFastConfig
 from utils.precision import Precision
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,8 +1,9 @@
-"""Batching: sort by length and pad in time so the temporal head sees whole windows; normalise on the device.
+"""Batching: sort by length and pad in time as the official collate does; normalise on the device.
 
-The padding is derived from the temporal kernel spec (METHOD.md, Collate):
-`left_pad` copies of the first frame before each clip, copies of the last
-frame after it up to ceil(maxT / stride) * stride + 2 * left_pad frames.
+The padding is derived from the temporal kernel spec (utils/kernel_spec.py,
+docs/METHOD.md "Collate"): `left_pad` copies of the first frame before each
+clip, copies of the last frame after it up to ceil(maxT / stride) * stride +
+2 * left_pad frames.
 
 Batches leave the loader as uint8 frames (a quarter of float32's bytes to copy
 between processes and to the GPU); `Batch.network_input` turns them into the
@@ -10,7 +11,6 @@ normalised float32 B x C x T x H x W input where the model runs.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import get_worker_info
 
 from dataset.video_dataset import Sample
-from utils.kernel_spec import KernelLayer, parse_kernel_spec, temporal_padding
+from utils.kernel_spec import KernelLayer, padded_length, parse_kernel_spec, temporal_padding
 
 MEAN = 0.45
 STD = 0.225
@@ -73,11 +73,12 @@ class PadCollate:
     """collate_fn for SignVideoDataset; its padding follows the temporal kernel spec it is given."""
 
     def __init__(self, kernel_spec: str | Sequence[KernelLayer] = "K5 P2 K5 P2") -> None:
-        self.left_pad, self.stride = temporal_padding(parse_kernel_spec(kernel_spec))
+        self.layers = parse_kernel_spec(kernel_spec)
+        self.left_pad, self.stride = temporal_padding(self.layers)
 
     def padded_length(self, num_frames: int) -> int:
         """Length of a clip of `num_frames` after padding."""
-        return math.ceil(num_frames / self.stride) * self.stride + 2 * self.left_pad
+        return padded_length(num_frames, self.layers)
 
     def __call__(self, samples: list[Sample | None]) -> Batch | None:
         kept = [sample for sample in samples if sample is not None]

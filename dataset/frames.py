@@ -19,11 +19,23 @@ from dataset.errors import DataError
 from dataset.transforms import center_crop, rescale
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+# Video files that preprocessing extracts and prediction reads directly (through OpenCV's FFmpeg), in the
+# order preprocessing looks for a corpus's video next to its annotation.
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 # An unreadable frame becomes one DataError naming the video and the file; OpenCV's own log line would be a
 # second, less helpful report of the same problem.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own messages, read when a video is first opened
 _GLOB_CHARS = set("*?[")
+
+
+def is_glob(path: str | Path) -> bool:
+    """Whether `path` is a glob pattern (as the info files' frame folders are) rather than a plain path."""
+    return bool(_GLOB_CHARS & set(str(path)))
+
+
+def is_video_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -57,9 +69,9 @@ def list_frame_files(folder_glob: str | Path) -> list[Path]:
     which case every image file inside it is taken.
     """
     text = str(folder_glob)
-    if _GLOB_CHARS & set(text):
+    if is_glob(text):
         directory = Path(text).parent
-        while _GLOB_CHARS & set(str(directory)):
+        while is_glob(directory):
             directory = directory.parent
         if not directory.is_dir():
             raise DataError(f"frame folder {directory} does not exist (looking for {text})")

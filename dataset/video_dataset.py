@@ -77,7 +77,7 @@ class SignVideoDataset(Dataset):
         if input_size < 1:
             raise ValueError(f"input_size must be >= 1, got {input_size}")
         self.info_path = Path(info_path)
-        self.prefix, self.records = read_info(self.info_path)
+        _, self.records = read_info(self.info_path)
         self.gloss_dict = gloss_dict
         self.frame_root = Path(frame_root)
         self.train = mode == "train"
@@ -91,7 +91,6 @@ class SignVideoDataset(Dataset):
         self.seed = seed
         self.geometry = geometry
         self.epoch = 0
-        self.skipped: list[str] = []
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose random draws `__getitem__` uses."""
@@ -144,6 +143,5 @@ class SignVideoDataset(Dataset):
             message = error.args[0] if error.args else str(error)
             if not self.skip_bad:
                 raise DataError(message) from None
-            self.skipped.append(message)
             logger.warning("skipping sample %d: %s", index, message)
             return None

@@ -39,12 +39,9 @@ class AlignedPair:
 
 
 @dataclass
-class Alignment:
-    """A sentence's alignment with its error counts and the number of reference words it is scored over."""
+class ErrorCounts:
+    """Substitutions, deletions and insertions; their sum is what a WER counts."""
 
-    pairs: list[AlignedPair] = field(default_factory=list)
-    num_ref_words: int = 0
-    correct: int = 0
     substitutions: int = 0
     deletions: int = 0
     insertions: int = 0
@@ -52,6 +49,15 @@ class Alignment:
     @property
     def errors(self) -> int:
         return self.substitutions + self.deletions + self.insertions
+
+
+@dataclass
+class Alignment(ErrorCounts):
+    """A sentence's alignment with its error counts and the number of reference words it is scored over."""
+
+    pairs: list[AlignedPair] = field(default_factory=list)
+    num_ref_words: int = 0
+    correct: int = 0
 
 
 def align(ref: list[str], hyp: list[str]) -> Alignment:

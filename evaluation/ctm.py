@@ -19,9 +19,14 @@ class CtmWord:
     line_number: int
 
 
+def ctm_line(fileid: str, start: float, duration: float, word: str, decimals: int = 2) -> str:
+    """One CTM line, `fileid 1 start duration word`, times in seconds."""
+    return f"{fileid} 1 {start:.{decimals}f} {duration:.{decimals}f} {word}\n"
+
+
 def format_ctm_line(fileid: str, index: int, gloss: str) -> str:
     """The official `write2file` line: word i gets start i/100 and, in the duration column, (i+1)/100."""
-    return f"{fileid} 1 {index / 100:.2f} {(index + 1) / 100:.2f} {gloss}\n"
+    return ctm_line(fileid, index / 100, (index + 1) / 100, gloss)
 
 
 def write_ctm(path: str | Path, hypotheses: Mapping[str, Sequence[str]]) -> None:

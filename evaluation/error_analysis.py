@@ -9,25 +9,18 @@ import random
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 
-from evaluation.alignment import CORRECT, DELETION, INSERTION, SUBSTITUTION
+from evaluation.alignment import CORRECT, DELETION, INSERTION, SUBSTITUTION, ErrorCounts
 from evaluation.report import ScoreReport, SentenceScore
 
 LENGTH_BUCKETS = ((1, 4), (5, 8), (9, 12), (13, 16), (17, 10**9))
 
 
 @dataclass
-class Rate:
+class Rate(ErrorCounts):
     """Errors over reference words, with the parts."""
 
     sentences: int = 0
     words: int = 0
-    substitutions: int = 0
-    deletions: int = 0
-    insertions: int = 0
-
-    @property
-    def errors(self) -> int:
-        return self.substitutions + self.deletions + self.insertions
 
     @property
     def wer(self) -> float:

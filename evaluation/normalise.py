@@ -1,4 +1,4 @@
-"""PHOENIX hypothesis normalisation (METHOD.md), in Python instead of the official sed/perl pipeline.
+"""PHOENIX hypothesis normalisation (docs/METHOD.md), in Python instead of the official sed/perl pipeline.
 
 The official `preprocess.sh` runs its rules over the CTM file, where every line
 holds one gloss. Rules that look at one gloss (prefix and substring deletions,
@@ -7,7 +7,7 @@ therefore fire, while rules that span two glosses (`WIE AUSSEHEN`, joining
 spelled letters with `+`, collapsing repetitions) never match anything. The
 published numbers come from that behaviour, so `scope="ctm-line"` (the default)
 reproduces it; `scope="sentence"` applies every rule to the whole sentence, as
-METHOD.md lists them.
+docs/METHOD.md lists them.
 
 The official code runs the same script for every dataset (one evaluation
 directory); on Chinese glosses it changes nothing. `DATASET_NORMALISATION` keeps
@@ -18,15 +18,12 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from utils.config import DATASETS
+
 EMPTY_HYPOTHESIS = "[EMPTY]"
 
-DATASET_NORMALISATION: dict[str, str] = {
-    "phoenix2014": "phoenix",
-    "phoenix2014-T": "phoenix",
-    "CSL-Daily": "phoenix",
-    "CSL": "phoenix",
-    "none": "none",
-}
+# The official evaluation runs the same normalisation script for every corpus; "none" scores words as written.
+DATASET_NORMALISATION: dict[str, str] = {**{name: "phoenix" for name in DATASETS}, "none": "none"}
 
 _SUBSTRING_DELETIONS = ("loc-", "cl-", "qu-", "poss-", "lh-")
 _SUBSTRING_REPLACEMENTS = (("S0NNE", "SONNE"), ("HABEN2", "HABEN"))
@@ -74,7 +71,7 @@ def normalise_gloss(gloss: str) -> str:
 
 
 def normalise_sentence(glosses: Sequence[str]) -> list[str]:
-    """Every METHOD.md rule over the whole sentence, including those spanning two glosses."""
+    """Every docs/METHOD.md rule over the whole sentence, including those spanning two glosses."""
     text = _single_gloss_rules(" ".join(glosses))
     text = text.replace("WIE AUSSEHEN", "WIE-AUSSEHEN").replace("ZEIGEN ", "ZEIGEN-BILDSCHIRM ")
     text = re.sub(r"ZEIGEN$", "ZEIGEN-BILDSCHIRM", text)

@@ -23,7 +23,7 @@ from evaluation.normalise import normalise_hypothesis
 from evaluation.python_wer import official_reference_words, python_align
 from evaluation.report import ScoreReport, SentenceScore
 from evaluation.sclite import ScliteResult, find_sclite, run_sclite
-from evaluation.stm import StmSegment, read_stm
+from evaluation.stm import StmSegment, format_stm_line, read_stm
 from utils.io import atomic_open, write_json_atomic, write_text_atomic
 
 
@@ -64,7 +64,7 @@ def _write_sclite_inputs(directory: Path, name: str, hypotheses: dict[str, list[
     with atomic_open(stm_path) as handle:
         for fileid in order:
             s = references[fileid]
-            handle.write(f"{fileid} {s.channel} {s.speaker} 0.0 1.79769e+308 {' '.join(s.words)}\n")
+            handle.write(format_stm_line(fileid, s.speaker, " ".join(s.words), s.channel))
     return ctm_path, stm_path
 
 

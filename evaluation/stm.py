@@ -6,6 +6,14 @@ from pathlib import Path
 
 from evaluation.input_lines import EvaluationInputError, iter_content_lines, parse_time
 
+# The end time of a whole-file segment in the official ground truth (the largest double, as printed there).
+STM_INFINITY = "1.79769e+308"
+
+
+def format_stm_line(fileid: str, speaker: str, text: str, channel: str = "1") -> str:
+    """One whole-video reference segment, the official ground truth's line: `id 1 signer 0.0 <inf> words`."""
+    return f"{fileid} {channel} {speaker} 0.0 {STM_INFINITY} {text}\n"
+
 
 @dataclass(frozen=True)
 class StmSegment:

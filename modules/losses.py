@@ -3,18 +3,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Protocol, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-if TYPE_CHECKING:
-    from slr_network import SLROutput
+from utils.config import LOSS_KEYS, LossWeights
 
-LOSS_KEYS = ("SeqCTC", "ConvCTC", "Dist", "Slow", "Fast")
-DEFAULT_LOSS_WEIGHTS = {"SeqCTC": 1.0, "ConvCTC": 1.0, "Dist": 25.0, "Slow": 0.25, "Fast": 0.25}
 logger = logging.getLogger(__name__)
+
+
+class BranchLogits(Protocol):
+    """What the loss reads from the model's output (slr_network.SLROutput): time-major logits per branch,
+    [main] or [main, slow, fast], and the feature length of each clip."""
+
+    feat_len: torch.Tensor
+    conv_logits: list[torch.Tensor]
+    sequence_logits: list[torch.Tensor]
 
 
 class SeqKD(nn.Module):
@@ -65,7 +71,7 @@ class SLRLoss:
     """
 
     def __init__(self, weights: Mapping[str, float] | None = None, blank: int = 0, kd_temperature: float = 8.0) -> None:
-        weights = dict(DEFAULT_LOSS_WEIGHTS if weights is None else weights)
+        weights = LossWeights().active() if weights is None else dict(weights)
         unknown = sorted(set(weights) - set(LOSS_KEYS))
         if unknown:
             raise ValueError(f"unknown loss weight(s) {unknown}; valid: {list(LOSS_KEYS)}")
@@ -94,7 +100,7 @@ class SLRLoss:
         return terms
 
     def __call__(
-        self, output: "SLROutput", labels: torch.Tensor, label_lengths: torch.Tensor,
+        self, output: BranchLogits, labels: torch.Tensor, label_lengths: torch.Tensor,
         names: Sequence[str] | None = None,
     ) -> LossResult | None:
         """Return the loss, or None when no sample of the batch can be aligned."""

@@ -6,9 +6,9 @@ from typing import Any, Iterator, Sequence
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from modules.conv3d import Conv3d
-from torch.utils.checkpoint import checkpoint
 
 
 class BottleneckTransform(nn.Module):
@@ -66,6 +66,7 @@ class BasicTransform(nn.Module):
         return self.b_bn(self.b(self.a_relu(self.a_bn(self.a(x)))))
 
 
+# one class per value of the config's ResidualTransform
 TRANSFORMS = {"bottleneck": BottleneckTransform, "basic": BasicTransform}
 # Blocks recomputed together under activation checkpointing: pairs keep half as many
 # block inputs alive as single blocks, for the same amount of recomputation.
@@ -119,8 +120,8 @@ class ResStage(nn.Module):
     """One stage (res2 ... res5) for every pathway; blocks named `pathway{p}_res{i}`.
 
     `temp_kernel_sizes[p][i]` is the temporal kernel of block i in pathway p.
-    With `activation_checkpointing`, each pair of blocks keeps only its input
-    during the forward pass and recomputes its activations in backward.
+    Called with `checkpointed`, each pair of blocks keeps only its input during
+    the forward pass and recomputes its activations in backward.
     """
 
     def __init__(
@@ -132,7 +133,6 @@ class ResStage(nn.Module):
         super().__init__()
         self.num_pathways = len(dim_out)
         self.num_blocks = num_blocks
-        self.activation_checkpointing = False
         for pathway in range(self.num_pathways):
             for i in range(num_blocks):
                 block = ResBlock(
@@ -142,11 +142,11 @@ class ResStage(nn.Module):
                 )
                 self.add_module(f"pathway{pathway}_res{i}", block)
 
-    def forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    def forward(self, inputs: list[torch.Tensor], checkpointed: bool = False) -> list[torch.Tensor]:
         outputs = []
         for pathway, x in enumerate(inputs):
             blocks = [getattr(self, f"pathway{pathway}_res{i}") for i in range(self.num_blocks)]
-            if self.activation_checkpointing:
+            if checkpointed:
                 for start in range(0, len(blocks), CHECKPOINT_SEGMENT):
                     x = run_checkpointed(nn.Sequential(*blocks[start:start + CHECKPOINT_SEGMENT]), x, True)
             else:

@@ -1,85 +1,17 @@
 """The SlowFast backbone, assembled from stems, residual stages, BFF fusions and the per-frame head."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 import torch
-import yaml
 from torch import nn
 
 from modules.fusion_helper import BiFusion
 from modules.head_helper import FramewiseHead
-from modules.resnet_helper import TRANSFORMS, ResStage, run_checkpointed
+from modules.resnet_helper import ResStage, run_checkpointed
 from modules.stem_helper import VideoModelStem
 from modules.weight_init_helper import init_backbone_weights
-
-STAGE_DEPTH = {18: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
-STAGE_NAMES = ("s1", "s2", "s3", "s4", "s5")
-
-
-@dataclass
-class SlowFastConfig:
-    """Every number that shapes the backbone; defaults are SLOWFAST_64x2_R101_50_50."""
-
-    depth: int = 101  # 18, 50 or 101: blocks per stage from STAGE_DEPTH
-    width: int = 64  # slow-pathway stem width (WIDTH_PER_GROUP x NUM_GROUPS)
-    alpha: int = 4  # frame-rate ratio fast/slow: the slow pathway sees every alpha-th frame
-    beta_inv: int = 8  # channel ratio slow/fast
-    num_groups: int = 1  # groups of the 3x3 convolution
-    trans_func: str = "bottleneck"  # residual transform: bottleneck or basic
-    # temporal kernel (slow, fast) of the stem, res2, res3, res4, res5
-    temporal_kernel_basis: list = field(default_factory=lambda: [[1, 5], [1, 3], [1, 3], [3, 3], [3, 3]])
-    # per stage (slow, fast): how many leading blocks use the stage's temporal kernel (the rest use 1)
-    num_block_temp_kernel: list = field(default_factory=lambda: [[3, 3], [4, 4], [6, 6], [3, 3]])
-    spatial_strides: list = field(default_factory=lambda: [1, 2, 2, 2])  # res2..res5
-    spatial_dilations: list = field(default_factory=lambda: [1, 1, 1, 1])  # res2..res5
-    fusion_kernel: int = 5  # temporal kernel of the fast->slow fusion convolution
-    dropout: float = 0.5  # dropout on the per-frame features
-    zero_init_final_bn: bool = True  # start every residual block as the identity
-    bn_eps: float = 1e-5
-    bn_momentum: float = 0.1
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any], source: str = "backbone config") -> "SlowFastConfig":
-        """Build from a mapping, rejecting unknown keys with the list of valid ones."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown backbone key(s) {unknown}; valid keys: {sorted(known)}")
-        config = cls(**dict(values))
-        config.validate(source)
-        return config
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "SlowFastConfig":
-        with open(path, encoding="utf-8") as handle:
-            return cls.from_dict(yaml.safe_load(handle) or {}, source=str(path))
-
-    def validate(self, source: str = "backbone config") -> None:
-        """Fail early on shapes that cannot be built."""
-        if self.depth not in STAGE_DEPTH:
-            raise ValueError(f"{source}: depth must be one of {sorted(STAGE_DEPTH)}, got {self.depth}")
-        if self.trans_func not in TRANSFORMS:
-            raise ValueError(f"{source}: trans_func must be one of {sorted(TRANSFORMS)}, got {self.trans_func!r}")
-        if self.width % self.beta_inv:
-            raise ValueError(f"{source}: width {self.width} must be divisible by beta_inv {self.beta_inv}")
-        lengths = {
-            "temporal_kernel_basis": (self.temporal_kernel_basis, 5),
-            "num_block_temp_kernel": (self.num_block_temp_kernel, 4),
-            "spatial_strides": (self.spatial_strides, 4),
-            "spatial_dilations": (self.spatial_dilations, 4),
-        }
-        for name, (value, expected) in lengths.items():
-            if len(value) != expected:
-                raise ValueError(f"{source}: {name} needs {expected} entries, got {len(value)}")
-
-    @property
-    def output_dims(self) -> tuple[int, int]:
-        """Channels per frame of the (slow, fast) outputs of res5."""
-        slow = self.width * 32
-        return slow, slow // self.beta_inv
+from utils.config import STAGE_DEPTH, STAGE_NAMES, SlowFastConfig
 
 
 def _block_temporal_kernels(basis: Sequence[int], num_with_kernel: Sequence[int], num_blocks: int) -> list[list[int]]:
@@ -145,13 +77,11 @@ class SlowFast(nn.Module):
         if unknown:
             raise ValueError(f"activation_checkpointing: unknown stage(s) {sorted(unknown)}; choose from {list(STAGE_NAMES)}")
         self.checkpointed = frozenset(selected)
-        for name in STAGE_NAMES[1:]:
-            getattr(self, name).activation_checkpointing = name in selected
 
     def _stage(self, name: str, pathways: list[torch.Tensor]) -> list[torch.Tensor]:
         enabled = name in self.checkpointed
         stage = getattr(self, name)
-        pathways = list(run_checkpointed(stage, pathways, enabled and name == "s1")) if name == "s1" else stage(pathways)
+        pathways = list(run_checkpointed(stage, pathways, enabled)) if name == "s1" else stage(pathways, enabled)
         fuse = getattr(self, f"{name}_fuse", None)
         return list(run_checkpointed(fuse, pathways, enabled)) if fuse is not None else pathways
 

@@ -35,13 +35,15 @@ class TemporalConvOutput:
 class TemporalConv(nn.Module):
     """Three temporal-conv branches; the slow and fast ones exist only to train (PFE).
 
-    `fc` holds one classifier per branch; SLRModel replaces it with its own shared
-    classifiers so the conv and BiLSTM logits use the same weights.
+    The conv logits come from `fc`, one classifier per branch, given by
+    `use_classifiers` once the model has built them: the released models share
+    them with the BiLSTM classifiers, which are created after this module so that
+    initialisation draws its random numbers in the official order.
     """
 
     def __init__(
         self, slow_size: int, fast_size: int, hidden_size: int = 1024,
-        kernel_spec: str | Sequence[str] = "K5 P2 K5 P2", num_classes: int = -1,
+        kernel_spec: str | Sequence[str] = "K5 P2 K5 P2",
     ) -> None:
         super().__init__()
         self.slow_size = slow_size
@@ -50,8 +52,10 @@ class TemporalConv(nn.Module):
         self.slow_temporal_conv = build_temporal_conv(slow_size, hidden_size, self.layers)
         self.main_temporal_conv = build_temporal_conv(slow_size + fast_size, hidden_size, self.layers)
         self.fc: nn.ModuleList | None = None
-        if num_classes > 0:
-            self.fc = nn.ModuleList([nn.Linear(hidden_size, num_classes) for _ in range(3)])
+
+    def use_classifiers(self, classifiers: nn.ModuleList) -> None:
+        """The classifiers (main, slow, fast) that turn each branch's features into conv logits."""
+        self.fc = classifiers
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         return torch.tensor([feature_length(int(n), self.layers) for n in lengths], dtype=torch.long)
@@ -63,5 +67,7 @@ class TemporalConv(nn.Module):
             branches.append(self.slow_temporal_conv(frame_feat[:, : self.slow_size]))
             branches.append(self.fast_temporal_conv(frame_feat[:, self.slow_size :]))
         visual = [feat.permute(2, 0, 1) for feat in branches]
-        logits = [] if self.fc is None else [self.fc[i](feat) for i, feat in enumerate(visual)]
+        if self.fc is None:
+            raise RuntimeError("TemporalConv needs its classifiers: call use_classifiers() first")
+        logits = [self.fc[i](feat) for i, feat in enumerate(visual)]
         return TemporalConvOutput(visual, logits, self.output_lengths(lengths))

@@ -12,14 +12,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dataset.frame_layout import check_output_root, write_layout
-from preprocess.corpora import DATASETS, raw_frame_root, read_corpus
-from preprocess.metadata import write_metadata
-from preprocess.resize_frames import resize_all
+from preprocess.pipeline import PROBLEMS_FILE, preprocess_corpus
 from utils.cli import ArgumentParser, run_command
-from utils.io import write_text_atomic
-
-PROBLEMS_FILE = "preprocess_problems.txt"
+from utils.config import DATASETS
 
 
 def build_parser() -> ArgumentParser:
@@ -61,32 +56,19 @@ def main(argv: list[str] | None = None) -> int:
 def _preprocess(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    output = args.output or Path(__file__).resolve().parent / args.dataset
     if not args.skip_frames and args.frames_output is None:
         parser.error("--frames-output is required unless --skip-frames is given")
-    splits = read_corpus(args.dataset, args.dataset_root, args.annotation_file, args.split_file)
-    problems: list[str] = []
+    summary = preprocess_corpus(
+        args.dataset, args.dataset_root, args.output, None if args.skip_frames else args.frames_output,
+        args.output_size, args.workers, args.annotation_file, args.split_file, args.use_shipped_gloss_dict)
     if not args.skip_frames:
-        check_output_root(args.frames_output, args.dataset)
-        args.frames_output.mkdir(parents=True, exist_ok=True)
-        write_layout(args.frames_output, args.dataset, args.output_size)
-        entries = [entry for split_entries in splits.values() for entry in split_entries]
-        results = resize_all(entries, args.frames_output, args.output_size, args.workers)
-        problems = [problem for result in results for problem in result.problems]
-        written = {result.fileid: result.written for result in results}
-        for entry in entries:
-            if entry.video_file is not None and entry.record["num_frames"] == 0:
-                entry.record["num_frames"] = written.get(str(entry.record["fileid"]), 0)
-        done = sum(result.skipped for result in results)
-        print(f"frames: {len(results) - done} videos resized, {done} already done")
-    prefix = str(args.frames_output if not args.skip_frames else raw_frame_root(args.dataset, args.dataset_root))
-    notes = write_metadata(args.dataset, splits, output, args.dataset_root, prefix, args.use_shipped_gloss_dict)
-    for note in notes:
+        print(f"frames: {summary.resized} videos resized, {summary.already_done} already done")
+    for note in summary.notes:
         print(note)
-    if problems:
-        write_text_atomic(output / PROBLEMS_FILE, "\n".join(problems) + "\n")
-        print(f"{len(problems)} frame problems (missing or unreadable), listed in {output / PROBLEMS_FILE}:")
-        for problem in problems[:20]:
+    if summary.problems:
+        print(f"{len(summary.problems)} frame problems (missing or unreadable), listed in "
+              f"{summary.output / PROBLEMS_FILE}:")
+        for problem in summary.problems[:20]:
             print(f"  {problem}")
-    print(f"metadata written to {output}")
+    print(f"metadata written to {summary.output}")
     return 0

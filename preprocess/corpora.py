@@ -10,10 +10,11 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
+from dataset.frames import VIDEO_SUFFIXES, is_glob
+from utils.config import DATASETS
 from utils.errors import UserError
 
 META_DIR = Path(__file__).resolve().parent / "meta"
-DATASETS = ("phoenix2014", "phoenix2014-T", "CSL-Daily", "CSL")
 SPLITS = {"phoenix2014": ("dev", "test", "train"), "phoenix2014-T": ("dev", "test", "train"),
           "CSL-Daily": ("train", "dev", "test"), "CSL": ("train", "dev")}
 PHOENIX_FEATURES = "features/fullFrame-210x260px"
@@ -22,7 +23,6 @@ PHOENIX_FEATURES = "features/fullFrame-210x260px"
 # size is the released one, so other files (e.g. the synthetic corpus) keep every row.
 PHOENIX14_TRAIN_ROWS = 5672
 PHOENIX14_BROKEN_TRAIN_ROWS = (2390,)
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 
 
 class AnnotationError(UserError, ValueError):
@@ -41,7 +41,7 @@ class VideoEntry:
 
 def count_frames(source: Path) -> int:
     """Number of files the frame glob (or directory) matches; 0 when missing."""
-    if any(c in str(source) for c in "*?["):
+    if is_glob(source):
         return len(glob.glob(str(source)))
     return len([p for p in source.iterdir() if p.is_file()]) if source.is_dir() else 0
 

@@ -16,15 +16,14 @@ from pathlib import Path
 
 from dataset.gloss_dict import build_gloss_dict
 from dataset.info import write_info
+from evaluation.stm import format_stm_line
 from preprocess.corpora import META_DIR, AnnotationError, VideoEntry
 from utils.io import write_json_atomic, write_text_atomic
-
-STM_INFINITY = "1.79769e+308"
 
 
 def stm_text(records: list[dict]) -> str:
     """Ground truth in NIST STM form, one line per video in record order (the official format)."""
-    return "".join(f"{r['fileid']} 1 {r['signer']} 0.0 {STM_INFINITY} {r['label']}\n" for r in records)
+    return "".join(format_stm_line(str(r["fileid"]), str(r["signer"]), r["label"]) for r in records)
 
 
 def stm_file_ids(path: Path) -> set[str]:

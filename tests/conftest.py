@@ -1,9 +1,8 @@
-import math
-
 import pytest
 import torch
 
-from modules.slowfast import SlowFastConfig
+from utils.config import SlowFastConfig
+from utils.kernel_spec import padded_length, parse_kernel_spec
 
 
 def tiny_backbone(**overrides) -> SlowFastConfig:
@@ -14,8 +13,8 @@ def tiny_backbone(**overrides) -> SlowFastConfig:
 
 
 def padded_frames(num_frames: int) -> int:
-    """Padded length under the default K5 P2 K5 P2 head (METHOD.md)."""
-    return math.ceil(num_frames / 4) * 4 + 12
+    """Padded length under the released K5 P2 K5 P2 head (tests/test_kernel_spec.py checks the rule)."""
+    return padded_length(num_frames, parse_kernel_spec("K5 P2 K5 P2"))
 
 
 @pytest.fixture(autouse=True)

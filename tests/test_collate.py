@@ -46,8 +46,8 @@ def test_padding_follows_the_kernel_spec():
     assert batch.video_length.tolist() == [5 + 2]
     assert torch.equal(batch.video[0, 0], sample(5, [1], "a", 0).video[0])
     batch = PadCollate("K5 P2 K5 P2 K3 P3")([sample(5, [1], "a", 0)])
-    # left pad 2 + 2*2 + 1*4 = 10, stride 12 -> ceil(5/12)*12 + 20
-    assert batch.video_length.tolist() == [32]
+    # the official recurrence: K5 -> 2, P2, K5 -> 2*2+2 = 6, P2, K3 -> 6*2+1 = 13; stride 2*2*3 = 12
+    assert batch.video_length.tolist() == [math.ceil(5 / 12) * 12 + 2 * 13]
 
 
 def test_bad_samples_dropped_and_counted():
@@ -62,9 +62,13 @@ def test_mismatched_frame_sizes_name_the_video():
         PadCollate()([sample(4, [1], "a", 0), odd])
 
 
-def test_batch_to_keeps_types():
-    batch = PadCollate()([sample(4, [1, 2], "a", 0)]).to("cpu")
-    assert batch.video.dtype == torch.uint8 and batch.label.dtype == torch.int64
+def test_batch_to_moves_every_tensor_and_keeps_the_rest():
+    batch = PadCollate()([None, sample(4, [1, 2], "a", 0), sample(6, [3], "b", 1)])
+    moved = batch.to("meta")
+    for name in ("video", "video_length", "label", "label_length"):
+        before, after = getattr(batch, name), getattr(moved, name)
+        assert after.device.type == "meta" and after.dtype == before.dtype and after.shape == before.shape, name
+    assert (moved.info, moved.skipped, moved.num_frames) == (batch.info, 1, [6, 4])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="pinning memory needs CUDA")

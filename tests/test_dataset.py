@@ -142,7 +142,8 @@ def test_unknown_gloss_raises_naming_video_then_skips(corpus):
     with pytest.raises(DataError, match=r"vidB.*'WIND'"):
         SignVideoDataset(info, glosses, root, mode="test", input_size=32)[1]
     dataset = SignVideoDataset(info, glosses, root, mode="test", input_size=32, skip_bad=True)
-    assert dataset[1] is None and len(dataset.skipped) == 1 and dataset[0] is not None
+    batch = PadCollate()([dataset[0], dataset[1]])
+    assert batch.skipped == 1 and [info["fileid"] for info in batch.info] == ["vidA"]
 
 
 def test_missing_folder_and_bad_frame_errors(corpus):

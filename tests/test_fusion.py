@@ -47,7 +47,7 @@ def test_fusion_matches_an_independent_computation():
 def test_backbone_config_rejects_unknown_keys():
     import pytest
 
-    with pytest.raises(ValueError, match="unknown backbone key"):
+    with pytest.raises(ValueError, match="unknown config key .widht.; did you mean .width."):
         tiny_backbone(widht=8)
     with pytest.raises(ValueError, match="depth"):
         tiny_backbone(depth=34)

@@ -1,7 +1,14 @@
-"""Checkpoints in the official layout, written atomically, and loading of ours or official ones."""
+"""The checkpoint format, in one place: the whole training state in the official layout, written
+atomically, restored for resuming; model weights of ours or the official checkpoints loaded strictly.
+
+The official layout is a dict with `epoch`, `model_state_dict`, `optimizer_state_dict`,
+`scheduler_state_dict` and `rng_state` (`torch`, `cuda`, `numpy`, `random`); ours adds
+`scaler_state_dict`, `history`, `gloss_dict` and `config`, and reads checkpoints without them.
+"""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -10,6 +17,7 @@ from torch import nn
 
 from utils.errors import CheckpointError
 from utils.io import atomic_open
+from utils.random_state import get_rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
 LAST_CHECKPOINT = "last_checkpoint.pt"
@@ -89,3 +97,48 @@ def apply_model_weights(model: nn.Module, checkpoint: Mapping[str, Any], ignore:
     result = unwrap(model).load_state_dict(weights, strict=not ignore)
     if ignore:
         logger.info("Loaded weights without %s (%d tensors kept their init)", list(ignore), len(result.missing_keys))
+
+
+def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any,
+                   history: Mapping[str, Any], gloss_dict: Mapping[str, Any], config: Mapping[str, Any]) -> dict:
+    """Everything a run needs to continue after `epoch`, in the official layout (module docstring)."""
+    return {
+        "epoch": epoch,
+        "model_state_dict": unwrap(model).state_dict(),
+        "optimizer_state_dict": optimizer.state_dict(),
+        "scheduler_state_dict": scheduler.state_dict(),
+        "rng_state": get_rng_state(),
+        "scaler_state_dict": scaler.state_dict(),
+        "history": dict(history),
+        "gloss_dict": dict(gloss_dict),
+        "config": dict(config),
+    }
+
+
+@dataclass
+class ResumePoint:
+    """Where a restored run continues: its next epoch and the history of the epochs before it."""
+
+    start_epoch: int
+    history: dict[str, Any] = field(default_factory=dict)
+
+
+def restore_training_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+                           scaler: Any) -> ResumePoint:
+    """Load a checkpoint of ours or an official one into the model, optimiser, schedule, scaler and random
+    generators, so the run continues as if it had not stopped."""
+    checkpoint = read_checkpoint(path)
+    missing = [key for key in ("epoch", "optimizer_state_dict", "scheduler_state_dict", "rng_state")
+               if key not in checkpoint]
+    if missing:
+        raise CheckpointError(f"{path} cannot resume training: it has no {', '.join(missing)} (weights only? "
+                              f"use --load-weights for those)")
+    apply_model_weights(model, checkpoint, source=str(path))
+    optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
+    scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
+    if "scaler_state_dict" in checkpoint:
+        scaler.load_state_dict(checkpoint["scaler_state_dict"])
+    note = set_rng_state(checkpoint["rng_state"])
+    if note:
+        logger.info(note)
+    return ResumePoint(int(checkpoint["epoch"]) + 1, dict(checkpoint.get("history", {})))

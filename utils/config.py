@@ -1,9 +1,17 @@
-"""The configuration schema: every key, its default and what it does, in one place.
+"""The configuration schema: every key, its type, its default and what it does, in one place.
 
-Experiment YAMLs in configs/ only override these defaults. Unknown keys fail with
-the closest valid key, so a typo never silently trains the wrong model. The
-command line can override any key: official flags (`--work-dir`, `--loss-weights
-Slow=0.25 Fast=0.25`, ...) and generic dotted overrides (`model_args.hidden_size=512`).
+Experiment YAMLs in configs/ only override these defaults; the command line
+overrides both: official flags (`--work-dir`, `--loss-weights Slow=0.25 Fast=0.25`,
+...) and dotted overrides (`model_args.hidden_size=512`). Every value is checked
+against its annotation when it is merged (Literal enumerations, element types of
+lists, ranges from the field's metadata), so a bad value stops the run at start-up
+with one line naming the file or flag, the key, what was expected and what came.
+
+Hand-written rather than OmegaConf or pydantic: both would add a dependency while
+three rules are ours anyway (loss weights from a file replace the defaults and
+from the command line merge into them; the backbone may be a YAML path; official
+`conv_type` numbers), and the one-line error format must be the project's.
+This module imports no torch: parsing a config never needs the model.
 """
 from __future__ import annotations
 
@@ -11,39 +19,62 @@ import argparse
 import dataclasses
 import difflib
 import re
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence, Union, get_args, get_origin
 
 import yaml
 
-from modules.losses import DEFAULT_LOSS_WEIGHTS, LOSS_KEYS
-from modules.slowfast import STAGE_NAMES
 from utils.cli import ArgumentParser
 from utils.errors import UserError
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DatasetName = Literal["phoenix2014", "phoenix2014-T", "CSL-Daily", "CSL"]
+DATASETS: tuple[str, ...] = get_args(DatasetName)
+Phase = Literal["train", "test", "features", "predict"]
+PHASES: tuple[str, ...] = get_args(Phase)
+StageName = Literal["s1", "s2", "s3", "s4", "s5"]
+STAGE_NAMES: tuple[str, ...] = get_args(StageName)
+# residual blocks per stage (res2..res5) of each ResNet depth
+STAGE_DEPTH = {18: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
+ResidualTransform = Literal["bottleneck", "basic"]
+DecodeBackend = Literal["builtin", "ctcdecode", "flashlight"]
 # Kernel specs of the official `conv_type` numbers, so old configs keep working.
 OFFICIAL_CONV_TYPES = {
     0: "K3", 1: "K5 P2", 2: "K5 P2 K5 P2", 3: "K5 K5 P2", 4: "K5 K5", 5: "K5 P2 K5",
     6: "P2 K5 K5", 7: "P2 K5 P2 K5", 8: "P2 P2 K5 K5", 9: "K5 K5 P2", 10: "K5 K5",
 }
-PHASES = ("train", "test", "features", "predict")
 
 
-def opt(default: Any, help: str) -> Any:
-    """A schema entry: its default and a one-line explanation (used for --help and the README)."""
+class ConfigError(UserError, ValueError):
+    """A configuration problem, reported in one line; like a command-line usage error, exit code 2."""
+
+    exit_code = 2
+
+
+def opt(default: Any, help: str, *, at_least: float | None = None, above: float | None = None,
+        below: float | None = None) -> Any:
+    """A schema entry: its default, a one-line explanation (--help, README) and its allowed range."""
+    metadata = {"help": help, "at_least": at_least, "above": above, "below": below}
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def section(kind: type, help: str, replaced_by_files: bool = False) -> Any:
+    """A nested group of keys; `replaced_by_files`: a YAML mapping replaces the whole group (keys it does
+    not name are unset) while the command line merges into it."""
+    return field(default_factory=kind, metadata={"help": help, "replaced_by_files": replaced_by_files})
 
 
 @dataclass
 class FeederArgs:
-    input_size: int = opt(224, "side of the square crop fed to the network (random in train, centre in test)")
-    image_scale: float = opt(1.0, "resize after cropping: a ratio if <= 1, an absolute side in pixels if > 1")
-    frame_interval: int = opt(1, "keep every n-th frame (random offset in training)")
-    temporal_scaling: float = opt(0.2, "training temporal rescale range +-x of the clip length")
+    input_size: int = opt(224, "side of the square crop fed to the network (random in train, centre in test)", at_least=1)
+    image_scale: float = opt(1.0, "resize after cropping: a ratio if <= 1, an absolute side in pixels if > 1", above=0)
+    frame_interval: int = opt(1, "keep every n-th frame (random offset in training)", at_least=1)
+    temporal_scaling: float = opt(0.2, "training temporal rescale range +-x of the clip length", at_least=0, below=1)
     skip_bad: bool = opt(False, "skip (and count) samples with missing/corrupt frames instead of stopping")
 
 
@@ -54,26 +85,99 @@ class DatasetInfo:
     gloss_dict: str = opt("", "gloss dictionary (default: <info_dir>/gloss_dict.json)")
     evaluation_dir: str = opt("", "folder of the ground-truth STM files (default: <info_dir>)")
     evaluation_prefix: str = opt("", "STM file prefix (default: <dataset>-groundtruth)")
-    eval_splits: list = opt(["dev", "test"], "splits decoded and scored at evaluation time")
+    eval_splits: list[str] = opt(["dev", "test"], "splits decoded and scored at evaluation time")
+
+
+@dataclass
+class SlowFastConfig:
+    """Every number that shapes the SlowFast backbone; defaults are SLOWFAST_64x2_R101_50_50."""
+
+    depth: Literal[18, 50, 101] = opt(101, "ResNet depth: residual blocks per stage res2..res5 (18, 50 or 101)")
+    width: int = opt(64, "slow-pathway stem width (WIDTH_PER_GROUP x NUM_GROUPS)", at_least=1)
+    alpha: int = opt(4, "frame-rate ratio fast/slow: the slow pathway sees every alpha-th frame", at_least=1)
+    beta_inv: int = opt(8, "channel ratio slow/fast", at_least=1)
+    num_groups: int = opt(1, "groups of the 3x3 convolution", at_least=1)
+    trans_func: ResidualTransform = opt("bottleneck", "residual transform: bottleneck or basic")
+    temporal_kernel_basis: list[list[int]] = opt([[1, 5], [1, 3], [1, 3], [3, 3], [3, 3]],
+                                                 "temporal kernel (slow, fast) of the stem, res2, res3, res4, res5")
+    num_block_temp_kernel: list[list[int]] = opt([[3, 3], [4, 4], [6, 6], [3, 3]],
+                                                 "per stage (slow, fast): leading blocks with the stage's temporal kernel (the rest use 1)")
+    spatial_strides: list[int] = opt([1, 2, 2, 2], "spatial stride of res2..res5")
+    spatial_dilations: list[int] = opt([1, 1, 1, 1], "spatial dilation of res2..res5")
+    fusion_kernel: int = opt(5, "temporal kernel of the fast->slow fusion convolution", at_least=1)
+    dropout: float = opt(0.5, "dropout on the per-frame features", at_least=0, below=1)
+    zero_init_final_bn: bool = opt(True, "start every residual block as the identity")
+    bn_eps: float = opt(1e-5, "BatchNorm epsilon", above=0)
+    bn_momentum: float = opt(0.1, "BatchNorm running-statistics momentum", at_least=0)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], source: str = "backbone config") -> "SlowFastConfig":
+        """Defaults, then `values`, checked like every other config section."""
+        config = cls()
+        _merge(config, values, "", source, replace=True)
+        config.validate(source)
+        return config
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "SlowFastConfig":
+        return cls.from_dict(load_yaml(path), source=str(path))
+
+    def validate(self, source: str = "backbone config") -> None:
+        """Shapes that cannot be built fail here, not deep inside the model."""
+        if self.width % self.beta_inv:
+            raise ConfigError(f"{source}: width {self.width} must be divisible by beta_inv {self.beta_inv}")
+        for name, entries, pairs in (("temporal_kernel_basis", 5, True), ("num_block_temp_kernel", 4, True),
+                                     ("spatial_strides", 4, False), ("spatial_dilations", 4, False)):
+            value = getattr(self, name)
+            if len(value) != entries or (pairs and any(len(pair) != 2 for pair in value)):
+                shape = f"{entries} [slow, fast] pairs" if pairs else f"{entries} entries"
+                raise ConfigError(f"{source}: {name} needs {shape}, got {value}")
+
+    @property
+    def output_dims(self) -> tuple[int, int]:
+        """Channels per frame of the (slow, fast) outputs of res5."""
+        slow = self.width * 32
+        return slow, slow // self.beta_inv
 
 
 @dataclass
 class ModelArgs:
-    num_classes: int = opt(0, "output classes incl. blank; 0 = size of the gloss dictionary + 1")
-    backbone: str = opt("configs/backbone/slowfast_r101_64x2.yaml", "SlowFast backbone config (YAML path)")
-    conv_type: Any = opt("K5 P2 K5 P2", "temporal head spec (K<k> conv, P<p> pool) or an official conv_type number")
-    hidden_size: int = opt(1024, "width of the temporal convs and BiLSTM outputs")
+    num_classes: int = opt(0, "output classes incl. blank; 0 = size of the gloss dictionary + 1", at_least=0)
+    backbone: SlowFastConfig = section(SlowFastConfig, "SlowFast backbone: its keys, or a YAML file of them (configs/backbone/)")
+    conv_type: Union[int, str] = opt("K5 P2 K5 P2", "temporal head spec (K<k> conv, P<p> pool) or an official conv_type number")
+    hidden_size: int = opt(1024, "width of the temporal convs and BiLSTM outputs", at_least=1)
     share_classifier: bool = opt(True, "conv logits use the BiLSTM classifiers (as released)")
-    lstm_dropout: float = opt(0.3, "dropout between BiLSTM layers")
+    lstm_dropout: float = opt(0.3, "dropout between BiLSTM layers", at_least=0, below=1)
     pretrained_backbone: str = opt("", "Kinetics-400 Caffe2 pickle (SLOWFAST_64x2_R101_50_50.pkl) to initialise from")
-    activation_checkpointing: Any = opt([], "backbone stages (s1..s5), or true for all, to recompute in backward: less memory, ~1/3 more time")
+    activation_checkpointing: Union[bool, list[StageName]] = opt(
+        [], "backbone stages (s1..s5), or true for all, to recompute in backward: less memory, ~1/3 more time")
+
+
+@dataclass
+class LossWeights:
+    """Weights of the loss terms; an unset term is not computed. From a YAML file the mapping replaces
+    these defaults (terms it leaves out are off, as officially); from the command line it merges."""
+
+    SeqCTC: float | None = opt(1.0, "CTC on the main branch's BiLSTM logits")
+    ConvCTC: float | None = opt(1.0, "CTC on the main branch's temporal-conv logits")
+    Dist: float | None = opt(25.0, "self-distillation of the conv logits from the BiLSTM logits")
+    Slow: float | None = opt(0.25, "PFE: the three terms again on the slow branch, times this weight")
+    Fast: float | None = opt(0.25, "PFE: the three terms again on the fast branch, times this weight")
+
+    def active(self) -> dict[str, float]:
+        """The terms to compute: name -> weight."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+
+
+LOSS_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LossWeights))
 
 
 @dataclass
 class DecodeArgs:
-    beam_width: int = opt(10, "CTC beam width")
-    cutoff_top_n: int = opt(40, "classes per step a prefix may be extended with (ctcdecode's cutoff_top_n)")
-    backend: str = opt("builtin", "beam search: builtin (equal to ctcdecode), ctcdecode (the package), flashlight (KenLM fusion; not ctcdecode-equivalent)")
+    beam_width: int = opt(10, "CTC beam width", at_least=1)
+    cutoff_top_n: int = opt(40, "classes per step a prefix may be extended with (ctcdecode's cutoff_top_n)", at_least=1)
+    backend: DecodeBackend = opt(
+        "builtin", "beam search: builtin (equal to ctcdecode), ctcdecode (the package), flashlight (KenLM fusion; not ctcdecode-equivalent)")
     lm_path: str = opt("", "KenLM language model (ARPA or binary) over glosses; flashlight backend only")
     lm_weight: float = opt(0.0, "language model weight (flashlight backend)")
     word_score: float = opt(0.0, "score added per emitted gloss (flashlight backend)")
@@ -81,55 +185,55 @@ class DecodeArgs:
 
 @dataclass
 class OptimizerArgs:
-    optimizer: str = opt("Adam", "Adam or SGD")
-    base_lr: float = opt(1e-4, "initial learning rate")
-    weight_decay: float = opt(1e-4, "L2 weight decay")
-    scheduler: str = opt("multistep", "learning-rate schedule: multistep or cosine")
-    step: list = opt([40, 60], "multistep milestones (epochs)")
-    gamma: float = opt(0.2, "multistep decay factor")
-    momentum: float = opt(0.9, "SGD momentum")
+    optimizer: Literal["Adam", "SGD"] = opt("Adam", "Adam or SGD")
+    base_lr: float = opt(1e-4, "initial learning rate", above=0)
+    weight_decay: float = opt(1e-4, "L2 weight decay", at_least=0)
+    scheduler: Literal["multistep", "cosine"] = opt("multistep", "learning-rate schedule: multistep or cosine")
+    step: list[int] = opt([40, 60], "multistep milestones (epochs)")
+    gamma: float = opt(0.2, "multistep decay factor", above=0)
+    momentum: float = opt(0.9, "SGD momentum", at_least=0)
     nesterov: bool = opt(False, "SGD Nesterov momentum")
     fused: bool = opt(True, "Adam's fused kernel on CUDA (the same update in fewer launches)")
-    start_epoch: int = opt(0, "first epoch number when not resuming")
+    start_epoch: int = opt(0, "first epoch number when not resuming", at_least=0)
 
 
 @dataclass
 class SyntheticCorpus:
     enabled: bool = opt(False, "generate and preprocess the synthetic PHOENIX-layout corpus before running")
     root: str = opt("demo_data/synthetic", "where the raw synthetic corpus is written")
-    output_size: int = opt(80, "side of the preprocessed frames (the real corpora use 256)")
-    num_glosses: int = opt(8, "vocabulary size")
-    train: int = opt(160, "training sentences")
-    dev: int = opt(40, "dev sentences")
-    test: int = opt(40, "test sentences")
+    output_size: int = opt(80, "side of the preprocessed frames (the real corpora use 256)", at_least=1)
+    num_glosses: int = opt(8, "vocabulary size", at_least=1)
+    train: int = opt(160, "training sentences", at_least=1)
+    dev: int = opt(40, "dev sentences", at_least=0)
+    test: int = opt(40, "test sentences", at_least=0)
     seed: int = opt(0, "generator seed")
 
 
 @dataclass
 class PredictArgs:
-    inputs: list = opt([], "videos (mp4, ...), frame folders or frame globs to recognise")
+    inputs: list[str] = opt([], "videos (mp4, ...), frame folders or frame globs to recognise")
     output_dir: str = opt("", "where predictions go (default: <work_dir>/predictions)")
-    frame_size: int = opt(256, "frames are resized to this square size before the centre crop, as in preprocessing")
-    fps: float = opt(25.0, "frame rate used to turn frame spans into seconds in the CTM")
+    frame_size: int = opt(256, "frames are resized to this square size before the centre crop, as in preprocessing", at_least=1)
+    fps: float = opt(25.0, "frame rate used to turn frame spans into seconds in the CTM", above=0)
     alignment_pictures: bool = opt(True, "a picture of frames, recognised glosses and posteriors per input (<name>.alignment.png)")
 
 
 @dataclass
 class Config:
-    phase: str = opt("train", "train, test, features or predict")
-    dataset: str = opt("phoenix2014", "phoenix2014, phoenix2014-T, CSL-Daily or CSL (selects STMs and normalisation)")
+    phase: Phase = opt("train", "train, test, features or predict")
+    dataset: DatasetName = opt("phoenix2014", "phoenix2014, phoenix2014-T, CSL-Daily or CSL (selects STMs and normalisation)")
     work_dir: str = opt("./work_dir/temp/", "checkpoints, logs, CTM/STM files and reports go here")
     device: str = opt("0", "GPU indexes such as '0' or '0,1', or 'cpu'; CPU is used when CUDA is absent")
     random_seed: int = opt(0, "seed of every random generator (bit-reproducible runs on CPU)")
-    num_epoch: int = opt(80, "epochs to train")
-    batch_size: int = opt(2, "training clips per step (per process under torchrun)")
-    test_batch_size: int = opt(2, "clips per evaluation step")
-    num_worker: int = opt(4, "data loader processes")
-    log_interval: int = opt(50, "iterations between log lines")
-    eval_interval: int = opt(1, "epochs between evaluations on the eval splits")
-    save_interval: int = opt(5, "epochs between kept checkpoints (the latest is always kept for resuming)")
-    max_steps_per_epoch: int = opt(0, "stop each epoch after this many steps (0 = whole epoch); for smoke tests")
-    evaluate_tool: str = opt("python", "scorer whose WER selects the best checkpoint: python (the official Python scorer, the official default) or sclite (NIST rules; the binary also runs when found); both WERs are always reported")
+    num_epoch: int = opt(80, "epochs to train", at_least=1)
+    batch_size: int = opt(2, "training clips per step (per process under torchrun)", at_least=1)
+    test_batch_size: int = opt(2, "clips per evaluation step", at_least=1)
+    num_worker: int = opt(4, "data loader processes", at_least=0)
+    log_interval: int = opt(50, "iterations between log lines", at_least=0)
+    eval_interval: int = opt(1, "epochs between evaluations on the eval splits", at_least=1)
+    save_interval: int = opt(5, "epochs between kept checkpoints (the latest is always kept for resuming)", at_least=1)
+    max_steps_per_epoch: int = opt(0, "stop each epoch after this many steps (0 = whole epoch); for smoke tests", at_least=0)
+    evaluate_tool: Literal["python", "sclite"] = opt("python", "scorer whose WER selects the best checkpoint: python (the official Python scorer, the official default) or sclite (NIST rules; the binary also runs when found); both WERs are always reported")
     sclite_path: str = opt("", "explicit sclite binary (default: PATH, then /usr/lib/sctk/bin/sclite)")
     load_weights: str = opt("", "checkpoint whose model weights initialise the model (ours or official)")
     load_checkpoints: str = opt("", "checkpoint to resume training from (model, optimizer, scheduler, RNG)")
@@ -137,32 +241,39 @@ class Config:
     analysis: bool = opt(True, "test phase: error analysis per split in <work_dir>/analysis/<split>/ (JSON, Markdown, charts)")
     alignment_pictures: bool = opt(False, "test phase: also a picture of frames, glosses and posteriors per video in <work_dir>/alignments/<split>/")
     resume: bool = opt(True, "resume automatically from <work_dir>/last_checkpoint.pt when it exists")
-    ignore_weights: list = opt([], "key prefixes dropped from --load-weights (e.g. classifier when classes differ)")
-    decode_mode: str = opt("beam", "beam or max (greedy)")
+    ignore_weights: list[str] = opt([], "key prefixes dropped from --load-weights (e.g. classifier when classes differ)")
+    decode_mode: Literal["beam", "max"] = opt("beam", "beam or max (greedy)")
     amp: bool = opt(True, "mixed precision (float16 autocast + GradScaler) for training on CUDA")
     eval_amp: bool = opt(False, "also run evaluation, features and predict under autocast (official: float32)")
-    amp_dtype: str = opt("float16", "autocast dtype on CUDA: float16 (with GradScaler, as officially) or bfloat16 (no scaler needed)")
+    amp_dtype: Literal["float16", "bfloat16"] = opt("float16", "autocast dtype on CUDA: float16 (with GradScaler, as officially) or bfloat16 (no scaler needed)")
     channels_last: bool = opt(False, "channels_last_3d memory format for the network and its input (a CUDA speed lever)")
     deterministic: bool = opt(False, "deterministic cuDNN kernels instead of autotuning (cudnn.benchmark); repeatable CUDA runs, slower")
     sync_bn: bool = opt(False, "SyncBatchNorm across processes under torchrun")
-    loss_weights: dict = opt(dict(DEFAULT_LOSS_WEIGHTS), "SeqCTC, ConvCTC, Dist (main branch) and Slow, Fast (PFE)")
-    feeder_args: FeederArgs = field(default_factory=FeederArgs, metadata={"help": "data loading and augmentation"})
-    dataset_info: DatasetInfo = field(default_factory=DatasetInfo, metadata={"help": "where the data lives"})
-    model_args: ModelArgs = field(default_factory=ModelArgs, metadata={"help": "network shape"})
-    decode_args: DecodeArgs = field(default_factory=DecodeArgs, metadata={"help": "CTC decoding"})
-    optimizer_args: OptimizerArgs = field(default_factory=OptimizerArgs, metadata={"help": "optimiser and schedule"})
-    synthetic: SyntheticCorpus = field(default_factory=SyntheticCorpus, metadata={"help": "bundled demo data"})
-    predict_args: PredictArgs = field(default_factory=PredictArgs, metadata={"help": "the predict phase"})
+    loss_weights: LossWeights = section(LossWeights, "SeqCTC, ConvCTC, Dist (main branch) and Slow, Fast (PFE)", replaced_by_files=True)
+    feeder_args: FeederArgs = section(FeederArgs, "data loading and augmentation")
+    dataset_info: DatasetInfo = section(DatasetInfo, "where the data lives")
+    model_args: ModelArgs = section(ModelArgs, "network shape")
+    decode_args: DecodeArgs = section(DecodeArgs, "CTC decoding")
+    optimizer_args: OptimizerArgs = section(OptimizerArgs, "optimiser and schedule")
+    synthetic: SyntheticCorpus = section(SyntheticCorpus, "bundled demo data")
+    predict_args: PredictArgs = section(PredictArgs, "the predict phase")
 
 
-class ConfigError(UserError, ValueError):
-    """A configuration problem, reported in one line; like a command-line usage error, exit code 2."""
+def resolve_path(path: str | Path) -> Path:
+    """A path as given if it exists, else relative to the repository (configs work from any directory)."""
+    candidate = Path(path).expanduser()
+    if candidate.exists() or candidate.is_absolute():
+        return candidate
+    in_repo = REPO_ROOT / candidate
+    return in_repo if in_repo.exists() else candidate
 
-    exit_code = 2
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
 
 
 def _section_type(cls: type, name: str) -> type | None:
-    hint = typing.get_type_hints(cls)[name]
+    hint = _hints(cls)[name]
     return hint if dataclasses.is_dataclass(hint) else None
 
 
@@ -171,46 +282,108 @@ def _closest(name: str, valid: Sequence[str], prefix: str = "") -> str:
     return f"; did you mean '{prefix}{match[0]}'?" if match else f"; valid keys: {', '.join(prefix + v for v in valid)}"
 
 
-def _merge(target: Any, values: Mapping[str, Any], prefix: str, source: str) -> None:
-    valid = [f.name for f in dataclasses.fields(target)]
+_FROM_FILE = "<file>"  # a section's YAML file among command-line keys for the same section
+
+
+def _merge(target: Any, values: Mapping[str, Any], prefix: str, source: str, replace: bool) -> None:
+    """Set `values` on the section `target`, checking every key and value; `replace`: this layer is a file,
+    whose mappings replace the sections marked `replaced_by_files`."""
+    fields = {f.name: f for f in dataclasses.fields(target)}
+    hints = _hints(type(target))
     for key, value in values.items():
-        key = key.replace("-", "_")
+        key = str(key).replace("-", "_")
         path = f"{prefix}{key}"
-        if key not in valid:
-            raise ConfigError(f"{source}: unknown config key '{path}'{_closest(key, valid, prefix)}")
-        section = _section_type(type(target), key)
-        if section is not None:
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{source}: '{path}' must be a mapping of {section.__name__} keys")
-            _merge(getattr(target, key), value, f"{path}.", source)
-        elif key == "loss_weights":
-            merged = dict(getattr(target, key)) if prefix == "" and source.startswith("command line") else {}
-            for name, weight in (value or {}).items():
-                merged[name] = _typed(weight, float, f"{path}.{name}", source)
-            setattr(target, key, merged)
-        else:
-            setattr(target, key, _typed(value, typing.get_type_hints(type(target))[key], path, source))
+        if key not in fields:
+            raise ConfigError(f"{source}: unknown config key '{path}'{_closest(key, list(fields), prefix)}")
+        kind = _section_type(type(target), key)
+        if kind is None:
+            setattr(target, key, _checked(value, hints[key], fields[key].metadata, path, source))
+            continue
+        if kind is SlowFastConfig and isinstance(value, Mapping) and _FROM_FILE in value:
+            setattr(target, key, SlowFastConfig.from_yaml(resolve_path(value[_FROM_FILE])))
+            value = {name: item for name, item in value.items() if name != _FROM_FILE}
+        elif kind is SlowFastConfig and isinstance(value, (str, Path)):
+            setattr(target, key, SlowFastConfig.from_yaml(resolve_path(value)))
+            continue
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{source}: '{path}' must be a mapping of {kind.__name__} keys, got {value!r}")
+        if replace and fields[key].metadata.get("replaced_by_files"):
+            setattr(target, key, kind(**{name: None for name in _hints(kind)}))
+        _merge(getattr(target, key), value, f"{path}.", source, replace)
 
 
-_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string", list: "a list",
-               dict: "a mapping"}
+_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string", type(None): "null"}
 
 
-def _typed(value: Any, kind: Any, path: str, source: str) -> Any:
-    """`value` as the schema's type for `path`, or a ConfigError naming the key, the value and the type."""
+def _describe(kind: Any) -> str:
+    origin = get_origin(kind)
+    if origin is Literal:
+        return "one of " + ", ".join(str(choice) for choice in get_args(kind))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in get_args(kind))
+    if origin is list:
+        return f"a list of ({_describe(get_args(kind)[0])})"
+    return _NAMES.get(kind, getattr(kind, "__name__", str(kind)))
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _convert(value: Any, kind: Any) -> Any:
+    """`value` as `kind` (YAML numbers become float or str where the schema says so), or _Mismatch."""
+    origin = get_origin(kind)
     if kind is Any:
         return value
-    ok = {
-        int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, (int, float)) and not isinstance(value, bool),
-        bool: isinstance(value, bool),
-        str: isinstance(value, (str, int, float)) and not isinstance(value, bool),
-        list: isinstance(value, list),
-        dict: isinstance(value, dict),
-    }[kind]
-    if not ok:
-        raise ConfigError(f"{source}: '{path}' must be {_TYPE_NAMES[kind]}, got {value!r}")
-    return float(value) if kind is float else str(value) if kind is str else value
+    if origin is Literal:
+        if any(value == choice and type(value) is type(choice) for choice in get_args(kind)):
+            return value
+        raise _Mismatch
+    if origin in (Union, types.UnionType):
+        for arg in get_args(kind):
+            try:
+                return _convert(value, arg)
+            except _Mismatch:
+                pass
+        raise _Mismatch
+    if origin is list:
+        if not isinstance(value, list):
+            raise _Mismatch
+        return [_convert(item, get_args(kind)[0]) for item in value]
+    if isinstance(value, bool):
+        if kind is bool:
+            return value
+        raise _Mismatch
+    if kind is type(None) and value is None:
+        return None
+    if kind is int and isinstance(value, int):
+        return value
+    if kind is float and isinstance(value, (int, float)):
+        return float(value)
+    if kind is str and isinstance(value, (str, int, float)):
+        return str(value)
+    raise _Mismatch
+
+
+def _checked(value: Any, kind: Any, metadata: Mapping[str, Any], path: str, source: str) -> Any:
+    """`value` converted to the schema's type for `path` and inside its range, or a one-line ConfigError."""
+    try:
+        converted = _convert(value, kind)
+    except _Mismatch:
+        hint = ""
+        if get_origin(kind) is Literal and isinstance(value, str):
+            match = difflib.get_close_matches(value, [str(c) for c in get_args(kind)], n=1, cutoff=0.5)
+            hint = f"; did you mean '{match[0]}'?" if match else ""
+        raise ConfigError(f"{source}: '{path}' must be {_describe(kind)}, got {value!r}{hint}") from None
+    if isinstance(converted, (int, float)) and not isinstance(converted, bool):
+        low, above, below = metadata.get("at_least"), metadata.get("above"), metadata.get("below")
+        if low is not None and converted < low:
+            raise ConfigError(f"{source}: '{path}' must be at least {low}, got {value!r}")
+        if above is not None and converted <= above:
+            raise ConfigError(f"{source}: '{path}' must be greater than {above}, got {value!r}")
+        if below is not None and converted >= below:
+            raise ConfigError(f"{source}: '{path}' must be below {below}, got {value!r}")
+    return converted
 
 
 def parse_value(text: str) -> Any:
@@ -225,84 +398,37 @@ def parse_value(text: str) -> Any:
 
 
 def _set_dotted(values: dict, dotted: str, value: Any) -> None:
+    """values[a][b][c] = value for "a.b.c"; a section given as a file and keys inside it (`model_args.backbone=
+    x.yaml model_args.backbone.width=32`) combine: the file first, then the keys."""
     node = values
     *parents, leaf = dotted.split(".")
     for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = value
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            child = node[part] = {_FROM_FILE: child}
+        node = child
+    if isinstance(node.get(leaf), dict) and not isinstance(value, dict):
+        node[leaf][_FROM_FILE] = value
+    else:
+        node[leaf] = value
 
 
 def validate(config: Config) -> Config:
-    """Reject values that would only fail later, deep inside a run."""
-    if config.phase not in PHASES:
-        raise ConfigError(f"phase must be one of {', '.join(PHASES)}, got '{config.phase}'")
-    if config.decode_mode not in ("beam", "max"):
-        raise ConfigError(f"decode_mode must be beam or max, got '{config.decode_mode}'")
-    if config.decode_args.backend not in ("builtin", "ctcdecode", "flashlight"):
-        raise ConfigError(f"decode_args.backend must be builtin, ctcdecode or flashlight, got '{config.decode_args.backend}'")
+    """Rules that tie several keys together (each value alone was checked when merged)."""
     if (config.decode_args.lm_path or config.decode_args.word_score) and config.decode_args.backend != "flashlight":
         raise ConfigError("decode_args.lm_path/word_score need decode_args.backend=flashlight")
-    if config.amp_dtype not in ("float16", "bfloat16"):
-        raise ConfigError(f"amp_dtype must be float16 or bfloat16, got '{config.amp_dtype}'")
-    if config.evaluate_tool not in ("python", "sclite"):
-        raise ConfigError(f"evaluate_tool must be python or sclite, got '{config.evaluate_tool}'")
-    unknown = sorted(set(config.loss_weights) - set(LOSS_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown loss weight(s) {unknown}{_closest(unknown[0], LOSS_KEYS)}")
     if isinstance(config.model_args.conv_type, int):
         if config.model_args.conv_type not in OFFICIAL_CONV_TYPES:
             raise ConfigError(f"model_args.conv_type {config.model_args.conv_type} is not an official conv_type number")
         config.model_args.conv_type = OFFICIAL_CONV_TYPES[config.model_args.conv_type]
-    try:
-        from utils.kernel_spec import parse_kernel_spec
+    from utils.kernel_spec import parse_kernel_spec
 
+    try:
         parse_kernel_spec(config.model_args.conv_type)
     except ValueError as error:
         raise ConfigError(f"model_args.conv_type: {error}") from None
-    if config.optimizer_args.optimizer not in ("Adam", "SGD"):
-        raise ConfigError(f"optimizer_args.optimizer must be Adam or SGD, got '{config.optimizer_args.optimizer}'")
-    if config.optimizer_args.scheduler not in ("multistep", "cosine"):
-        raise ConfigError(f"optimizer_args.scheduler must be multistep or cosine, got '{config.optimizer_args.scheduler}'")
-    for path, low in _AT_LEAST.items():
-        value = _lookup(config, path)
-        if value < low:
-            raise ConfigError(f"'{path}' must be at least {low}, got {value}")
-    for path, low, high in _WITHIN:
-        value = _lookup(config, path)
-        if not low <= value < high:
-            raise ConfigError(f"'{path}' must be in [{low}, {high}), got {value}")
-    stages = config.model_args.activation_checkpointing
-    if not isinstance(stages, (bool, list)) or (isinstance(stages, list) and not set(stages) <= set(STAGE_NAMES)):
-        raise ConfigError(f"'model_args.activation_checkpointing' must be true, false or a list of {', '.join(STAGE_NAMES)}, "
-                          f"got {stages!r}")
-    if config.dataset not in DATASET_NAMES:
-        raise ConfigError(f"dataset must be one of {', '.join(DATASET_NAMES)}, got '{config.dataset}'"
-                          f"{_closest(config.dataset, DATASET_NAMES)}")
-    if not all(isinstance(epoch, int) and not isinstance(epoch, bool) for epoch in config.optimizer_args.step):
-        raise ConfigError(f"'optimizer_args.step' must be a list of epoch numbers, got {config.optimizer_args.step}")
+    config.model_args.backbone.validate("model_args.backbone")
     return config
-
-
-DATASET_NAMES = ("phoenix2014", "phoenix2014-T", "CSL-Daily", "CSL")
-_AT_LEAST = {
-    "num_epoch": 1, "batch_size": 1, "test_batch_size": 1, "num_worker": 0, "log_interval": 0, "eval_interval": 1,
-    "save_interval": 1, "max_steps_per_epoch": 0, "feeder_args.input_size": 1, "feeder_args.frame_interval": 1,
-    "model_args.num_classes": 0, "model_args.hidden_size": 1, "decode_args.beam_width": 1,
-    "decode_args.cutoff_top_n": 1, "optimizer_args.start_epoch": 0, "optimizer_args.weight_decay": 0.0,
-    "predict_args.frame_size": 1,
-}
-_WITHIN = [  # [low, high)
-    ("feeder_args.image_scale", 1e-9, float("inf")), ("feeder_args.temporal_scaling", 0.0, 1.0),
-    ("model_args.lstm_dropout", 0.0, 1.0), ("optimizer_args.base_lr", 1e-30, float("inf")),
-    ("optimizer_args.gamma", 1e-30, float("inf")), ("predict_args.fps", 1e-9, float("inf")),
-]
-
-
-def _lookup(config: Config, dotted: str) -> Any:
-    value: Any = config
-    for part in dotted.split("."):
-        value = getattr(value, part)
-    return value
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -320,14 +446,14 @@ def load_yaml(path: str | Path) -> dict:
 
 def build_config(yaml_values: Mapping[str, Any] | None = None, cli_values: Mapping[str, Any] | None = None,
                  yaml_source: str = "config") -> Config:
-    """Defaults, then the YAML, then the command line; validated."""
+    """Defaults, then the YAML (its loss_weights replace the defaults), then the command line (merged); validated."""
     config = Config()
-    _merge(config, yaml_values or {}, "", yaml_source)
-    _merge(config, cli_values or {}, "", "command line")
+    _merge(config, yaml_values or {}, "", yaml_source, replace=True)
+    _merge(config, cli_values or {}, "", "command line", replace=False)
     return validate(config)
 
 
-def to_dict(config: Config) -> dict:
+def to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
 
@@ -336,9 +462,9 @@ def describe_schema(cls: type = Config, prefix: str = "") -> list[tuple[str, Any
     rows = []
     instance = cls()
     for f in dataclasses.fields(cls):
-        section = _section_type(cls, f.name)
-        if section is not None:
-            rows += describe_schema(section, f"{prefix}{f.name}.")
+        kind = _section_type(cls, f.name)
+        if kind is not None:
+            rows += describe_schema(kind, f"{prefix}{f.name}.")
         else:
             rows.append((f"{prefix}{f.name}", getattr(instance, f.name), f.metadata.get("help", "")))
     return rows

@@ -17,16 +17,17 @@ from __future__ import annotations
 import importlib.util
 import itertools
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, get_args
 
 import numpy as np
 import torch
 from flashlight.lib.text.decoder import (LM, CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions,
                                          ZeroLM)
 
+from utils.config import DecodeBackend
 from utils.prefix_beam_search import prefix_beam_search
 
-BACKENDS = ("builtin", "ctcdecode", "flashlight")
+BACKENDS: tuple[str, ...] = get_args(DecodeBackend)
 CTCDECODE_TOP_N = 40
 
 

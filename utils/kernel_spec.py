@@ -41,16 +41,19 @@ def parse_kernel_spec(spec: str | Sequence[str | KernelLayer]) -> tuple[KernelLa
 
 
 def temporal_padding(layers: Sequence[KernelLayer]) -> tuple[int, int]:
-    """Return (left_pad, total_stride) so that every output step sees a whole window.
+    """Return (left_pad, total_stride) as the official collate computes them.
 
-    Each convolution of kernel k needs (k - 1) / 2 frames of context on the left,
-    measured at the input resolution: the pooling strides before it multiply it.
+    At each convolution of kernel k the official recurrence sets
+    left_pad = left_pad * last_pool + (k - 1) // 2, where last_pool is the size of
+    the most recent pooling (1 before any); total_stride is the product of the
+    pooling sizes. For the released "K5 P2 K5 P2" this is (6, 4).
     """
-    left_pad, stride = 0, 1
+    left_pad, last_pool, stride = 0, 1, 1
     for layer in layers:
         if layer.kind == "K":
-            left_pad += (layer.size - 1) // 2 * stride
+            left_pad = left_pad * last_pool + (layer.size - 1) // 2
         else:
+            last_pool = layer.size
             stride *= layer.size
     return left_pad, stride
 
@@ -64,6 +67,7 @@ def feature_length(num_frames: int, layers: Sequence[KernelLayer]) -> int:
 
 
 def padded_length(num_frames: int, layers: Sequence[KernelLayer]) -> int:
-    """Length a clip of `num_frames` gets from the collate padding (ceil to stride + both pads)."""
+    """Length a clip of `num_frames` gets from the collate: rounded up to the stride, plus `left_pad` copies
+    of its first frame before it and as many of its last frame after it."""
     left_pad, stride = temporal_padding(layers)
     return math.ceil(num_frames / stride) * stride + 2 * left_pad

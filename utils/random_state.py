@@ -25,10 +25,8 @@ def configure_cudnn(deterministic: bool) -> None:
 
 def get_rng_state() -> dict[str, Any]:
     """Every generator's state, under the official checkpoint's keys (`random` is Python's generator)."""
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "random": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return {"torch": torch.get_rng_state(), "cuda": cuda, "numpy": np.random.get_state(), "random": random.getstate()}
 
 
 def set_rng_state(state: dict[str, Any]) -> str:
