@@ -1,4 +1,6 @@
-"""Multiply-adds of the backbone per clip, counted by fvcore on the traced graph.
+"""Multiply-adds of the SlowFast backbone per clip, counted by fvcore on the traced graph.
+
+    python -m benchmarks.model_flops [--frames 32] [--size 224]
 
 fvcore's default handles know `aten::_convolution`; modules/conv3d.py calls oneDNN's
 convolution operator directly on the CPU, so it gets the same convolution rule here.
@@ -13,6 +15,9 @@ import torch
 from fvcore.nn import FlopCountAnalysis
 from fvcore.nn.jit_handles import conv_flop_count, get_shape
 from torch import nn
+
+from benchmarks.common import Row, record, run_benchmark
+from utils.cli import ArgumentParser
 
 
 def _mkldnn_convolution(inputs: list[Any], outputs: list[Any]) -> int:
@@ -46,3 +51,26 @@ def backbone_multiply_adds(model: nn.Module, frames: int, size: int = 224) -> in
     """Multiply-adds of the SlowFast backbone for one clip of `frames` frames of size x size."""
     with torch.no_grad():
         return sum(count_multiply_adds(_Features(model), torch.zeros(1, 3, frames, size, size)).values())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--frames", type=int, default=32)
+    parser.add_argument("--size", type=int, default=224)
+    args = parser.parse_args(argv)
+    from slr_network import SLRModel
+    from utils.config import SlowFastConfig, resolve_path
+
+    rows = []
+    for name, backbone in (("R101 64x2 (the paper)", SlowFastConfig()),
+                           ("demo (configs/backbone/slowfast_tiny.yaml)",
+                            SlowFastConfig.from_yaml(resolve_path("configs/backbone/slowfast_tiny.yaml")))):
+        total = backbone_multiply_adds(SLRModel(1296, backbone), args.frames, args.size)
+        rows += [Row(f"{name}: multiply-adds per {args.frames}-frame {args.size}x{args.size} clip", f"{total / 1e9:.2f} G"),
+                 Row(f"{name}: multiply-adds per frame", f"{total / args.frames / 1e9:.3f} G")]
+    record("model_flops", rows, notes="fvcore FlopCountAnalysis of the backbone's forward pass (one multiply-add "
+                                      "counted once); convolutions and BatchNorm, no temporal head or BiLSTM")
+
+
+if __name__ == "__main__":
+    run_benchmark(main)
