@@ -343,3 +343,26 @@ def test_csl_daily_frames_written_by_an_old_version_are_refused_when_read(tmp_pa
     paths = entry.DataPaths(build_config({"dataset": "CSL-Daily",
                                           "dataset_info": {"info_dir": str(info_dir), "dataset_root": str(official)}}))
     assert paths.frames("dev") == official
+
+
+def test_the_synthetic_corpus_is_prepared_through_the_preprocessing_api(tmp_path):
+    """synthetic.enabled: generated, then preprocessed by preprocess_corpus exactly as the CLI would; the
+    validated config is left as it was."""
+    config = entry.config_from_args([
+        "--work-dir", str(tmp_path / "work"), "--device", "cpu", "--num-worker", "1", "synthetic.enabled=true",
+        f"synthetic.root={tmp_path / 'synthetic'}", "synthetic.train=3", "synthetic.dev=2", "synthetic.test=2",
+        "synthetic.output_size=24", "synthetic.seed=4"])
+    info_dir = entry.prepare_synthetic_corpus(config, entry.init_distributed("cpu"))
+    assert info_dir == tmp_path / "synthetic" / "preprocessed" and config.dataset_info.info_dir == ""
+    raw = tmp_path / "synthetic" / "phoenix-2014-multisigner"
+    assert preprocess_main(["--dataset", "phoenix2014", "--dataset-root", str(raw), "--output", str(tmp_path / "cli"),
+                            "--skip-frames"]) == 0
+    for name in ("gloss_dict.json", "phoenix2014-groundtruth-dev.stm", "phoenix2014-groundtruth-test.stm"):
+        assert (info_dir / name).read_text() == (tmp_path / "cli" / name).read_text(), name
+    for split, count in (("train", 3), ("dev", 2), ("test", 2)):
+        records = (info_dir / f"{split}_info.jsonl").read_text().splitlines()[1:]
+        assert len(records) == count
+        for record in map(json.loads, records):
+            frames = sorted((tmp_path / "synthetic" / "frames").glob(record["folder"]))
+            assert len(frames) == record["num_frames"] > 0
+            assert cv2.imread(str(frames[0])).shape == (24, 24, 3)
