@@ -17,7 +17,7 @@ from torch import nn
 from tqdm import tqdm
 
 from dataset.collate import Batch, PadCollate
-from dataset.frames import ReadGeometry, is_video_file, list_frame_files, prepare_clip, read_frames, read_video_file
+from dataset.frames import ReadGeometry, is_glob, is_video_file, list_frame_files, prepare_clip, read_frames, read_video_file
 from dataset.video_dataset import Sample
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
 from evaluation.alignment_figure import alignment_figure
@@ -245,6 +245,25 @@ def load_input_frames(path: Path) -> np.ndarray:
     return read_frames(list_frame_files(path), str(path))
 
 
+def prediction_name(path: Path, taken: set[str]) -> str:
+    """The output name of one input: a video's stem, a frame folder's (or glob's) folder name, and for
+    PHOENIX's numbered camera folder (`<id>/1/*.png`) the video id above it; made unique among `taken`
+    (`_2`, `_3`, ...) so that no prediction overwrites another. The name is added to `taken`."""
+    if is_video_file(path):
+        name = path.stem
+    else:
+        folder = path
+        while is_glob(folder.name):
+            folder = folder.parent
+        name = folder.parent.name if folder.name.isdigit() and folder.parent.name else folder.name
+    unique, count = name, 1
+    while unique in taken:
+        count += 1
+        unique = f"{name}_{count}"
+    taken.add(unique)
+    return unique
+
+
 @torch.no_grad()
 def predict(
     model: nn.Module, inputs: Sequence[Path], decoder: CTCDecoder, collate: PadCollate, context: DistContext, *,
@@ -256,11 +275,12 @@ def predict(
     model = unwrap(model).eval()
     results = []
     ctm_lines = []
+    taken: set[str] = set()
     for path in tqdm(inputs, desc="predict", disable=_quiet(context), dynamic_ncols=True):
         frames = load_input_frames(path)
         clip = prepare_clip(frames, size=frame_size, input_size=input_size, image_scale=image_scale,
                             geometry=geometry)
-        name = path.stem if is_video_file(path) else (path.name if path.is_dir() else path.parent.name)
+        name = prediction_name(path, taken)
         _, output = forward(model, collate([Sample(clip, [], {"fileid": name})]), context, precision)
         decoded = decoder.decode(output.sequence_logits[0], output.feat_len)[0]
         stride = collate.stride

@@ -116,7 +116,8 @@ def test_predict_on_frames_matches_the_test_hypothesis(corpus, trained, tmp_path
     assert entry.main(tiny_args(corpus, tmp_path, "--phase", "predict", "--load-weights",
                                 str(trained / "best_model.pt"), "--input", str(raw_folder),
                                 f"predict_args.frame_size={OUTPUT_SIZE}", f"predict_args.output_dir={out}")) == 0
-    result = json.loads((out / f"{raw_folder.name}.json").read_text())
+    assert raw_folder.name == "1"  # PHOENIX's camera folder: the prediction is named after the video id above it
+    result = json.loads((out / f"{record['fileid']}.json").read_text())
     # the test phase of the same checkpoint (the training's last CTM may come from a later epoch)
     assert entry.main(tiny_args(corpus, tmp_path / "test", "--phase", "test", "--load-weights",
                                 str(trained / "best_model.pt"))) == 0

@@ -1,12 +1,13 @@
 import copy
 import logging
+from pathlib import Path
 
 import torch
 
 from conftest import padded_frames, tiny_backbone
 from dataset.collate import Batch
 from modules.losses import SLRLoss
-from seq_scripts import train_epoch
+from seq_scripts import prediction_name, train_epoch
 from slr_network import SLRModel
 from utils.distributed import DistContext
 from utils.precision import Precision
@@ -75,3 +76,12 @@ def test_batches_with_no_alignable_sample_are_skipped_without_a_step():
     stats = train_epoch(model, [impossible], SLRLoss(), optimizer, scaler, context, epoch=0, precision=Precision(), log_interval=0)
     assert stats.skipped_infeasible_batches == 1 and stats.steps == 0
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_prediction_names_follow_the_input_and_never_collide():
+    taken = set()
+    names = [prediction_name(Path(p), taken) for p in (
+        "videos/clip.mp4", "dev/01April_2010_Thursday_heute-6694/1/*.png", "dev/01April_2010_Thursday_heute-6694/1",
+        "own/frames_of_me", "other/frames_of_me/*.jpg", "more/clip.MOV")]
+    assert names == ["clip", "01April_2010_Thursday_heute-6694", "01April_2010_Thursday_heute-6694_2",
+                     "frames_of_me", "frames_of_me_2", "clip_2"]
