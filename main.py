@@ -138,7 +138,7 @@ def build_model(config: Config, num_classes: int, context: DistContext, kinetics
                      share_classifier=args.share_classifier, lstm_dropout=args.lstm_dropout,
                      activation_checkpointing=args.activation_checkpointing)
     if args.pretrained_backbone and kinetics_init:
-        report = load_c2_checkpoint(resolve_path(args.pretrained_backbone), model.conv2d)
+        report = load_c2_checkpoint(resolve_path(args.pretrained_backbone), model.backbone)
         logger.info(report.summary())
         for line in report.unmapped:
             logger.info("  unmapped: %s", line)

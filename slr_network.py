@@ -53,6 +53,12 @@ class SLRModel(nn.Module):
             else nn.ModuleList([NormLinear(hidden_size, num_classes) for _ in range(3)])
         )
 
+    @property
+    def backbone(self) -> SlowFast:
+        """The SlowFast backbone (`conv2d` in the official parameter names): Kinetics initialisation and
+        activation checkpointing act on it."""
+        return self.conv2d
+
     def backbone_features(self, x: torch.Tensor) -> torch.Tensor:
         """Per-frame SlowFast features, B x (C_slow + C_fast) x T: what feature extraction saves."""
         return self.conv2d(x)

@@ -16,7 +16,7 @@ def test_activation_checkpointing_keeps_outputs_gradients_and_bn_stats(stages):
             if name.endswith(("weight_s", "weight_f", "c_bn.weight")):
                 p.fill_(0.5)
     ckpt = copy.deepcopy(plain)
-    ckpt.conv2d.set_activation_checkpointing(stages)
+    ckpt.backbone.set_activation_checkpointing(stages)
     lengths = torch.tensor([padded_frames(30), padded_frames(21)])
     video = torch.randn(2, 3, int(lengths.max()), 64, 64)
     labels, label_lengths = torch.tensor([1, 2, 3, 4, 5]), torch.tensor([3, 2])
@@ -38,4 +38,4 @@ def test_activation_checkpointing_keeps_outputs_gradients_and_bn_stats(stages):
 def test_unknown_stage_is_rejected():
     model = SLRModel(5, tiny_backbone(), hidden_size=16)
     with pytest.raises(ValueError, match="unknown stage"):
-        model.conv2d.set_activation_checkpointing(["s6"])
+        model.backbone.set_activation_checkpointing(["s6"])
