@@ -74,6 +74,9 @@ def test_backbone_yamls_set_exactly_their_values(path):
 def test_backbone_is_a_section_of_the_schema():
     config = config_from_args(["model_args.backbone=configs/backbone/slowfast_tiny.yaml", "model_args.backbone.width=32"])
     assert (config.model_args.backbone.depth, config.model_args.backbone.width) == (18, 32)
+    official_flag = config_from_args(["--model-args", "backbone=configs/backbone/slowfast_tiny.yaml",
+                                      "backbone.width=32"])
+    assert official_flag.model_args.backbone == config.model_args.backbone
     with_mapping = build_config({"model_args": {"backbone": {"depth": 50}}}).model_args.backbone
     assert (with_mapping.depth, with_mapping.width) == (50, 64)
 

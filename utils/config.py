@@ -479,7 +479,7 @@ class _KeyValues(argparse.Action):
             if "=" not in item:
                 parser.error(f"{option_string} expects KEY=VALUE pairs, got '{item}'")
             key, value = item.split("=", 1)
-            mapping[key] = parse_value(value)
+            _set_dotted(mapping, key, parse_value(value))
         setattr(namespace, self.dest, mapping)
 
 
