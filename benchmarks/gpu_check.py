@@ -231,7 +231,7 @@ def smoke(device: str, work_dir: Path) -> list[Row]:
         ("predict", base + ["--work-dir", str(test_dir), "--phase", "predict", "--load-weights",
                             str(train_dir / "last_checkpoint.pt"), "--input",
                             str(work_dir / "data" / "frames" / "dev" / "synthetic_dev_00000" / "1")],
-         lambda: (test_dir / "predictions" / "1.json").is_file()),
+         lambda: (test_dir / "predictions" / "synthetic_dev_00000.json").is_file()),
     ]
     rows = []
     for name, command, succeeded in stages:
