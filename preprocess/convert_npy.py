@@ -1,21 +1,63 @@
 """Converter of the official pickled `.npy` metadata (info dicts, gloss dictionaries) to JSON.
 
-The only place in the project that unpickles anything: run it once on files
-you trust, then use the JSON everywhere.
+The only place in the project that reads a pickle, and it does not trust it: the
+unpickler rebuilds numpy arrays, numpy scalars and plain Python data (dicts,
+lists, strings, numbers) and refuses anything else, so a crafted file cannot run
+code. Convert once, then use the JSON everywhere.
 
     python -m preprocess.convert_npy train_info.npy train_info.jsonl
     python -m preprocess.convert_npy gloss_dict.npy gloss_dict.json
 """
 from __future__ import annotations
 
-import argparse
-import sys
+import pickle
 from pathlib import Path
 
 import numpy as np
 
 from dataset.info import write_info
+from utils.cli import ArgumentParser, run_command
+from utils.errors import UserError
 from utils.io import write_json_atomic
+
+# What numpy's pickle of an object array names: its reconstructor, scalar constructor, ndarray and dtype (taken
+# from numpy's own reduce functions, under the module names new and older numpy write).
+_RECONSTRUCT, _SCALAR = np.zeros(1).__reduce__()[0], np.int64(0).__reduce__()[0]
+_ALLOWED_GLOBALS = {
+    **{(module, function.__name__): function for function in (_RECONSTRUCT, _SCALAR)
+       for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+class MetadataError(UserError, ValueError):
+    """A .npy file that is not the official metadata; the message names it."""
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> object:
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refuses to load {module}.{name}: only numpy arrays and plain data") from None
+
+
+def load_metadata_npy(source: Path) -> object:
+    """The object stored in an object-dtype .npy file, unpickled without running any code it names."""
+    with open(source, "rb") as handle:
+        try:
+            version = np.lib.format.read_magic(handle)
+            _, _, dtype = _HEADER_READERS[version](handle)
+        except (ValueError, KeyError) as error:
+            raise MetadataError(f"{source}: not a .npy file ({error})") from None
+        if not dtype.hasobject:
+            raise MetadataError(f"{source}: expected a pickled dict, found a {dtype} array")
+        try:
+            return _DataOnlyUnpickler(handle).load()
+        except (pickle.UnpicklingError, EOFError) as error:
+            raise MetadataError(f"{source}: {error}") from None
 
 
 def plain(value: object) -> object:
@@ -33,10 +75,10 @@ def plain(value: object) -> object:
 
 def convert(source: Path, target: Path) -> str:
     """Convert one file; returns "info" or "gloss_dict" for what it found."""
-    loaded = np.load(source, allow_pickle=True)
-    content = loaded.item() if loaded.dtype == object and loaded.shape == () else None
+    loaded = load_metadata_npy(source)
+    content = loaded.item() if isinstance(loaded, np.ndarray) and loaded.shape == () else None
     if not isinstance(content, dict):
-        raise ValueError(f"{source}: expected a pickled dict, found {type(content or loaded).__name__}")
+        raise MetadataError(f"{source}: expected a pickled dict, found {type(content or loaded).__name__}")
     integer_keys = [key for key in content if isinstance(key, (int, np.integer))]
     if integer_keys:
         records = []
@@ -51,18 +93,19 @@ def convert(source: Path, target: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m preprocess.convert_npy", description=__doc__.split("\n")[0])
-    parser.add_argument("source", type=Path, help="official .npy file (a pickle: only convert files you trust)")
+    """Convert one file: 0 on success, one `error:` line and a non-zero code otherwise."""
+    return run_command(_convert, argv)
+
+
+def _convert(argv: list[str]) -> int:
+    parser = ArgumentParser(prog="python -m preprocess.convert_npy", description=__doc__.split("\n")[0])
+    parser.add_argument("source", type=Path, help="official .npy file")
     parser.add_argument("target", type=Path, help="output .jsonl (info) or .json (gloss dictionary)")
     args = parser.parse_args(argv)
-    try:
-        kind = convert(args.source, args.target)
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    kind = convert(args.source, args.target)
     print(f"{args.source} -> {args.target} ({kind})")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

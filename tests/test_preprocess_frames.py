@@ -9,6 +9,7 @@ from dataset.synthetic import generate_synthetic_corpus
 from dataset.video_dataset import SignVideoDataset
 from preprocess.cli import main
 from preprocess.convert_npy import convert
+from preprocess.convert_npy import main as convert_main
 
 
 def preprocess(root, out, frames, *extra):
@@ -150,3 +151,20 @@ def test_convert_npy_info_and_gloss_dict(tmp_path):
     np.save(tmp_path / "gloss_dict.npy", np.array({"X": [1, 3], "Y": [2, 1]}, dtype=object), allow_pickle=True)
     assert convert(tmp_path / "gloss_dict.npy", tmp_path / "gloss_dict.json") == "gloss_dict"
     assert load_gloss_dict(tmp_path / "gloss_dict.json") == {"X": 1, "Y": 2}
+
+
+class _RunsCode:
+    """A pickle payload that would call a function when loaded."""
+
+    def __reduce__(self):
+        return (print, ("this must not run",))
+
+
+def test_convert_npy_refuses_pickles_that_name_code(tmp_path, capsys):
+    np.save(tmp_path / "evil.npy", np.array({0: {"fileid": _RunsCode()}}, dtype=object), allow_pickle=True)
+    assert convert_main([str(tmp_path / "evil.npy"), str(tmp_path / "evil.jsonl")]) == 1
+    captured = capsys.readouterr()
+    assert "this must not run" not in captured.out
+    assert captured.err.strip() == f"error: {tmp_path / 'evil.npy'}: refuses to load builtins.print: only numpy " \
+                                   f"arrays and plain data"
+    assert not (tmp_path / "evil.jsonl").exists()
