@@ -1,9 +1,8 @@
 """Converter of the official pickled `.npy` metadata (info dicts, gloss dictionaries) to JSON.
 
-The only place in the project that reads a pickle, and it does not trust it: the
-unpickler rebuilds numpy arrays, numpy scalars and plain Python data (dicts,
-lists, strings, numbers) and refuses anything else, so a crafted file cannot run
-code. Convert once, then use the JSON everywhere.
+The file is read with utils/safe_pickle.py, which rebuilds numpy arrays, numpy
+scalars and plain Python data and refuses anything else, so a crafted file cannot
+run code. Convert once, then use the JSON everywhere.
 
     python -m preprocess.convert_npy train_info.npy train_info.jsonl
     python -m preprocess.convert_npy gloss_dict.npy gloss_dict.json
@@ -19,29 +18,13 @@ from dataset.info import write_info
 from utils.cli import ArgumentParser, run_command
 from utils.errors import UserError
 from utils.io import write_json_atomic
+from utils.safe_pickle import load_data_pickle
 
-# What numpy's pickle of an object array names: its reconstructor, scalar constructor, ndarray and dtype (taken
-# from numpy's own reduce functions, under the module names new and older numpy write).
-_RECONSTRUCT, _SCALAR = np.zeros(1).__reduce__()[0], np.int64(0).__reduce__()[0]
-_ALLOWED_GLOBALS = {
-    **{(module, function.__name__): function for function in (_RECONSTRUCT, _SCALAR)
-       for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-}
 _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
 class MetadataError(UserError, ValueError):
     """A .npy file that is not the official metadata; the message names it."""
-
-
-class _DataOnlyUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> object:
-        try:
-            return _ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"refuses to load {module}.{name}: only numpy arrays and plain data") from None
 
 
 def load_metadata_npy(source: Path) -> object:
@@ -55,7 +38,7 @@ def load_metadata_npy(source: Path) -> object:
         if not dtype.hasobject:
             raise MetadataError(f"{source}: expected a pickled dict, found a {dtype} array")
         try:
-            return _DataOnlyUnpickler(handle).load()
+            return load_data_pickle(handle)
         except (pickle.UnpicklingError, EOFError) as error:
             raise MetadataError(f"{source}: {error}") from None
 

@@ -1,11 +1,13 @@
 import pickle
 
 import numpy as np
+import pytest
 import torch
 
 from conftest import tiny_backbone
 from modules.slowfast import SlowFast
-from utils.c2_model_loading import c2_name_to_pytorch, load_c2_checkpoint
+from utils.c2_model_loading import c2_name_to_pytorch, load_c2_checkpoint, read_c2_blobs
+from utils.errors import CheckpointError
 
 
 def test_caffe2_names_map_to_pyslowfast_names():
@@ -61,3 +63,21 @@ def test_loader_copies_adapts_and_reports(tmp_path):
     assert "s1.pathway0_stem.conv.weight" not in report.missing
     assert not any(key.endswith("num_batches_tracked") for key in report.missing)
     assert "3 loaded" in report.summary()
+
+
+def test_python2_era_pickles_load_and_pickles_naming_code_are_refused(tmp_path):
+    blobs = {"conv1_w": np.arange(6, dtype=np.float32).reshape(1, 6), "model_iter": np.int64(7)}
+    # protocol 2 with the `numpy.core` module names older numpy wrote, as PySlowFast's released files have
+    old = pickle.dumps({"blobs": blobs}, protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    assert b"numpy.core.multiarray\n_reconstruct" in old
+    (tmp_path / "old.pkl").write_bytes(old)
+    loaded = read_c2_blobs(tmp_path / "old.pkl")
+    assert np.array_equal(loaded["conv1_w"], blobs["conv1_w"]) and loaded["model_iter"] == 7
+
+    class RunsCode:
+        def __reduce__(self):
+            return (print, ("this must not run",))
+
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({"blobs": {"conv1_w": RunsCode()}}))
+    with pytest.raises(CheckpointError, match=r"evil.pkl: not a Caffe2 checkpoint \(refuses to load builtins.print"):
+        read_c2_blobs(tmp_path / "evil.pkl")

@@ -18,6 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from utils.errors import CheckpointError
+from utils.safe_pickle import load_data_pickle
+
 _CONV_PARAM = {"w": "weight", "b": "bias"}
 _BN_PARAM = {"s": "weight", "b": "bias", "rm": "running_mean", "riv": "running_var"}
 _BOOKKEEPING = ("momentum", "lr", "model_iter")
@@ -107,9 +110,12 @@ def _adapt(blob: np.ndarray, target: torch.Tensor) -> tuple[torch.Tensor | None,
 
 
 def read_c2_blobs(path: str | Path) -> dict[str, np.ndarray]:
-    """Read the blobs of a Caffe2 checkpoint pickle. Only open checkpoints you trust: it is a pickle."""
+    """Read the blobs of a Caffe2 checkpoint pickle (data only: utils/safe_pickle.py)."""
     with open(path, "rb") as handle:
-        checkpoint = pickle.load(handle, encoding="latin1")
+        try:
+            checkpoint = load_data_pickle(handle, encoding="latin1")
+        except pickle.UnpicklingError as error:
+            raise CheckpointError(f"{path}: not a Caffe2 checkpoint ({error})") from None
     if not isinstance(checkpoint, Mapping) or "blobs" not in checkpoint:
         raise ValueError(f"{path}: not a Caffe2 checkpoint (expected a dict with a 'blobs' entry)")
     return dict(checkpoint["blobs"])
