@@ -26,15 +26,20 @@ from dataset.frames import read_geometry
 from dataset.gloss_dict import load_gloss_dict
 from dataset.info import read_info
 from dataset.video_dataset import SignVideoDataset, init_loader_worker
-from evaluation.alignment_figure import alignment_figure
 from evaluation.analyse import write_analysis
-from evaluation.analysis_charts import save_figure
 from modules.losses import SLRLoss
 from slr_network import SLRModel
 from utils.allocator import reexec_under_jemalloc
 from utils.c2_model_loading import load_c2_checkpoint
-from utils.checkpoint import (BEST_CHECKPOINT, LAST_CHECKPOINT, apply_model_weights, read_checkpoint,
-                              restore_training_state, save_checkpoint, training_state)
+from utils.checkpoint import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    apply_model_weights,
+    read_checkpoint,
+    restore_training_state,
+    save_checkpoint,
+    training_state,
+)
 from utils.cli import run_command
 from utils.config import Config, ConfigError, config_from_args, resolve_path, to_dict
 from utils.decode import CTCDecoder
@@ -276,11 +281,9 @@ class Experiment:
 
     def _picture_saver(self, out_dir: Path) -> seq_scripts.SentenceHook:
         """Saves each decoded clip's alignment picture into `out_dir`."""
-        def save(name: str, frames: torch.Tensor, posteriors: Any, decoded: Any) -> None:
-            title = f"{name}: {' '.join(decoded.glosses) or '(nothing recognised)'}"
-            figure = alignment_figure(frames.numpy(), posteriors, decoded.glosses, decoded.spans,
-                                      self.decoder.vocabulary, self.collate.stride, title)
-            save_figure(figure, out_dir / f"{name}.alignment.png")
+        def save(name: str, frames: Any, posteriors: Any, decoded: Any) -> None:
+            seq_scripts.save_alignment_picture(out_dir, name, frames, posteriors, decoded, self.decoder.vocabulary,
+                                               self.collate.stride)
         return save
 
     def record_config(self) -> None:
@@ -365,7 +368,8 @@ class Experiment:
         return self.test()
 
     def _save_epoch(self, epoch: int, run: "TrainingRun", wer: dict) -> None:
-        self.record_config()
+        if epoch == run.start_epoch:  # with the run's first checkpoint
+            self.record_config()
         state = training_state(epoch, self.model, run.optimizer, run.scheduler, run.scaler, run.history.to_dict(),
                                self.gloss_dict, to_dict(self.config))
         if "dev" in wer and run.history.best_epoch == epoch:

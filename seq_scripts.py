@@ -17,7 +17,15 @@ from torch import nn
 from tqdm import tqdm
 
 from dataset.collate import Batch, PadCollate
-from dataset.frames import ReadGeometry, is_glob, is_video_file, list_frame_files, prepare_clip, read_frames, read_video_file
+from dataset.frames import (
+    ReadGeometry,
+    glob_root,
+    is_video_file,
+    list_frame_files,
+    prepare_clip,
+    read_frames,
+    read_video_file,
+)
 from dataset.video_dataset import Sample
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
 from evaluation.alignment_figure import alignment_figure
@@ -138,7 +146,15 @@ def train_epoch(
     return stats
 
 
-SentenceHook = Callable[[str, torch.Tensor, np.ndarray, DecodedSequence], None]
+SentenceHook = Callable[[str, np.ndarray, np.ndarray, DecodedSequence], None]
+
+
+def save_alignment_picture(out_dir: Path, name: str, frames: np.ndarray, posteriors: np.ndarray,
+                           decoded: DecodedSequence, vocabulary: Sequence[str], stride: int) -> None:
+    """<out_dir>/<name>.alignment.png: the clip's frames, its posteriors and the glosses recognised."""
+    title = f"{name}: {' '.join(decoded.glosses) or '(nothing recognised)'}"
+    figure = alignment_figure(frames, posteriors, decoded.glosses, decoded.spans, vocabulary, stride, title)
+    save_figure(figure, out_dir / f"{name}.alignment.png")
 
 
 @torch.no_grad()
@@ -156,16 +172,16 @@ def decode_split(
     for batch in tqdm(loader, desc=desc, disable=_quiet(context), dynamic_ncols=True, leave=False):
         if batch is None:
             continue
-        batch, output = forward(model, batch, context, precision)
+        _, output = forward(model, batch, context, precision)
         names = [str(info["fileid"]) for info in batch.info]
         decoded = decoder.decode(output.sequence_logits[0], output.feat_len)
-        for row, (name, hyp) in enumerate(zip(names, decoded)):
+        if on_sentence is not None:  # one softmax and one copy per batch; the frames are still on the CPU here
+            posteriors = output.sequence_logits[0].float().softmax(-1).cpu().numpy()
+            for row, (name, hyp) in enumerate(zip(names, decoded)):
+                frames = batch.video[row, left_pad:left_pad + batch.num_frames[row]].numpy()
+                on_sentence(name, frames, posteriors[:int(output.feat_len[row]), row], hyp)
+        for name, hyp in zip(names, decoded):
             lstm[name] = hyp.glosses
-            if on_sentence is not None:
-                steps = int(output.feat_len[row])
-                posteriors = output.sequence_logits[0][:steps, row].float().softmax(-1).cpu().numpy()
-                frames = batch.video[row, left_pad:left_pad + batch.num_frames[row]].cpu()
-                on_sentence(name, frames, posteriors, hyp)
         for name, hyp in zip(names, decoder.decode(output.conv_logits[0], output.feat_len)):
             conv[name] = hyp.glosses
     for part_lstm, part_conv in gather_objects(context, (lstm, conv)):
@@ -216,7 +232,7 @@ def extract_features(
             continue
         batch = batch.to(context.device, non_blocking=True)
         with precision.autocast(context.device):
-            features = model.backbone_features(batch.network_input(precision.memory_format)).float().cpu()
+            features = model.backbone(batch.network_input(precision.memory_format)).float().cpu()
         for row, (info, frames) in enumerate(zip(batch.info, batch.num_frames)):
             clip = features[row, :, left_pad: left_pad + frames].transpose(0, 1).contiguous().numpy()
             with atomic_open(out_dir / f"{info['fileid']}.npy", "wb") as handle:
@@ -252,9 +268,7 @@ def prediction_name(path: Path, taken: set[str]) -> str:
     if is_video_file(path):
         name = path.stem
     else:
-        folder = path
-        while is_glob(folder.name):
-            folder = folder.parent
+        folder = glob_root(path)
         name = folder.parent.name if folder.name.isdigit() and folder.parent.name else folder.name
     unique, count = name, 1
     while unique in taken:
@@ -297,9 +311,7 @@ def predict(
         write_json_atomic(out_dir / f"{name}.json", result)
         if pictures:
             posteriors = output.sequence_logits[0][:, 0].float().softmax(-1).cpu().numpy()
-            save_figure(alignment_figure(frames, posteriors, decoded.glosses, decoded.spans, decoder.vocabulary,
-                                         stride, f"{name}: {result['sentence'] or '(nothing recognised)'}"),
-                        out_dir / f"{name}.alignment.png")
+            save_alignment_picture(out_dir, name, frames, posteriors, decoded, decoder.vocabulary, stride)
         results.append(result)
         logger.info("%s: %s", path, result["sentence"] or "(nothing recognised)")
     write_text_atomic(out_dir / "predictions.ctm", "".join(ctm_lines))

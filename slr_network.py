@@ -55,17 +55,13 @@ class SLRModel(nn.Module):
 
     @property
     def backbone(self) -> SlowFast:
-        """The SlowFast backbone (`conv2d` in the official parameter names): Kinetics initialisation and
-        activation checkpointing act on it."""
+        """The SlowFast backbone (`conv2d` in the official parameter names): `model.backbone(x)` gives the
+        per-frame features, B x (C_slow + C_fast) x T, that feature extraction saves."""
         return self.conv2d
-
-    def backbone_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-frame SlowFast features, B x (C_slow + C_fast) x T: what feature extraction saves."""
-        return self.conv2d(x)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> SLROutput:
         """x: B x 3 x T x H x W (padded clips), lengths: (B,) padded frame counts."""
-        framewise = self.backbone_features(x)
+        framewise = self.conv2d(x)
         conv_out = self.conv1d(framewise, lengths)
         sequence_logits = [
             self.classifier[i](self.temporal_model[i](feat, conv_out.feat_len))

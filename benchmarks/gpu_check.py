@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+import seq_scripts
 from benchmarks.common import Row, load_note, print_table, record, run_benchmark
 from dataset.collate import Batch, PadCollate
 from dataset.video_dataset import Sample
@@ -37,6 +38,7 @@ from modules.losses import SLRLoss
 from slr_network import SLRModel
 from utils.cli import ArgumentParser
 from utils.config import SlowFastConfig
+from utils.distributed import DistContext
 from utils.precision import Precision
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,9 +89,7 @@ def without_dropout(model: nn.Module) -> nn.Module:
 
 
 def training_loss(model: nn.Module, batch: Batch, device: torch.device, precision: Precision) -> torch.Tensor:
-    batch = batch.to(device, non_blocking=True)
-    with precision.autocast(device):
-        output = model(batch.network_input(precision.memory_format), batch.video_length)
+    batch, output = seq_scripts.forward(model, batch, DistContext(device), precision)
     names = [str(info["fileid"]) for info in batch.info]
     return SLRLoss()(output, batch.label, batch.label_length, names).total
 

@@ -24,17 +24,6 @@ def _mkldnn_convolution(inputs: list[Any], outputs: list[Any]) -> int:
     return conv_flop_count(get_shape(inputs[0]), get_shape(inputs[1]), get_shape(outputs[0]), False)
 
 
-class _Features(nn.Module):
-    """The model's per-frame backbone features, as a plain module fvcore can trace."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.backbone_features(x)
-
-
 def count_multiply_adds(module: nn.Module, *inputs: torch.Tensor) -> dict[str, int]:
     """Multiply-adds of `module(*inputs)` per operator (fvcore counts one multiply-add as one "flop")."""
     with warnings.catch_warnings():
@@ -50,7 +39,7 @@ def count_multiply_adds(module: nn.Module, *inputs: torch.Tensor) -> dict[str, i
 def backbone_multiply_adds(model: nn.Module, frames: int, size: int = 224) -> int:
     """Multiply-adds of the SlowFast backbone for one clip of `frames` frames of size x size."""
     with torch.no_grad():
-        return sum(count_multiply_adds(_Features(model), torch.zeros(1, 3, frames, size, size)).values())
+        return sum(count_multiply_adds(model.backbone, torch.zeros(1, 3, frames, size, size)).values())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import get_worker_info
 
 from dataset.video_dataset import Sample
-from utils.kernel_spec import KernelLayer, padded_length, parse_kernel_spec, temporal_padding
+from utils.kernel_spec import KernelLayer, pad_to_stride, parse_kernel_spec, temporal_padding
 
 MEAN = 0.45
 STD = 0.225
@@ -73,12 +73,11 @@ class PadCollate:
     """collate_fn for SignVideoDataset; its padding follows the temporal kernel spec it is given."""
 
     def __init__(self, kernel_spec: str | Sequence[KernelLayer] = "K5 P2 K5 P2") -> None:
-        self.layers = parse_kernel_spec(kernel_spec)
-        self.left_pad, self.stride = temporal_padding(self.layers)
+        self.left_pad, self.stride = temporal_padding(parse_kernel_spec(kernel_spec))
 
     def padded_length(self, num_frames: int) -> int:
-        """Length of a clip of `num_frames` after padding."""
-        return padded_length(num_frames, self.layers)
+        """Length of a clip of `num_frames` after padding (utils/kernel_spec.py padded_length)."""
+        return pad_to_stride(num_frames, self.left_pad, self.stride)
 
     def __call__(self, samples: list[Sample | None]) -> Batch | None:
         kept = [sample for sample in samples if sample is not None]

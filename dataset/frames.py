@@ -34,6 +34,15 @@ def is_glob(path: str | Path) -> bool:
     return bool(_GLOB_CHARS & set(str(path)))
 
 
+def glob_root(path: str | Path) -> Path:
+    """The deepest folder above every wildcard of a frame glob (`dev/<id>/1/*.png` -> `dev/<id>/1`,
+    `dev/*/1/*.png` -> `dev`); a plain path itself."""
+    folder = Path(path)
+    while is_glob(folder):
+        folder = folder.parent
+    return folder
+
+
 def is_video_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
@@ -70,9 +79,7 @@ def list_frame_files(folder_glob: str | Path) -> list[Path]:
     """
     text = str(folder_glob)
     if is_glob(text):
-        directory = Path(text).parent
-        while is_glob(directory):
-            directory = directory.parent
+        directory = glob_root(text)
         if not directory.is_dir():
             raise DataError(f"frame folder {directory} does not exist (looking for {text})")
         files = [Path(p) for p in glob.glob(text) if Path(p).is_file()]
@@ -142,6 +149,12 @@ def read_video_file(path: str | Path) -> np.ndarray:
     return np.stack(frames)
 
 
+def resize_frame(image: np.ndarray, size: int) -> np.ndarray:
+    """The whole frame resized to size x size with Lanczos, as every official preprocessing script does
+    (CSL-Daily's rows are dropped later, when a clip is read: READ_GEOMETRY)."""
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_LANCZOS4)
+
+
 def prepare_clip(frames: np.ndarray, size: int = 256, input_size: int = 224, image_scale: float = 1.0,
                  geometry: ReadGeometry = ReadGeometry()) -> torch.Tensor:
     """Bring a user's clip to what the model saw at test time: size x size (Lanczos, as preprocessing),
@@ -151,7 +164,6 @@ def prepare_clip(frames: np.ndarray, size: int = 256, input_size: int = 224, ima
     """
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
         raise DataError(f"expected frames shaped T x H x W x 3 with T > 0, got {tuple(frames.shape)}")
-    resized = np.stack([geometry.apply(cv2.resize(frame, (size, size), interpolation=cv2.INTER_LANCZOS4))
-                        for frame in frames])
+    resized = np.stack([geometry.apply(resize_frame(frame, size)) for frame in frames])
     clip = rescale(center_crop(resized, input_size), image_scale)
     return torch.from_numpy(np.ascontiguousarray(clip))

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dataset.errors import DataError
-from dataset.frames import read_video_file
+from dataset.frames import read_video_file, resize_frame
 from preprocess.corpora import VideoEntry
 from utils.io import atomic_open
 
@@ -33,12 +33,6 @@ class VideoResult:
     written: int = 0
     skipped: bool = False
     problems: list[str] = field(default_factory=list)
-
-
-def resize_frame(image: np.ndarray, size: int) -> np.ndarray:
-    """The whole frame resized to size x size with Lanczos, as every official preprocessing script does
-    (CSL-Daily's rows are dropped later, when a clip is read: dataset/frames.py READ_GEOMETRY)."""
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_LANCZOS4)
 
 
 def write_image(path: Path, image: np.ndarray) -> None:

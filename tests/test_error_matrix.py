@@ -9,7 +9,6 @@ short for its label under CTC.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -98,10 +97,6 @@ def edited_meta(corpus: Path, tmp_path: Path, edit) -> Path:
     edit(records)
     (meta / "train_info.jsonl").write_text("\n".join([header] + [json.dumps(r) for r in records]) + "\n")
     return meta
-
-
-def frames_of(corpus: Path, record_folder: str) -> list[Path]:
-    return sorted((corpus / "frames").glob(record_folder))
 
 
 def first_train_record(corpus: Path) -> dict:

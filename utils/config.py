@@ -268,12 +268,8 @@ def resolve_path(path: str | Path) -> Path:
     return in_repo if in_repo.exists() else candidate
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _section_type(cls: type, name: str) -> type | None:
-    hint = _hints(cls)[name]
+def _section_type(hint: Any) -> type | None:
+    """The dataclass of a nested section, or None for a plain value."""
     return hint if dataclasses.is_dataclass(hint) else None
 
 
@@ -289,26 +285,25 @@ def _merge(target: Any, values: Mapping[str, Any], prefix: str, source: str, rep
     """Set `values` on the section `target`, checking every key and value; `replace`: this layer is a file,
     whose mappings replace the sections marked `replaced_by_files`."""
     fields = {f.name: f for f in dataclasses.fields(target)}
-    hints = _hints(type(target))
+    hints = typing.get_type_hints(type(target))
     for key, value in values.items():
         key = str(key).replace("-", "_")
         path = f"{prefix}{key}"
         if key not in fields:
             raise ConfigError(f"{source}: unknown config key '{path}'{_closest(key, list(fields), prefix)}")
-        kind = _section_type(type(target), key)
+        kind = _section_type(hints[key])
         if kind is None:
             setattr(target, key, _checked(value, hints[key], fields[key].metadata, path, source))
             continue
+        if kind is SlowFastConfig and isinstance(value, (str, Path)):
+            value = {_FROM_FILE: value}
         if kind is SlowFastConfig and isinstance(value, Mapping) and _FROM_FILE in value:
             setattr(target, key, SlowFastConfig.from_yaml(resolve_path(value[_FROM_FILE])))
             value = {name: item for name, item in value.items() if name != _FROM_FILE}
-        elif kind is SlowFastConfig and isinstance(value, (str, Path)):
-            setattr(target, key, SlowFastConfig.from_yaml(resolve_path(value)))
-            continue
         if not isinstance(value, Mapping):
             raise ConfigError(f"{source}: '{path}' must be a mapping of {kind.__name__} keys, got {value!r}")
         if replace and fields[key].metadata.get("replaced_by_files"):
-            setattr(target, key, kind(**{name: None for name in _hints(kind)}))
+            setattr(target, key, kind(**{f.name: None for f in dataclasses.fields(kind)}))
         _merge(getattr(target, key), value, f"{path}.", source, replace)
 
 
@@ -461,8 +456,9 @@ def describe_schema(cls: type = Config, prefix: str = "") -> list[tuple[str, Any
     """(key, default, help) for every key, nested keys dotted: the README's key table comes from here."""
     rows = []
     instance = cls()
+    hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        kind = _section_type(cls, f.name)
+        kind = _section_type(hints[f.name])
         if kind is not None:
             rows += describe_schema(kind, f"{prefix}{f.name}.")
         else:

@@ -69,5 +69,9 @@ def feature_length(num_frames: int, layers: Sequence[KernelLayer]) -> int:
 def padded_length(num_frames: int, layers: Sequence[KernelLayer]) -> int:
     """Length a clip of `num_frames` gets from the collate: rounded up to the stride, plus `left_pad` copies
     of its first frame before it and as many of its last frame after it."""
-    left_pad, stride = temporal_padding(layers)
+    return pad_to_stride(num_frames, *temporal_padding(layers))
+
+
+def pad_to_stride(num_frames: int, left_pad: int, stride: int) -> int:
+    """padded_length with the spec's (left_pad, stride) already worked out (the collate's per-clip call)."""
     return math.ceil(num_frames / stride) * stride + 2 * left_pad
