@@ -7,7 +7,8 @@ Per GPU it trains the full R101 SlowFastSign (1296 classes) on generated clips o
 PHOENIX-like length (batch 2, 120 and 200 frames, 224x224) and prints, for
 float32, float16 AMP and bfloat16 AMP, each with and without channels_last_3d:
 the median step time and the peak GPU memory. It checks that the AMP losses
-agree with float32 on the same batch (dropout off), measures the training
+agree with float32 on the same batch (dropout off), that uint8 frames normalised on the
+GPU have the official CPU bits, measures the training
 loader's clips/s on generated PNG frames against the GPU's consumption rate,
 and with 2+ GPUs runs a 2-process torchrun DDP step over NCCL whose replicas
 must stay identical. Rows go to benchmarks/results/gpu_check.json (RESULTS.md).
@@ -161,6 +162,22 @@ def check_device(device: torch.device, frames: tuple[int, ...], steps: int, fail
     return rows, fp16_step
 
 
+def check_normalisation(device: torch.device, failures: list[str]) -> Row:
+    """Every uint8 value normalised on the GPU (Batch.network_input) against the official float32 operations
+    on the CPU: the same bits, or the claim in docs/METHOD.md does not hold on this GPU."""
+    values = torch.arange(256, dtype=torch.uint8).reshape(1, 256, 1, 1, 1).expand(1, 256, 1, 1, 3).contiguous()
+    one = torch.ones(1, dtype=torch.int64)
+    ours = Batch(values, one * 256, one, one).to(device).network_input().cpu()
+    official = ((values.permute(0, 4, 1, 2, 3).float() / 255.0) - 0.45) / 0.225
+    same = torch.equal(ours, official)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
+    if not same:
+        failures.append(f"{name}: uint8 normalisation differs from the official CPU bits for "
+                        f"{int((ours != official).sum())} of 768 values")
+    return Row(f"[{name}] uint8 normalisation on the device == official CPU bits (256 values)", "yes" if same else "NO",
+               "yes", same)
+
+
 def check_loader(workers: int, clips: int, step_seconds: float) -> list[Row]:
     """The training loader on generated 256x256 PNG clips against what one GPU consumes (2 clips a step)."""
     from benchmarks.bench_loader import build_corpus, loader_seconds
@@ -283,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     fp16_steps = []
     for index in range(torch.cuda.device_count()):
         device_rows, fp16_step = check_device(torch.device("cuda", index), frames, args.steps, failures)
-        rows += device_rows
+        rows += [check_normalisation(torch.device("cuda", index), failures)] + device_rows
         fp16_steps.append(fp16_step)
     if fp16_steps[0] == fp16_steps[0]:
         rows += check_loader(args.workers, args.clips, fp16_steps[0])

@@ -50,11 +50,16 @@ class Batch:
 
     def network_input(self, memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
         """float32 B x 3 x T x H x W, ((x / 255) - 0.45) / 0.225 with the official code's float32 operations
-        (so the same bits), computed in place on the video's device, in `memory_format`."""
+        (so the same bits), computed in place on the video's device, in `memory_format`.
+
+        The divisors are 0-dim tensors on that device: CUDA turns a division by a Python number into a
+        multiplication by its reciprocal (up to 1 ulp off), a division by a tensor it computes exactly as the
+        official code's CPU division does."""
         frames = self.video.permute(0, 4, 1, 2, 3)
         video = torch.empty(frames.shape, dtype=torch.float32, device=frames.device, memory_format=memory_format)
         video.copy_(frames)
-        return video.div_(255.0).sub_(MEAN).div_(STD)
+        scale, std = (torch.full((), value, dtype=torch.float32, device=frames.device) for value in (255.0, STD))
+        return video.div_(scale).sub_(MEAN).div_(std)
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
         """Move the tensors to `device`; lengths stay int64 for CTC and packing."""

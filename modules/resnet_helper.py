@@ -157,9 +157,11 @@ class ResStage(nn.Module):
 
 
 def run_checkpointed(module: nn.Module, inputs: Any, enabled: bool) -> Any:
-    """module(inputs), keeping only `inputs` for backward when `enabled` and gradients are on."""
+    """module(inputs), keeping only `inputs` for backward when `enabled` and something in it needs gradients:
+    an input, or (for the stem, whose input is the video) the module's own parameters."""
     tensors = inputs if isinstance(inputs, list) else [inputs]
-    if not (enabled and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+    needs_grad = any(t.requires_grad for t in tensors) or any(p.requires_grad for p in module.parameters())
+    if not (enabled and torch.is_grad_enabled() and needs_grad):
         return module(inputs)
     if isinstance(inputs, list):
         return checkpoint(

@@ -1,4 +1,6 @@
 """utils/checkpoint.py: the whole training state in the official layout, and loading weights of ours or official."""
+import builtins
+import os
 import random
 
 import numpy as np
@@ -6,12 +8,12 @@ import pytest
 import torch
 
 from conftest import tiny_backbone
+from official_checkpoints import OFFICIAL_KEYS, save_as_official_code
 from slr_network import SLRModel
 from utils.checkpoint import (apply_model_weights, read_checkpoint, restore_training_state, save_checkpoint,
                               training_state)
 from utils.errors import CheckpointError
 
-OFFICIAL_KEYS = {"epoch", "model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "rng_state"}
 
 
 def tiny_model(num_classes=7, seed=0):
@@ -54,20 +56,71 @@ def test_round_trip_restores_weights_optimizer_schedule_and_random_generators(tm
     for ours, theirs in zip(fresh_optimizer.state.values(), optimizer.state.values()):
         assert all(torch.equal(ours[key], theirs[key]) for key in ("exp_avg", "exp_avg_sq", "step"))
     saved = read_checkpoint(tmp_path / "c.pt")
-    assert OFFICIAL_KEYS <= set(saved) and set(saved["rng_state"]) == {"torch", "cuda", "numpy", "random"}
+    assert set(OFFICIAL_KEYS) <= set(saved) and set(saved["rng_state"]) == {"torch", "cuda", "numpy", "random"}
     assert (saved["gloss_dict"], saved["config"]) == ({"A": 1}, {"num_epoch": 9})
 
 
-def test_an_official_checkpoint_resumes_without_our_extra_keys(tmp_path):
+def test_an_official_checkpoint_from_numpy_1_resumes_without_our_extra_keys(tmp_path):
     model = tiny_model()
     optimizer, scheduler, scaler = training_parts(model)
     one_step(model, optimizer, scheduler)
     full = training_state(0, model, optimizer, scheduler, scaler, {}, {}, {})
-    save_checkpoint(tmp_path / "official.pt", {key: full[key] for key in OFFICIAL_KEYS})
+    save_as_official_code(full, tmp_path / "official.pt")
+    expected_numpy_draws = np.random.rand(3)
+    np.random.seed(99)
     fresh = tiny_model(seed=1)
-    point = restore_training_state(tmp_path / "official.pt", fresh, *training_parts(fresh))
+    fresh_optimizer, fresh_scheduler, fresh_scaler = training_parts(fresh)
+    point = restore_training_state(tmp_path / "official.pt", fresh, fresh_optimizer, fresh_scheduler, fresh_scaler)
     assert (point.start_epoch, point.history) == (1, {})
     assert all(torch.equal(a, b) for a, b in zip(fresh.parameters(), model.parameters()))
+    assert np.array_equal(np.random.rand(3), expected_numpy_draws)  # numpy's state under numpy 1's names
+    assert fresh_scheduler.state_dict()["milestones"] == scheduler.state_dict()["milestones"]
+
+
+class _CreatesAFile:
+    """Pickles as a call of open(path, "w"): loading it unsafely creates the file."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return builtins.open, (self.path, "w")
+
+
+class _RunsACommand:
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.path}",)
+
+
+@pytest.mark.parametrize(("payload", "named"), [(_CreatesAFile, "io.open"), (_RunsACommand, "system")])
+def test_a_checkpoint_that_names_code_is_refused_and_nothing_runs(tmp_path, payload, named):
+    target = tmp_path / "created_by_the_checkpoint"
+    crafted = {"model_state_dict": tiny_model().state_dict(), "epoch": payload(target)}
+    torch.save(crafted, tmp_path / "crafted.pt")
+    with pytest.raises(CheckpointError) as caught:
+        read_checkpoint(tmp_path / "crafted.pt")
+    message = str(caught.value)
+    assert "crafted.pt is not a plain-data checkpoint: it names" in message and named in message
+    assert "\n" not in message
+    assert not target.exists()
+    with pytest.raises(CheckpointError, match="not a plain-data checkpoint"):  # resuming reads it the same way
+        restore_training_state(tmp_path / "crafted.pt", tiny_model(), *training_parts(tiny_model()))
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"<!DOCTYPE html><html><head><title>Virus scan warning</title>", "is a web page (HTML)"),
+    (b"epoch,wer\n1,20.3\n", "is no PyTorch checkpoint"),
+    (b"", "is empty (0 bytes)"),
+])
+def test_files_that_are_no_checkpoint_say_so_in_plain_words(tmp_path, content, expected):
+    (tmp_path / "download.pt").write_bytes(content)
+    with pytest.raises(CheckpointError) as caught:
+        read_checkpoint(tmp_path / "download.pt")
+    assert expected in str(caught.value) and "MARK" not in str(caught.value)
 
 
 def test_weights_alone_cannot_resume(tmp_path):
@@ -109,5 +162,6 @@ def test_missing_and_truncated_files_are_one_line_errors(tmp_path):
     save_checkpoint(tmp_path / "c.pt", {"model_state_dict": model.state_dict()})
     data = (tmp_path / "c.pt").read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="cut.pt is not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match=r"cut.pt is damaged or truncated \(PytorchStreamReader failed reading "
+                                              r"zip archive: failed finding central directory\); copy or download"):
         read_checkpoint(tmp_path / "cut.pt")

@@ -41,6 +41,19 @@ def test_sorted_padded_uint8_then_normalised_like_the_official_feeder():
     assert batch.label_length.tolist() == [1, 2]
 
 
+def test_every_uint8_value_normalises_to_the_official_bits():
+    """All 256 inputs; a multiplication by the reciprocal (what CUDA makes of a division by a Python number)
+    is off by an ulp for some of them, so only true divisions pass."""
+    values = torch.arange(256, dtype=torch.uint8).reshape(1, 256, 1, 1, 1).expand(1, 256, 1, 1, 3)
+    batch = PadCollate("K1")([Sample(values[0].contiguous(), [1], {"fileid": "all"})])
+    ours = batch.network_input()[0, :, :, 0, 0].numpy()
+    expected = reference_normalise(values[0, :, 0].contiguous())[:, :, 0]  # the 256 values as one H x W image: 3 x 256
+    np.testing.assert_array_equal(ours, expected)
+    x = np.arange(256, dtype=np.float32)
+    by_reciprocal = ((x * np.float32(1 / 255.0)) - np.float32(0.45)) * np.float32(1 / 0.225)
+    assert (by_reciprocal != expected[0]).sum() > 0
+
+
 def test_padding_follows_the_kernel_spec():
     batch = PadCollate("K3")([sample(5, [1], "a", 0)])
     assert batch.video_length.tolist() == [5 + 2]

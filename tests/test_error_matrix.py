@@ -22,6 +22,7 @@ import torch
 import main as entry
 from dataset.synthetic import generate_synthetic_corpus
 from preprocess.cli import main as preprocess_main
+from utils.checkpoint import read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,12 +144,36 @@ def test_bad_weights_files(corpus, work_dir, earlier_run, tmp_path):
     assert_one_error_line(run(["main.py", *test_args, "--load-weights", str(tmp_path / "truncated.pt")]),
                           "truncated.pt", "truncated")
     (tmp_path / "notes.pt").write_text("not a checkpoint at all\n")
-    assert_one_error_line(run(["main.py", *test_args, "--load-weights", str(tmp_path / "notes.pt")]), "notes.pt")
+    assert_one_error_line(run(["main.py", *test_args, "--load-weights", str(tmp_path / "notes.pt")]), "notes.pt",
+                          "is no PyTorch checkpoint")
+    assert_untouched(before, work_dir)
+
+
+class _CreatesAFile:
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):
+        return open, (self.path, "w")
+
+
+def test_a_crafted_checkpoint_is_refused_with_nothing_run(corpus, work_dir, earlier_run, tmp_path):
+    """--load-weights (test) and --load-checkpoints (resume) read checkpoints as data: a pickle that would
+    create a file is refused in one line, and the file never appears."""
+    before = snapshot(work_dir)
+    target = tmp_path / "created_by_the_checkpoint"
+    crafted = read_checkpoint(earlier_run / "last_checkpoint.pt")
+    crafted["history"] = _CreatesAFile(target)
+    torch.save(crafted, tmp_path / "crafted.pt")
+    for flag, phase in (("--load-weights", "test"), ("--load-checkpoints", "train")):
+        done = run(["main.py", *base_args(corpus, work_dir), "--phase", phase, flag, str(tmp_path / "crafted.pt")])
+        assert_one_error_line(done, "crafted.pt is not a plain-data checkpoint: it names io.open")
+        assert not target.exists()
     assert_untouched(before, work_dir)
 
 
 def test_checkpoint_for_another_vocabulary_needs_ignore_weights(corpus, work_dir, earlier_run, tmp_path):
-    checkpoint = torch.load(earlier_run / "last_checkpoint.pt", weights_only=False)
+    checkpoint = read_checkpoint(earlier_run / "last_checkpoint.pt")
     for key, value in list(checkpoint["model_state_dict"].items()):
         if key.startswith(("classifier", "conv1d.fc")):
             checkpoint["model_state_dict"][key] = torch.zeros(value.shape[0], value.shape[1] + 3)
@@ -182,7 +207,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one_and_the_next_run_resumes
     done = run(["main.py", *base_args(corpus, work_dir)])
     assert done.returncode == 0, done.stderr[-2000:]
     assert "continuing at epoch 1" in done.stdout
-    assert torch.load(work_dir / "last_checkpoint.pt", weights_only=False)["epoch"] == 1
+    assert read_checkpoint(work_dir / "last_checkpoint.pt")["epoch"] == 1
 
 
 # --- data ----------------------------------------------------------------------------------------------------------

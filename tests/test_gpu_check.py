@@ -44,3 +44,19 @@ def test_dropout_free_copy_makes_the_training_loss_repeatable():
 def test_smoke_run_of_main_on_the_cpu(tmp_path):
     rows = gpu_check.smoke("cpu", tmp_path)
     assert [row.passed for row in rows] == [True, True, True], [row.value for row in rows]
+
+
+def test_normalisation_check_passes_the_true_division_and_fails_a_reciprocal(monkeypatch):
+    """On the CPU the division is exact; a network_input that multiplies by reciprocals, as CUDA does with
+    Python divisors, must be caught (the check GPU sessions run)."""
+    from dataset.collate import Batch
+
+    failures = []
+    assert gpu_check.check_normalisation(torch.device("cpu"), failures).passed and failures == []
+
+    def by_reciprocal(self, memory_format=torch.contiguous_format):
+        return self.video.permute(0, 4, 1, 2, 3).float().mul_(1 / 255.0).sub_(0.45).mul_(1 / 0.225)
+
+    monkeypatch.setattr(Batch, "network_input", by_reciprocal)
+    assert not gpu_check.check_normalisation(torch.device("cpu"), failures).passed
+    assert len(failures) == 1 and "differs from the official CPU bits" in failures[0]

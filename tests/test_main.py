@@ -14,6 +14,8 @@ import torch
 import main as entry
 from dataset.synthetic import generate_synthetic_corpus
 from preprocess.cli import main as preprocess_main
+from official_checkpoints import save_as_official_code
+from utils.checkpoint import read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT_SIZE = 72
@@ -63,20 +65,22 @@ def test_training_lowers_the_loss_and_beats_chance(trained):
                  "dev.sclite.report.json", "dev-conv.python.report.json"):
         assert (trained / name).is_file(), name
     assert list((trained / "tensorboard").glob("events.out.tfevents.*")), "no TensorBoard scalars"
-    checkpoint = torch.load(trained / "last_checkpoint.pt", weights_only=False)
+    checkpoint = read_checkpoint(trained / "last_checkpoint.pt")
     assert {"epoch", "model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "rng_state"} <= set(checkpoint)
     assert checkpoint["epoch"] == 19
 
 
 def test_test_phase_reproduces_the_training_wer(corpus, trained, tmp_path):
+    """Also from the same weights written as the official code writes them (numpy 1.x pickle names)."""
     history = json.loads((trained / "training_history.json").read_text())
     best = history["epochs"][history["best_epoch"]]["wer"]
-    assert entry.main(tiny_args(corpus, tmp_path, "--phase", "test", "--load-weights",
-                                str(trained / "best_model.pt"))) == 0
-    results = json.loads((tmp_path / "test_results.json").read_text())
-    assert results["dev"]["wer"] == best["dev"]["wer"]
-    assert results["test"]["wer"] == best["test"]["wer"]
-    assert results["dev"]["conv_wer"] == best["dev"]["conv_wer"]
+    save_as_official_code(read_checkpoint(trained / "best_model.pt"), tmp_path / "official.pt")
+    for name, source in (("ours", trained / "best_model.pt"), ("official", tmp_path / "official.pt")):
+        assert entry.main(tiny_args(corpus, tmp_path / name, "--phase", "test", "--load-weights", str(source))) == 0
+        results = json.loads((tmp_path / name / "test_results.json").read_text())
+        assert results["dev"]["wer"] == best["dev"]["wer"]
+        assert results["test"]["wer"] == best["test"]["wer"]
+        assert results["dev"]["conv_wer"] == best["dev"]["conv_wer"]
 
 
 def test_test_phase_reports_both_scorers_on_merged_beam_output(corpus, trained, tmp_path, capsys):
@@ -200,7 +204,7 @@ def straight_run(corpus, tmp_path_factory):
 
 
 def final_weights(work_dir):
-    return torch.load(work_dir / "last_checkpoint.pt", weights_only=False)["model_state_dict"]
+    return read_checkpoint(work_dir / "last_checkpoint.pt")["model_state_dict"]
 
 
 def test_resume_after_sigkill_reaches_the_same_weights(corpus, straight_run, tmp_path):
@@ -211,7 +215,7 @@ def test_resume_after_sigkill_reaches_the_same_weights(corpus, straight_run, tmp
             break
     interrupted.wait(timeout=60)
     assert interrupted.returncode == -signal.SIGKILL
-    saved = torch.load(tmp_path / "killed" / "last_checkpoint.pt", weights_only=False)
+    saved = read_checkpoint(tmp_path / "killed" / "last_checkpoint.pt")
     assert saved["epoch"] == 0
 
     resumed = _run(tiny_args(corpus, tmp_path / "killed", *RESUME_ARGS))
@@ -224,15 +228,9 @@ def test_resume_after_sigkill_reaches_the_same_weights(corpus, straight_run, tmp
 
 
 def test_checkpoint_in_the_official_layout_resumes_exactly(corpus, straight_run, tmp_path):
-    """Only the official keys, RNG under the official names: resuming epoch 1 from it ends where the
-    straight run ends (dropout masks come from the restored torch generator)."""
-    ours = torch.load(straight_run / "epoch000_model.pt", weights_only=False)
-    rng = ours["rng_state"]
-    official = {"epoch": ours["epoch"], "model_state_dict": ours["model_state_dict"],
-                "optimizer_state_dict": ours["optimizer_state_dict"],
-                "scheduler_state_dict": ours["scheduler_state_dict"],
-                "rng_state": {"torch": rng["torch"], "cuda": [], "numpy": rng["numpy"], "random": rng["random"]}}
-    torch.save(official, tmp_path / "official.pt")
+    """Only the official keys, RNG under the official names, numpy's state pickled by numpy 1.x: resuming
+    epoch 1 from it ends where the straight run ends (dropout masks come from the restored torch generator)."""
+    save_as_official_code(read_checkpoint(straight_run / "epoch000_model.pt"), tmp_path / "official.pt")
     resumed = _run(tiny_args(corpus, tmp_path / "resumed", *RESUME_ARGS, "--load-checkpoints",
                              str(tmp_path / "official.pt")))
     output = resumed.communicate(timeout=600)[0]
@@ -253,7 +251,7 @@ def test_ddp_gloo_two_processes_match_one_process(corpus, trained, tmp_path):
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "x2" in (tmp_path / "ddp" / "log.txt").read_text()
-    ddp_state = torch.load(tmp_path / "ddp" / "last_checkpoint.pt", weights_only=False)["model_state_dict"]
+    ddp_state = read_checkpoint(tmp_path / "ddp" / "last_checkpoint.pt")["model_state_dict"]
 
     # the same weights evaluated by one process and by two must give the same WER
     single = tmp_path / "single"
@@ -268,7 +266,7 @@ def test_ddp_gloo_two_processes_match_one_process(corpus, trained, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((two / "test_results.json").read_text()) == json.loads((single / "test_results.json").read_text())
     assert (two / "output-hypothesis-dev.ctm").read_text() == (single / "output-hypothesis-dev.ctm").read_text()
-    trained_state = torch.load(trained / "best_model.pt", weights_only=False)["model_state_dict"]
+    trained_state = read_checkpoint(trained / "best_model.pt")["model_state_dict"]
     assert any(not torch.equal(ddp_state[k], trained_state[k]) for k in ddp_state if k.endswith("weight"))
 
 

@@ -7,7 +7,10 @@ The official layout is a dict with `epoch`, `model_state_dict`, `optimizer_state
 """
 from __future__ import annotations
 
+import collections
 import logging
+import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -17,6 +20,7 @@ from torch import nn
 
 from utils.errors import CheckpointError
 from utils.io import atomic_open
+from utils.safe_pickle import NUMPY_DATA_GLOBALS
 from utils.random_state import get_rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
@@ -39,18 +43,61 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> None:
                               f"intact: free some space and run the same command again to resume") from None
 
 
+# What the official layout and ours hold besides tensors and plain containers: numpy's RNG state (arrays and
+# dtypes, under numpy 1's and numpy 2's module names) and the multistep schedule's milestone Counter.
+_CHECKPOINT_GLOBALS = [(obj, f"{module}.{name}") for (module, name), obj in NUMPY_DATA_GLOBALS.items()]
+_CHECKPOINT_GLOBALS.append(collections.Counter)
+_UNSAFE_GLOBAL = re.compile(r"GLOBAL ([\w.]+)|global '?([\w.]+)")
+_CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")  # torch's zip format; its legacy format starts with a pickle
+
+
+def _not_a_checkpoint(path: Path) -> str | None:
+    """Plain words for a file that is no PyTorch checkpoint at all (a text file, a saved web page)."""
+    with open(path, "rb") as handle:
+        start = handle.read(64)
+    if not start:
+        return f"{path} is empty (0 bytes); copy or download it again"
+    if start.startswith(_CHECKPOINT_MAGIC):
+        return None
+    text = start.decode("utf-8", errors="replace").strip().lower()
+    kind = "a web page (HTML), perhaps saved from a download link instead of the file itself" if text.startswith(
+        ("<!doctype", "<html", "<?xml", "<head")) else "no PyTorch checkpoint (it starts with neither a zip nor a pickle header)"
+    return f"{path} is {kind}; download the checkpoint file itself"
+
+
+def _unpickler_reason(message: str) -> str:
+    """The line of torch's weights-only refusal that says what was refused, without its advice to turn it off."""
+    boilerplate = ("Weights only load failed", "Check the documentation", "(1)", "(2)", "Re-running", "In PyTorch")
+    lines = [line.strip() for line in message.splitlines() if line.strip() and not line.strip().startswith(boilerplate)]
+    return lines[0] if lines else "it holds objects other than data"
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint dict on the CPU, with a one-line error for a missing or broken file."""
+    """Load a checkpoint dict on the CPU as data only: tensors, numbers, strings, containers and the few
+    classes the official layout holds (_CHECKPOINT_GLOBALS). A file naming anything else (a function to
+    call, any other class) is refused before it runs; every problem is a one-line CheckpointError."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}; check the path given to --load-weights / "
                               f"--load-checkpoints")
+    problem = _not_a_checkpoint(path)
+    if problem:
+        raise CheckpointError(problem)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(_CHECKPOINT_GLOBALS):
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = _UNSAFE_GLOBAL.search(str(error))
+        if found is None:
+            raise CheckpointError(f"{path} is not a plain-data checkpoint ({_unpickler_reason(str(error))}); it was "
+                                  f"refused without running anything") from None
+        name = found.group(1) or found.group(2)
+        raise CheckpointError(f"{path} is not a plain-data checkpoint: it names {name}, which no checkpoint needs, "
+                              f"and was refused without running anything; use checkpoints from a source you "
+                              f"trust") from None
     except Exception as error:  # torch raises many types for a damaged file
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise CheckpointError(f"{path} is not a readable checkpoint ({reason}); it may be truncated: copy or "
-                              f"download it again") from None
+        reason = str(error).splitlines()[0].split(". ")[0] if str(error) else type(error).__name__
+        raise CheckpointError(f"{path} is damaged or truncated ({reason}); copy or download it again") from None
     if not isinstance(checkpoint, dict) or not checkpoint:
         raise CheckpointError(f"{path} is not a checkpoint (a {type(checkpoint).__name__}, not a dict of tensors)")
     return checkpoint

@@ -14,13 +14,19 @@ from typing import IO
 import numpy as np
 
 # numpy's reconstructor and scalar constructor, taken from numpy's own reduce functions, under the module names
-# that new and older numpy (and Python 2 era files) write.
+# that numpy 2 and numpy 1 (and Python 2 era files) write; the dtype classes of numeric data (no object dtype).
 _RECONSTRUCT, _SCALAR = np.zeros(1).__reduce__()[0], np.int64(0).__reduce__()[0]
-_ALLOWED_GLOBALS = {
+_NUMERIC_KINDS = "biufc"
+NUMPY_DATA_GLOBALS: dict[tuple[str, str], object] = {
     **{(module, function.__name__): function for function in (_RECONSTRUCT, _SCALAR)
        for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
+    **{("numpy.dtypes", type(np.dtype(code)).__name__): type(np.dtype(code))
+       for code in np.typecodes["All"] if np.dtype(code).kind in _NUMERIC_KINDS},
+}
+_ALLOWED_GLOBALS = {
+    **NUMPY_DATA_GLOBALS,
     ("_codecs", "encode"): codecs.encode,  # how protocol 2 stores bytes (the array data) from Python 3
 }
 
