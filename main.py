@@ -468,8 +468,17 @@ def main(argv: list[str] | None = None, allow_reexec: bool = False) -> int:
     return run_command(lambda arguments: _main(arguments, allow_reexec), argv)
 
 
+def check_launch(config: Config) -> None:
+    """What the configuration asks of this launch that the machine cannot give, refused before anything runs."""
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if config.sync_bn and processes > 1 and select_device(config.device).type == "cpu":
+        raise ConfigError("sync_bn=true needs CUDA GPUs (SyncBatchNorm has no CPU implementation): leave it off "
+                          f"for this CPU run of {processes} processes, whose BatchNorm statistics then stay per process")
+
+
 def _main(argv: list[str], allow_reexec: bool) -> int:
     config = config_from_args(argv)
+    check_launch(config)
     if allow_reexec and select_device(config.device).type == "cpu":
         reexec_under_jemalloc()
     context = init_distributed(config.device)

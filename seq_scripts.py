@@ -31,11 +31,11 @@ from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
 from evaluation.alignment_figure import alignment_figure
 from evaluation.analysis_charts import save_figure
 from evaluation.ctm import ctm_line
-from modules.losses import SLRLoss
+from modules.losses import LossScale, SLRLoss
 from slr_network import SLROutput
 from utils.checkpoint import unwrap
 from utils.decode import CTCDecoder, DecodedSequence
-from utils.distributed import DistContext, all_reduce_sum, gather_objects
+from utils.distributed import DistContext, all_reduce_sums, gather_objects
 from utils.io import atomic_open, write_json_atomic, write_text_atomic
 from utils.precision import Precision
 
@@ -44,13 +44,15 @@ logger = logging.getLogger("slowfastsign")
 
 @dataclass
 class EpochStats:
-    """What one training epoch did; `parts` are mean loss terms over the steps taken."""
+    """What one training epoch did; `parts` are mean loss terms over the steps taken. Every count covers
+    all processes: steps and skips are decided together, so they are the same on each."""
 
     loss: float = 0.0
     parts: dict[str, float] = field(default_factory=dict)
     steps: int = 0
     skipped_nonfinite: int = 0
     skipped_infeasible_batches: int = 0
+    skipped_missing_batches: int = 0
     excluded_samples: int = 0
     bad_samples: int = 0
     seconds: float = 0.0
@@ -61,11 +63,6 @@ def _quiet(context: DistContext) -> bool | None:
     return True if not context.is_main else None
 
 
-def _zero_loss(output: Any) -> torch.Tensor:
-    """A loss of exactly 0 that touches every output, so DDP still reduces gradients on a skipped batch."""
-    return sum(t.sum() for t in output.conv_logits + output.sequence_logits) * 0.0
-
-
 def forward(model: nn.Module, batch: Batch, context: DistContext, precision: Precision) -> tuple[Batch, SLROutput]:
     """The batch on the model's device and the model's output for it, under `precision`'s autocast."""
     batch = batch.to(context.device, non_blocking=True)
@@ -73,12 +70,59 @@ def forward(model: nn.Module, batch: Batch, context: DistContext, precision: Pre
         return batch, model(batch.network_input(precision.memory_format), batch.video_length)
 
 
+@dataclass
+class _StepLoss:
+    """One step's loss on this process (its share of the global batch's) and the global values to report."""
+
+    local: torch.Tensor
+    value: float
+    parts: dict[str, float]
+
+
+def _step_loss(model: nn.Module, batch: Batch | None, criterion: SLRLoss, context: DistContext,
+               precision: Precision, stats: EpochStats, where: str) -> _StepLoss | None:
+    """Forward and loss of one step, with the decision to step taken by all processes together: the step is
+    skipped everywhere when a process has no batch (it could not join the gradient reduction), when no clip
+    of the global batch can be aligned, or when the loss is not finite on any process (docs/METHOD.md,
+    "Several processes"). In one process the same rules see just its batch."""
+    scale = None
+    if batch is not None:
+        stats.bad_samples += batch.skipped
+        batch, output = forward(model, batch, context, precision)
+        scale = criterion.local_scale(output, batch.label, batch.label_length)
+    missing, samples, rows = all_reduce_sums(context, [scale is None, scale.ctc_samples if scale else 0,
+                                                       scale.kd_rows if scale else 0])
+    if missing:
+        stats.skipped_missing_batches += 1
+        return None
+    if samples == 0:
+        stats.skipped_infeasible_batches += 1
+        return None
+    names = [str(info.get("fileid", i)) for i, info in enumerate(batch.info)]
+    result = criterion(output, batch.label, batch.label_length, names, LossScale(int(samples), int(rows)))
+    stats.excluded_samples += len(result.excluded)
+    keys = list(result.parts)
+    totals = all_reduce_sums(context, [result.total.detach(), *(result.parts[k].detach() for k in keys)])
+    if not np.isfinite(totals[0]):
+        stats.skipped_nonfinite += 1
+        local = float(result.total.detach())
+        if np.isfinite(local):
+            logger.warning("%s: non-finite loss on another process; step skipped on all", where)
+        else:
+            logger.warning("%s: non-finite loss %s for %s; step skipped", where, local, names)
+        return None
+    return _StepLoss(result.total, totals[0], dict(zip(keys, totals[1:])))
+
+
 def train_epoch(
     model: nn.Module, loader: Iterable[Batch | None], criterion: SLRLoss, optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler, context: DistContext, *, epoch: int, precision: Precision, log_interval: int,
     max_steps: int = 0, on_step: Callable[[int, float, dict[str, float]], None] | None = None,
 ) -> EpochStats:
-    """One pass over the training data (autocast as `precision` says); non-finite losses or gradients skip the step."""
+    """One pass over the training data (autocast as `precision` says). Any number of processes takes the
+    steps one process would take on the same global batches: the loss is the global batch's mean (DDP
+    averages gradients, so each process scales its share by the world size), and steps with nothing
+    usable, non-finite losses or non-finite gradients are skipped on every process, moving nothing."""
     model.train()
     stats = EpochStats()
     totals: dict[str, float] = {}
@@ -91,28 +135,13 @@ def train_epoch(
         if step >= total_steps:
             break
         progress.update(1)
-        if batch is None:
-            continue
-        stats.bad_samples += batch.skipped
-        batch, output = forward(model, batch, context, precision)
-        names = [str(info.get("fileid", i)) for i, info in enumerate(batch.info)]
-        result = criterion(output, batch.label, batch.label_length, names)
-        usable = result is not None and bool(torch.isfinite(result.total.detach()))
-        if result is not None:
-            stats.excluded_samples += len(result.excluded)
-            if not usable:
-                logger.warning("epoch %d step %d: non-finite loss %s for %s; step skipped",
-                               epoch, step, float(result.total), names)
-                stats.skipped_nonfinite += 1
-        else:
-            stats.skipped_infeasible_batches += 1
-        if not usable and not context.distributed:
-            optimizer.zero_grad(set_to_none=True)
-            continue
-        loss = result.total if usable else _zero_loss(output)
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        loss = _step_loss(model, batch, criterion, context, precision, stats, f"epoch {epoch} step {step}")
+        if loss is None:
+            continue
+        scaler.scale(loss.local * context.world_size if context.distributed else loss.local).backward()
         scaler.unscale_(optimizer)
+        # DDP has averaged the gradients by now, so every process sees the same norm and decides alike
         grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm=float("inf"))
         if not torch.isfinite(grad_norm):
             stats.skipped_nonfinite += 1
@@ -123,25 +152,23 @@ def train_epoch(
             continue
         scaler.step(optimizer)
         scaler.update()
-        if not usable:
-            continue
         stats.steps += 1
-        value = float(result.total.detach())
-        parts = {k: float(v.detach()) for k, v in result.parts.items()}
-        stats.loss += value
-        for key, part in parts.items():
+        stats.loss += loss.value
+        for key, part in loss.parts.items():
             totals[key] = totals.get(key, 0.0) + part
-        progress.set_postfix(loss=f"{value:.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
+        progress.set_postfix(loss=f"{loss.value:.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
         if on_step is not None:
-            on_step(step, value, parts)
+            on_step(step, loss.value, loss.parts)
         if log_interval > 0 and step % log_interval == 0:
-            detail = " ".join(f"{k}={v:.3f}" for k, v in parts.items())
-            logger.info("epoch %d step %d/%d loss %.4f (%s) lr %.2e", epoch, step, total_steps, value, detail,
+            detail = " ".join(f"{k}={v:.3f}" for k, v in loss.parts.items())
+            logger.info("epoch %d step %d/%d loss %.4f (%s) lr %.2e", epoch, step, total_steps, loss.value, detail,
                         optimizer.param_groups[0]["lr"])
     progress.close()
-    steps = all_reduce_sum(context, float(stats.steps))
-    stats.loss = all_reduce_sum(context, stats.loss) / max(steps, 1.0)
-    stats.parts = {k: all_reduce_sum(context, v) / max(steps, 1.0) for k, v in sorted(totals.items())}
+    optimizer.zero_grad(set_to_none=True)
+    stats.loss /= max(stats.steps, 1)
+    stats.parts = {k: v / max(stats.steps, 1) for k, v in sorted(totals.items())}
+    stats.excluded_samples, stats.bad_samples = map(int, all_reduce_sums(
+        context, [stats.excluded_samples, stats.bad_samples]))
     stats.seconds = time.perf_counter() - start
     return stats
 

@@ -34,13 +34,18 @@ class SeqKD(nn.Module):
         super().__init__()
         self.temperature = temperature
 
-    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor, use_blank: bool = False) -> torch.Tensor:
+    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor, use_blank: bool = False,
+                rows: int | None = None) -> torch.Tensor:
+        """`rows`: the number of B*T rows to average over, when it is not this tensor's own (under DDP, the
+        global batch's); the sum is then divided by it instead of taking the batch mean."""
         start = 0 if use_blank else 1
         num_classes = student_logits.shape[-1] - start
         t = self.temperature
         student = F.log_softmax(student_logits[..., start:].float() / t, dim=-1).reshape(-1, num_classes)
         teacher = F.softmax(teacher_logits[..., start:].float() / t, dim=-1).reshape(-1, num_classes)
-        return F.kl_div(student, teacher, reduction="batchmean") * t * t
+        if rows is None or rows == student.shape[0]:
+            return F.kl_div(student, teacher, reduction="batchmean") * t * t
+        return F.kl_div(student, teacher, reduction="sum") / rows * t * t
 
 
 def ctc_required_lengths(labels: torch.Tensor, label_lengths: torch.Tensor) -> torch.Tensor:
@@ -50,6 +55,17 @@ def ctc_required_lengths(labels: torch.Tensor, label_lengths: torch.Tensor) -> t
         repeats = int((label[1:] == label[:-1]).sum()) if label.numel() > 1 else 0
         required.append(label.numel() + repeats)
     return torch.tensor(required, dtype=torch.long)
+
+
+@dataclass(frozen=True)
+class LossScale:
+    """What the loss terms average over: CTC over `ctc_samples` alignable clips, distillation over `kd_rows`
+    frame rows (B x T). In one process these are the batch's own; under DDP the whole global batch's, so
+    that the processes' terms add up to the loss one process would compute on that batch (docs/METHOD.md,
+    "Several processes")."""
+
+    ctc_samples: int
+    kd_rows: int
 
 
 @dataclass
@@ -68,6 +84,8 @@ class SLRLoss:
     and Dist weights: Slow * (SeqCTC_w * CTC + ConvCTC_w * CTC + Dist_w * KD). CTC is
     averaged over the samples that can be aligned at all; the others are named in a
     warning and left out, so one short clip never turns the loss into inf or NaN.
+    Under DDP each process passes the global batch's LossScale, so its loss is its
+    share of the global batch's loss.
     """
 
     def __init__(self, weights: Mapping[str, float] | None = None, blank: int = 0, kd_temperature: float = 8.0) -> None:
@@ -79,48 +97,68 @@ class SLRLoss:
         self.blank = blank
         self.distillation = SeqKD(kd_temperature)
 
-    def _ctc(self, logits: torch.Tensor, labels: torch.Tensor, feat_len: torch.Tensor, label_lengths: torch.Tensor) -> torch.Tensor:
-        log_probs = logits.float().log_softmax(-1)
+    def _ctc(self, logits: torch.Tensor, keep: torch.Tensor, labels: torch.Tensor, feat_len: torch.Tensor,
+             label_lengths: torch.Tensor, samples: int) -> torch.Tensor:
+        """Per-clip CTC of the kept clips, averaged over `samples` clips (the mean, as officially, when those
+        are all). With no kept clip (another process has them) it is a zero that still reaches every logit,
+        so DDP reduces gradients for every parameter."""
+        if keep.numel() == 0:
+            return logits.float().sum() * 0.0
+        log_probs = logits[:, keep].float().log_softmax(-1)
         losses = F.ctc_loss(
             log_probs, labels, feat_len, label_lengths, blank=self.blank, reduction="none", zero_infinity=False,
         )
-        return losses.mean()
+        return losses.mean() if samples == keep.numel() else losses.sum() / samples
 
     def _branch_terms(
         self, conv_logits: torch.Tensor, seq_logits: torch.Tensor, keep: torch.Tensor,
-        labels: torch.Tensor, feat_len: torch.Tensor, label_lengths: torch.Tensor,
+        labels: torch.Tensor, feat_len: torch.Tensor, label_lengths: torch.Tensor, scale: LossScale,
     ) -> dict[str, torch.Tensor]:
         terms = {}
+        args = (keep, labels, feat_len, label_lengths, scale.ctc_samples)
         if self.weights.get("SeqCTC", 0.0):
-            terms["SeqCTC"] = self._ctc(seq_logits[:, keep], labels, feat_len, label_lengths)
+            terms["SeqCTC"] = self._ctc(seq_logits, *args)
         if self.weights.get("ConvCTC", 0.0):
-            terms["ConvCTC"] = self._ctc(conv_logits[:, keep], labels, feat_len, label_lengths)
+            terms["ConvCTC"] = self._ctc(conv_logits, *args)
         if self.weights.get("Dist", 0.0):
-            terms["Dist"] = self.distillation(conv_logits, seq_logits.detach(), use_blank=False)
+            terms["Dist"] = self.distillation(conv_logits, seq_logits.detach(), use_blank=False, rows=scale.kd_rows)
         return terms
+
+    @staticmethod
+    def _feasible(output: BranchLogits, labels: torch.Tensor, label_lengths: torch.Tensor) -> torch.Tensor:
+        """Which clips CTC can align at all: at least one output step per gloss and one between repeats."""
+        return output.feat_len.cpu() >= ctc_required_lengths(labels, label_lengths.cpu())
+
+    def local_scale(self, output: BranchLogits, labels: torch.Tensor, label_lengths: torch.Tensor) -> LossScale:
+        """This batch's own counts: its alignable clips and its distillation rows (steps x clips)."""
+        logits = output.conv_logits[0]
+        return LossScale(int(self._feasible(output, labels, label_lengths).sum()), logits.shape[0] * logits.shape[1])
 
     def __call__(
         self, output: BranchLogits, labels: torch.Tensor, label_lengths: torch.Tensor,
-        names: Sequence[str] | None = None,
+        names: Sequence[str] | None = None, scale: LossScale | None = None,
     ) -> LossResult | None:
-        """Return the loss, or None when no sample of the batch can be aligned."""
+        """The loss of this batch, averaged as `scale` says (default: over this batch alone); None when
+        nothing is left to average (no clip of the batch can be aligned and no scale was given)."""
         feat_len = output.feat_len.cpu()
         label_lengths = label_lengths.cpu()
-        required = ctc_required_lengths(labels, label_lengths)
-        feasible = feat_len >= required
+        feasible = self._feasible(output, labels, label_lengths)
         names = list(names) if names is not None else [f"sample {i}" for i in range(len(feat_len))]
         excluded = [i for i in range(len(feasible)) if not feasible[i]]
         if excluded:
+            required = ctc_required_lengths(labels, label_lengths)
             details = ", ".join(f"{names[i]} (feature length {int(feat_len[i])} < {int(required[i])})" for i in excluded)
             logger.warning("CTC-infeasible sample(s) left out of the loss (clip too short for its label): %s", details)
-        if not feasible.any():
+        scale = scale or self.local_scale(output, labels, label_lengths)
+        if scale.ctc_samples == 0:
             return None
         keep = feasible.nonzero().squeeze(1)
-        kept_labels = torch.cat([
+        kept_labels = torch.cat([torch.empty(0, dtype=labels.dtype)] + [
             chunk for chunk, ok in zip(torch.split(labels.cpu(), label_lengths.tolist()), feasible) if ok
         ])
         device = output.sequence_logits[0].device
-        args = (keep.to(device), kept_labels.to(device), feat_len[keep].to(device), label_lengths[keep].to(device))
+        args = (keep.to(device), kept_labels.to(device), feat_len[keep].to(device), label_lengths[keep].to(device),
+                scale)
 
         parts: dict[str, torch.Tensor] = {}
         main = self._branch_terms(output.conv_logits[0], output.sequence_logits[0], *args)

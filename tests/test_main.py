@@ -179,6 +179,14 @@ def test_config_errors_are_one_line(argv, message, capsys):
     assert message in err and "\n" not in err
 
 
+def test_sync_bn_on_a_cpu_torchrun_is_refused_at_start_up(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert entry.main(["--work-dir", str(tmp_path / "work"), "--device", "cpu", "--sync-bn"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: sync_bn=true needs CUDA GPUs") and "\n" not in err
+    assert not (tmp_path / "work").exists()
+
+
 def test_missing_data_is_a_clear_error(tmp_path, capsys):
     code = entry.main(["--work-dir", str(tmp_path), "--device", "cpu", f"dataset_info.info_dir={tmp_path / 'nope'}"])
     assert code == 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.distributed as dist
@@ -62,12 +62,14 @@ def gather_objects(context: DistContext, obj: Any) -> list[Any]:
     return gathered
 
 
-def all_reduce_sum(context: DistContext, value: float) -> float:
+def all_reduce_sums(context: DistContext, values: Sequence[float]) -> list[float]:
+    """Each value summed over the processes, in one collective (float64; the values themselves when alone)."""
     if not context.distributed:
-        return value
-    tensor = torch.tensor([value], dtype=torch.float64, device=context.device)
+        return [float(value) for value in values]
+    tensor = torch.tensor([float(value) for value in values], dtype=torch.float64, device=context.device)
     dist.all_reduce(tensor)
-    return float(tensor.item())
+    return tensor.tolist()
+
 
 
 def cleanup(context: DistContext) -> None:

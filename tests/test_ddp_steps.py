@@ -1,0 +1,57 @@
+"""Several processes step as one (torchrun over gloo): tests/ddp_step_worker.py trains through the real
+training loop with 1 and with 2 processes on the same global batches."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The worker's results with 1 process and with 2 (each clip of a global batch dealt to one process)."""
+    out = tmp_path_factory.mktemp("ddp_steps")
+    results = {}
+    for processes in (1, 2):
+        target = out / f"{processes}.pt"
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+                   str(REPO / "tests" / "ddp_step_worker.py"), str(target)]
+        done = subprocess.run(command, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        results[processes] = torch.load(target, weights_only=True)
+        assert results[processes]["world_size"] == processes
+    return results
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_global_batch_with_nothing_usable_moves_nothing(runs, processes):
+    """Three steps whose third global batch has no alignable clip == the first two steps alone, bit for bit:
+    Adam's moments and weight decay must not move any weight on a step nobody could use."""
+    skip = runs[processes]["skip"]
+    three, two = skip["three_steps"], skip["two_steps"]
+    for name, value in two["parameters"].items():
+        assert torch.equal(three["parameters"][name], value), name
+    assert three["optimizer"].keys() == two["optimizer"].keys()
+    for index, state in two["optimizer"].items():
+        for key, value in state.items():
+            assert torch.equal(three["optimizer"][index][key], value), (index, key)
+
+
+def test_a_process_with_only_unusable_clips_weighs_the_others_as_one_process_would(runs):
+    """Global batch [alignable clip, clip too short for its label]: 2 processes x 1 clip (the second process
+    has nothing alignable) against 1 process x 2 clips. The CTC terms are the mean over the one usable clip,
+    the distillation the mean over both clips' frames, in both; BatchNorm is frozen (per-process batch
+    statistics would differ), so loss, gradients and the SGD step agree to float32 rounding."""
+    one, two = runs[1]["weigh"], runs[2]["weigh"]
+    assert two["loss"] == pytest.approx(one["loss"], rel=1e-5)
+    for key, value in one["parts"].items():
+        assert two["parts"][key] == pytest.approx(value, rel=1e-5, abs=1e-5), key
+    for name, gradient in one["gradients"].items():
+        torch.testing.assert_close(two["gradients"][name], gradient, rtol=1e-4, atol=1e-6, msg=name)
+    for name, value in one["parameters"].items():
+        torch.testing.assert_close(two["parameters"][name], value, rtol=1e-5, atol=1e-7, msg=name)
