@@ -229,9 +229,10 @@ class SplitScores:
 def evaluate_split(
     model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, *, split: str,
     stm: Path, dataset: str, work_dir: Path, precision: Precision, use_sclite: bool, sclite: str | None = None,
-    on_sentence: SentenceHook | None = None, left_pad: int = 0,
+    on_sentence: SentenceHook | None = None, left_pad: int = 0, note: str = "",
 ) -> SplitScores | None:
-    """Decode a split, write the official CTM files and score each with both tools (main process only)."""
+    """Decode a split, write the official CTM files and score each with both tools (main process only);
+    `note` goes into every report."""
     lstm, conv = decode_split(model, loader, decoder, context, precision, desc=f"decode {split}",
                               on_sentence=on_sentence, left_pad=left_pad)
     if not context.is_main:
@@ -242,7 +243,7 @@ def evaluate_split(
         write_ctm(ctm, hypotheses)
         for tool in SCORING_TOOLS:
             reports[tool] = score(ctm, stm, tool=tool, dataset=dataset, out_dir=work_dir, sclite=sclite or None,
-                                  name=f"{split}{suffix}", use_sclite=use_sclite)
+                                  name=f"{split}{suffix}", use_sclite=use_sclite, note=note)
     return scores
 
 

@@ -33,6 +33,12 @@ from dataset.transforms import (
 logger = logging.getLogger(__name__)
 
 
+# The official feeder's __len__ is len(info) - 1, written for info dicts holding a 'prefix' entry besides the
+# videos; the official CSL-Daily and CSL info files have none, so the last video of each split is never loaded
+# (and scores as [EMPTY]). Published numbers include this.
+LAST_VIDEO_UNREAD_OFFICIALLY = frozenset({"CSL-Daily", "CSL"})
+
+
 def init_loader_worker(_worker_id: int) -> None:
     """DataLoader workers each decode one frame at a time: OpenCV's own threads would only compete with
     the other workers for the same cores."""
@@ -71,13 +77,17 @@ class SignVideoDataset(Dataset):
         geometry: ReadGeometry = ReadGeometry(),
         temporal_min_len: int = 32,
         temporal_max_len: int = 230,
+        skip_last: bool = False,
     ) -> None:
         if frame_interval < 1:
             raise ValueError(f"frame_interval must be >= 1, got {frame_interval}")
         if input_size < 1:
             raise ValueError(f"input_size must be >= 1, got {input_size}")
         self.info_path = Path(info_path)
-        _, self.records = read_info(self.info_path)
+        _, records = read_info(self.info_path)
+        # `skip_last`: the official feeder's quirk (LAST_VIDEO_UNREAD_OFFICIALLY); `left_out` names what it skips
+        self.records = records[:-1] if skip_last else records
+        self.left_out = [str(record["fileid"]) for record in records[len(self.records):]]
         self.gloss_dict = gloss_dict
         self.frame_root = Path(frame_root)
         self.train = mode == "train"

@@ -76,9 +76,10 @@ def _disagreement(report: ScoreReport, result: ScliteResult) -> str:
 
 def score(hyp_ctm: str | Path, ref_stm: str | Path, *, tool: str = "python", dataset: str = "phoenix2014",
           out_dir: str | Path | None = None, sclite: str | None = None, name: str = "", scope: str = "ctm-line",
-          use_sclite: bool = True) -> ScoreReport:
+          use_sclite: bool = True, note: str = "") -> ScoreReport:
     """Score `hyp_ctm` against `ref_stm` with `tool`; write `<name>.<tool>.report.txt/.json` (and sclite's
-    reports) into out_dir.
+    reports) into out_dir. `note`, when given, heads the report's note (what the caller knows about how the
+    hypotheses were made).
 
     With the sclite tool and `use_sclite=False`, only the (identical) Python reproduction of sclite runs.
     """
@@ -92,6 +93,7 @@ def score(hyp_ctm: str | Path, ref_stm: str | Path, *, tool: str = "python", dat
     report = score_merged(hypotheses, references, name, tool)
     if tool == "sclite":
         _confirm_with_sclite(report, hypotheses, references, out_dir, sclite, use_sclite)
+    report.note = "; ".join(part for part in (note, report.note) if part)
     if out_dir is not None:
         write_text_atomic(Path(out_dir) / f"{name}.{tool}.report.txt", report.to_text())
         write_json_atomic(Path(out_dir) / f"{name}.{tool}.report.json", report.to_json())

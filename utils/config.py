@@ -73,9 +73,12 @@ def section(kind: type, help: str, replaced_by_files: bool = False) -> Any:
 class FeederArgs:
     input_size: int = opt(224, "side of the square crop fed to the network (random in train, centre in test)", at_least=1)
     image_scale: float = opt(1.0, "resize after cropping: a ratio if <= 1, an absolute side in pixels if > 1", above=0)
-    frame_interval: int = opt(1, "keep every n-th frame (random offset in training)", at_least=1)
+    frame_interval: int = opt(1, "keep every n-th frame, from an offset drawn in [0, n) (in every phase, as officially)",
+                              at_least=1)
     temporal_scaling: float = opt(0.2, "training temporal rescale range +-x of the clip length", at_least=0, below=1)
     skip_bad: bool = opt(False, "skip (and count) samples with missing/corrupt frames instead of stopping")
+    skip_last_video: bool = opt(True, "CSL-Daily and CSL: as the official feeder, never load the last video of a "
+                                      "split (it then scores as [EMPTY], as in published numbers); false loads it")
 
 
 @dataclass
@@ -243,7 +246,8 @@ class Config:
     resume: bool = opt(True, "resume automatically from <work_dir>/last_checkpoint.pt when it exists")
     ignore_weights: list[str] = opt([], "key prefixes dropped from --load-weights (e.g. classifier when classes differ)")
     decode_mode: Literal["beam", "max"] = opt("beam", "beam or max (greedy)")
-    amp: bool = opt(True, "mixed precision (float16 autocast + GradScaler) for training on CUDA")
+    amp: bool = opt(True, "mixed precision for training on CUDA: autocast in amp_dtype (float16 with a GradScaler, "
+                          "as officially)")
     eval_amp: bool = opt(False, "also run evaluation, features and predict under autocast (official: float32)")
     amp_dtype: Literal["float16", "bfloat16"] = opt("float16", "autocast dtype on CUDA: float16 (with GradScaler, as officially) or bfloat16 (no scaler needed)")
     channels_last: bool = opt(False, "channels_last_3d memory format for the network and its input (a CUDA speed lever)")
