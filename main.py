@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import seq_scripts
 from dataset.collate import PadCollate
 from dataset.errors import DataError
 from dataset.frame_layout import check_preprocessed_csl_daily
-from dataset.frames import read_geometry
+from dataset.frames import STORED_FRAME_SUFFIX, InputGeometry, read_geometry
 from dataset.gloss_dict import load_gloss_dict
 from dataset.info import read_info
 from dataset.video_dataset import LAST_VIDEO_UNREAD_OFFICIALLY, SignVideoDataset, init_loader_worker
@@ -203,6 +203,7 @@ class TrainingRun:
     start_epoch: int = 0
     history: TrainingHistory = field(default_factory=TrainingHistory)
     writer: Any = None
+    input_geometry: InputGeometry = field(default_factory=InputGeometry)
 
 
 class Experiment:
@@ -218,6 +219,7 @@ class Experiment:
         info_dir = prepare_synthetic_corpus(config, context) if config.synthetic.enabled else None
         self.paths = DataPaths(config, info_dir)
         checkpoint = read_checkpoint(resolve_path(config.load_weights)) if config.load_weights else None
+        self.recorded_geometry = dict(checkpoint.get("input_geometry") or {}) if checkpoint is not None else {}
         self.gloss_dict = self._gloss_dict(checkpoint)
         self.num_classes = config.model_args.num_classes or len(self.gloss_dict) + 1
         fresh_training = config.phase == "train" and not config.load_weights and self.resume_from() is None
@@ -296,10 +298,32 @@ class Experiment:
                                                self.collate.stride)
         return save
 
-    def record_config(self) -> None:
-        """The resolved configuration beside the outputs it produced (a failed run leaves the old one)."""
+    def record_config(self, directory: Path | None = None) -> None:
+        """The resolved configuration beside the outputs it produced (a failed run leaves the old one):
+        `config.yaml` for training, `<phase>_config.yaml` for the other phases, so that testing or predicting
+        into a training run's directory never replaces the record of how it was trained."""
         if self.context.is_main:
-            write_text_atomic(self.work_dir / "config.yaml", yaml.safe_dump(to_dict(self.config), sort_keys=False))
+            name = "config.yaml" if self.config.phase == "train" else f"{self.config.phase}_config.yaml"
+            write_text_atomic((directory or self.work_dir) / name, yaml.safe_dump(to_dict(self.config), sort_keys=False))
+
+    def training_geometry(self, train_set: SignVideoDataset) -> InputGeometry:
+        """How this run reads its training clips, for its checkpoints (prediction reads clips the same way)."""
+        feeder = self.config.feeder_args
+        frame_size, suffix = train_set.stored_frame_format()
+        return InputGeometry(frame_size, suffix, self.config.dataset, feeder.input_size, feeder.image_scale,
+                             feeder.frame_interval)
+
+    def prediction_geometry(self) -> InputGeometry:
+        """The geometry the checkpoint recorded; for checkpoints without one (the official ones), the
+        configuration's, with the official preprocessing's 256x256 frames in the dataset's stored format.
+        predict_args.frame_size, when set, replaces the frame size."""
+        feeder, size = self.config.feeder_args, self.config.predict_args.frame_size
+        if self.recorded_geometry:
+            geometry = InputGeometry.from_dict(self.recorded_geometry)
+        else:
+            geometry = InputGeometry((256, 256), STORED_FRAME_SUFFIX.get(self.config.dataset, ".png"),
+                                     self.config.dataset, feeder.input_size, feeder.image_scale, feeder.frame_interval)
+        return replace(geometry, frame_size=(size, size)) if size else geometry
 
     def resume_from(self) -> Path | None:
         if self.config.load_checkpoints:
@@ -324,6 +348,7 @@ class Experiment:
                           *build_optimizer(config, self.model, context.device),
                           torch.amp.GradScaler("cuda", enabled=self.train_precision.needs_grad_scaler(context.device)),
                           SLRLoss(config.loss_weights.active()), start_epoch=config.optimizer_args.start_epoch)
+        run.input_geometry = self.training_geometry(train_set)
         resume = self.resume_from()
         if resume is not None:
             point = restore_training_state(resume, self.model, run.optimizer, run.scheduler, run.scaler)
@@ -381,7 +406,7 @@ class Experiment:
         if epoch == run.start_epoch:  # with the run's first checkpoint
             self.record_config()
         state = training_state(epoch, self.model, run.optimizer, run.scheduler, run.scaler, run.history.to_dict(),
-                               self.gloss_dict, to_dict(self.config))
+                               self.gloss_dict, to_dict(self.config), run.input_geometry.to_dict())
         if "dev" in wer and run.history.best_epoch == epoch:
             save_checkpoint(self.work_dir / BEST_CHECKPOINT, state)
             logger.info("New best dev WER %.2f%%: saved %s", wer["dev"]["wer"], self.work_dir / BEST_CHECKPOINT)
@@ -419,9 +444,11 @@ class Experiment:
         return results
 
     def features(self) -> dict:
+        """Framewise backbone features of every video of the eval splits (dataset_info.eval_splits)."""
         counts = {}
-        for split in ("train", "dev", "test"):
+        for split in self.config.dataset_info.eval_splits:
             if not self.paths.info_file(split).is_file():
+                logger.warning("No %s split (%s missing): no features", split, self.paths.info_file(split))
                 continue
             dataset = build_dataset(self.config, self.paths, split, False, self.gloss_dict)
             loader = build_loader(self.config, dataset, self.context, train=False)
@@ -437,13 +464,15 @@ class Experiment:
         if not args.inputs:
             raise ConfigError("--phase predict needs inputs: --input video.mp4 [frames_dir ...]")
         out_dir = Path(args.output_dir) if args.output_dir else self.work_dir / "predictions"
+        geometry = self.prediction_geometry()
+        logger.info("Reading inputs as the model's %s: %s", "training data" if self.recorded_geometry else
+                    "configuration says (the checkpoint records no input geometry)", geometry.describe())
         results = seq_scripts.predict(
             self.model, seq_scripts.expand_inputs(args.inputs), self.decoder, self.collate, self.context,
-            frame_size=args.frame_size, input_size=self.config.feeder_args.input_size,
-            image_scale=self.config.feeder_args.image_scale, fps=args.fps, out_dir=out_dir, precision=self.eval_precision,
-            geometry=read_geometry(self.config.dataset), pictures=args.alignment_pictures,
+            geometry=geometry, fps=args.fps, out_dir=out_dir, precision=self.eval_precision,
+            pictures=args.alignment_pictures,
         )
-        self.record_config()
+        self.record_config(out_dir)
         return results
 
 

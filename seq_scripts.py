@@ -5,6 +5,7 @@ read the command line or the configuration themselves.
 """
 from __future__ import annotations
 
+import glob
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,15 +18,8 @@ from torch import nn
 from tqdm import tqdm
 
 from dataset.collate import Batch, PadCollate
-from dataset.frames import (
-    ReadGeometry,
-    glob_root,
-    is_video_file,
-    list_frame_files,
-    prepare_clip,
-    read_frames,
-    read_video_file,
-)
+from dataset.frames import (InputGeometry, glob_root, is_glob, is_video_file, list_frame_files, read_frames,
+                            read_video_file)
 from dataset.video_dataset import Sample
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
 from evaluation.alignment_figure import alignment_figure
@@ -270,13 +264,17 @@ def extract_features(
 
 
 def expand_inputs(inputs: Sequence[str]) -> list[Path]:
-    """Videos, frame folders, frame globs, or text files listing them (one per line)."""
+    """Videos, frame folders, frame globs, or text files listing them (one per line). A frame glob whose
+    files lie in several folders (`clips/*/*.png`) is one input per folder, each folder a video."""
     expanded: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.suffix == ".txt" and path.is_file():
             lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
             expanded += expand_inputs([line for line in lines if line and not line.startswith("#")])
+        elif is_glob(path.parent):
+            folders = sorted({Path(match).parent for match in glob.glob(item) if Path(match).is_file()}, key=str)
+            expanded += [folder / path.name for folder in folders] or [path]
         else:
             expanded.append(path)
     return expanded
@@ -309,23 +307,21 @@ def prediction_name(path: Path, taken: set[str]) -> str:
 @torch.no_grad()
 def predict(
     model: nn.Module, inputs: Sequence[Path], decoder: CTCDecoder, collate: PadCollate, context: DistContext, *,
-    frame_size: int, input_size: int, image_scale: float, fps: float, out_dir: Path, precision: Precision,
-    geometry: ReadGeometry = ReadGeometry(), pictures: bool = True,
+    geometry: InputGeometry, fps: float, out_dir: Path, precision: Precision, pictures: bool = True,
 ) -> list[dict]:
-    """Recognise each input; write <name>.json (glosses with frame spans), <name>.alignment.png (unless
-    `pictures` is off) and predictions.ctm."""
+    """Recognise each input, read as `geometry` says the model's training data was; write <name>.json (glosses
+    with frame spans), <name>.alignment.png (unless `pictures` is off) and predictions.ctm."""
     model = unwrap(model).eval()
     results = []
     ctm_lines = []
     taken: set[str] = set()
     for path in tqdm(inputs, desc="predict", disable=_quiet(context), dynamic_ncols=True):
         frames = load_input_frames(path)
-        clip = prepare_clip(frames, size=frame_size, input_size=input_size, image_scale=image_scale,
-                            geometry=geometry)
+        clip = geometry.prepare(frames)
         name = prediction_name(path, taken)
         _, output = forward(model, collate([Sample(clip, [], {"fileid": name})]), context, precision)
         decoded = decoder.decode(output.sequence_logits[0], output.feat_len)[0]
-        stride = collate.stride
+        stride = collate.stride * geometry.frame_interval  # input frames per output step
         segments = []
         for gloss, (start, end) in zip(decoded.glosses, decoded.spans):
             first, last = start * stride, min(end * stride, len(frames)) - 1

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from dataset.errors import DataError
-from dataset.transforms import center_crop, rescale
+from dataset.transforms import center_crop, rescale, subsample_indices
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 # Video files that preprocessing extracts and prediction reads directly (through OpenCV's FFmpeg), in the
@@ -149,21 +149,68 @@ def read_video_file(path: str | Path) -> np.ndarray:
     return np.stack(frames)
 
 
-def resize_frame(image: np.ndarray, size: int) -> np.ndarray:
-    """The whole frame resized to size x size with Lanczos, as every official preprocessing script does
-    (CSL-Daily's rows are dropped later, when a clip is read: READ_GEOMETRY)."""
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_LANCZOS4)
+def resize_frame(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """The whole frame resized to size x size (or (height, width)) with Lanczos, as every official
+    preprocessing script does (CSL-Daily's rows are dropped later, when a clip is read: READ_GEOMETRY)."""
+    height, width = (size, size) if isinstance(size, int) else size
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LANCZOS4)
 
 
-def prepare_clip(frames: np.ndarray, size: int = 256, input_size: int = 224, image_scale: float = 1.0,
-                 geometry: ReadGeometry = ReadGeometry()) -> torch.Tensor:
-    """Bring a user's clip to what the model saw at test time: size x size (Lanczos, as preprocessing),
-    the dataset's read geometry, centre crop, scale.
+# How the official preprocessing stores each corpus's frames: PHOENIX keeps its PNG frames, CSL-Daily and CSL
+# are JPEG (whose compression the network saw in training).
+STORED_FRAME_SUFFIX = {"CSL-Daily": ".jpg", "CSL": ".jpg"}
+LOSSY_SUFFIXES = (".jpg", ".jpeg")
 
-    Returns uint8 T x H x W x 3, ready for the collate function.
-    """
-    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
-        raise DataError(f"expected frames shaped T x H x W x 3 with T > 0, got {tuple(frames.shape)}")
-    resized = np.stack([geometry.apply(resize_frame(frame, size)) for frame in frames])
-    clip = rescale(center_crop(resized, input_size), image_scale)
-    return torch.from_numpy(np.ascontiguousarray(clip))
+
+@dataclass(frozen=True)
+class InputGeometry:
+    """How a model's training data turned a video into network input: frames resized to `frame_size`
+    (height, width; Lanczos, as preprocessing) and stored as `frame_suffix`, read with `dataset`'s read
+    geometry, every `frame_interval`-th frame kept, the centre `input_size` crop taken and `image_scale`
+    applied. Checkpoints record it, so that prediction reads any clip as the test phase read the corpus."""
+
+    frame_size: tuple[int, int] = (256, 256)
+    frame_suffix: str = ".png"
+    dataset: str = "phoenix2014"
+    input_size: int = 224
+    image_scale: float = 1.0
+    frame_interval: int = 1
+
+    def to_dict(self) -> dict:
+        return {"frame_size": list(self.frame_size), "frame_suffix": self.frame_suffix, "dataset": self.dataset,
+                "input_size": self.input_size, "image_scale": self.image_scale, "frame_interval": self.frame_interval}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "InputGeometry":
+        return cls(tuple(int(v) for v in values["frame_size"]), str(values["frame_suffix"]), str(values["dataset"]),
+                   int(values["input_size"]), float(values["image_scale"]), int(values["frame_interval"]))
+
+    def describe(self) -> str:
+        height, width = self.frame_size
+        rows = read_geometry(self.dataset)
+        return (f"frames resized to {width}x{height} (Lanczos) as {self.frame_suffix} files"
+                + (f", rows [{rows.drop_rows}:] kept and resized to {rows.resize_to}x{rows.resize_to}"
+                   if rows.drop_rows else "")
+                + (f", every {self.frame_interval}th frame from the first" if self.frame_interval > 1 else "")
+                + f", centre {self.input_size} crop" + (f", image_scale {self.image_scale}" if self.image_scale != 1 else ""))
+
+    def prepare(self, frames: np.ndarray) -> torch.Tensor:
+        """A user's RGB clip (T x H x W x 3) as the test phase reads a preprocessed one: the preprocessing's
+        resize and storage (a JPEG round trip for lossy formats), the read geometry, the frame interval (from
+        the first frame: a user's clip has no random offset), the centre crop and scale. uint8 T x H x W x 3."""
+        if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+            raise DataError(f"expected frames shaped T x H x W x 3 with T > 0, got {tuple(frames.shape)}")
+        geometry = read_geometry(self.dataset)
+        kept = frames[subsample_indices(len(frames), self.frame_interval, 0)]
+        stored = np.stack([geometry.apply(self._stored(frame)) for frame in kept])
+        clip = rescale(center_crop(stored, self.input_size), self.image_scale)
+        return torch.from_numpy(np.ascontiguousarray(clip))
+
+    def _stored(self, frame: np.ndarray) -> np.ndarray:
+        """One RGB frame as preprocessing leaves it on disk and the loader decodes it."""
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        if bgr.shape[:2] != tuple(self.frame_size):
+            bgr = resize_frame(bgr, self.frame_size)
+        if self.frame_suffix.lower() in LOSSY_SUFFIXES:
+            bgr = cv2.imdecode(cv2.imencode(self.frame_suffix, bgr)[1], cv2.IMREAD_COLOR)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

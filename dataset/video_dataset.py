@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dataset.errors import DataError
-from dataset.frames import ReadGeometry, list_frame_files, read_frames
+from dataset.frames import ReadGeometry, list_frame_files, read_frames, read_image_bgr
 from dataset.gloss_dict import encode_label
 from dataset.info import read_info
 from dataset.transforms import (
@@ -101,6 +101,12 @@ class SignVideoDataset(Dataset):
         self.seed = seed
         self.geometry = geometry
         self.epoch = 0
+
+    def stored_frame_format(self) -> tuple[tuple[int, int], str]:
+        """(height, width) and file suffix of the stored frames, from the first video's first frame."""
+        record = self.records[0]
+        first = list_frame_files(self.frame_root / record["folder"])[0]
+        return tuple(read_image_bgr(first, str(record["fileid"])).shape[:2]), first.suffix.lower()
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose random draws `__getitem__` uses."""

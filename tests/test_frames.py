@@ -1,9 +1,10 @@
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from dataset.errors import DataError
-from dataset.frames import list_frame_files, prepare_clip, read_frames, read_video_file
+from dataset.frames import InputGeometry, list_frame_files, read_frames, read_video_file
 from tests.data_fixtures import coded_clip, write_clip
 
 
@@ -75,10 +76,27 @@ def test_read_video_file_errors(tmp_path):
         read_video_file(bad)
 
 
-def test_prepare_clip_resizes_then_centre_crops(tmp_path):
+def test_prediction_reads_a_clip_as_preprocessing_and_the_test_phase_did():
+    """Lanczos resize to the stored size, every 2nd frame, centre crop: the pixels the test phase reads."""
     rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, size=(2, 30, 40, 3), dtype=np.uint8)
-    clip = prepare_clip(frames, size=20, input_size=16)
-    expected = np.stack([cv2.resize(f, (20, 20), interpolation=cv2.INTER_LANCZOS4)[2:18, 2:18] for f in frames])
-    assert clip.dtype.is_floating_point is False and tuple(clip.shape) == (2, 16, 16, 3)
+    frames = rng.integers(0, 256, size=(5, 30, 40, 3), dtype=np.uint8)
+    geometry = InputGeometry(frame_size=(20, 20), frame_suffix=".png", input_size=16, frame_interval=2)
+    clip = geometry.prepare(frames)
+    expected = np.stack([cv2.resize(f, (20, 20), interpolation=cv2.INTER_LANCZOS4)[2:18, 2:18] for f in frames[::2]])
+    assert clip.dtype == torch.uint8 and tuple(clip.shape) == (3, 16, 16, 3)
     np.testing.assert_array_equal(clip.numpy(), expected)
+    assert InputGeometry.from_dict(geometry.to_dict()) == geometry
+
+
+def test_prediction_keeps_jpeg_storage_and_csl_daily_rows():
+    """CSL-Daily's training frames were 256x256 JPEG files read with rows [40:] stretched back to 256."""
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, size=(2, 300, 300, 3), dtype=np.uint8)
+    clip = InputGeometry((256, 256), ".jpg", "CSL-Daily", input_size=224).prepare(frames)
+    expected = []
+    for frame in frames:
+        bgr = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), (256, 256), interpolation=cv2.INTER_LANCZOS4)
+        stored = cv2.imdecode(cv2.imencode(".jpg", bgr)[1], cv2.IMREAD_COLOR)
+        read = cv2.cvtColor(cv2.resize(stored[40:], (256, 256)), cv2.COLOR_BGR2RGB)
+        expected.append(read[16:240, 16:240])
+    np.testing.assert_array_equal(clip.numpy(), np.stack(expected))

@@ -111,26 +111,29 @@ def test_test_phase_reports_both_scorers_on_merged_beam_output(corpus, trained, 
                f"{results[split]['wer_sclite']:.2f}% (sclite)" in printed
 
 
-def test_predict_on_frames_matches_the_test_hypothesis(corpus, trained, tmp_path):
-    """Predict reads raw frames and resizes them like preprocessing, so it must agree with the test CTM."""
+def test_predict_on_raw_frames_matches_the_test_phase_for_every_dev_clip(corpus, trained, tmp_path):
+    """Predict reads the raw 210x260 frames of every dev clip as preprocessing and the test phase did (the
+    checkpoint records the 72x72 training frames), so it must give the test phase's glosses, clip by clip;
+    predicting into the training run's directory leaves its config.yaml alone."""
     records = [json.loads(line) for line in (corpus["info_dir"] / "dev_info.jsonl").read_text().splitlines()[1:]]
-    record = records[0]
-    raw_folder = corpus["raw"] / "features" / "fullFrame-210x260px" / Path(record["folder"]).parent
-    out = tmp_path / "pred"
-    assert entry.main(tiny_args(corpus, tmp_path, "--phase", "predict", "--load-weights",
-                                str(trained / "best_model.pt"), "--input", str(raw_folder),
-                                f"predict_args.frame_size={OUTPUT_SIZE}", f"predict_args.output_dir={out}")) == 0
-    assert raw_folder.name == "1"  # PHOENIX's camera folder: the prediction is named after the video id above it
-    result = json.loads((out / f"{record['fileid']}.json").read_text())
-    # the test phase of the same checkpoint (the training's last CTM may come from a later epoch)
+    raw = corpus["raw"] / "features" / "fullFrame-210x260px"
+    recorded = read_checkpoint(trained / "best_model.pt")["input_geometry"]
+    assert recorded["frame_size"] == [OUTPUT_SIZE, OUTPUT_SIZE] and recorded["frame_suffix"] == ".png"
+    training_record = (trained / "config.yaml").read_text()
+    assert entry.main(tiny_args(corpus, trained, "--phase", "predict", "--load-weights", str(trained / "best_model.pt"),
+                                "--input", *(str(raw / Path(r["folder"]).parent) for r in records))) == 0
+    assert (trained / "config.yaml").read_text() == training_record
+    out = trained / "predictions"
+    assert (out / "predict_config.yaml").is_file()
     assert entry.main(tiny_args(corpus, tmp_path / "test", "--phase", "test", "--load-weights",
                                 str(trained / "best_model.pt"))) == 0
-    ctm = (tmp_path / "test" / "output-hypothesis-dev.ctm").read_text().splitlines()
-    expected = [line.split()[4] for line in ctm if line.split()[0] == record["fileid"]]
-    assert result["glosses"] == expected
-    spans = [(s["start_frame"], s["end_frame"]) for s in result["segments"]]
-    assert all(0 <= a <= b < result["num_frames"] for a, b in spans)
-    assert spans == sorted(spans)
+    ctm = [line.split() for line in (tmp_path / "test" / "output-hypothesis-dev.ctm").read_text().splitlines()]
+    for record in records:  # PHOENIX's camera folder `<id>/1`: the prediction is named after the video id
+        result = json.loads((out / f"{record['fileid']}.json").read_text())
+        assert result["glosses"] == [row[4] for row in ctm if row[0] == record["fileid"]], record["fileid"]
+        spans = [(s["start_frame"], s["end_frame"]) for s in result["segments"]]
+        assert all(0 <= a <= b < result["num_frames"] for a, b in spans)
+        assert spans == sorted(spans)
 
 
 def test_predict_on_an_mp4(corpus, trained, tmp_path):
@@ -143,7 +146,7 @@ def test_predict_on_an_mp4(corpus, trained, tmp_path):
     out = tmp_path / "pred"
     assert entry.main(tiny_args(corpus, tmp_path, "--phase", "predict", "--load-weights",
                                 str(trained / "best_model.pt"), "--input", str(video_path),
-                                f"predict_args.frame_size={OUTPUT_SIZE}", f"predict_args.output_dir={out}",
+                                f"predict_args.output_dir={out}",
                                 f"dataset_info.info_dir={tmp_path / 'no_dataset_here'}")) == 0
     result = json.loads((out / "clip.json").read_text())  # gloss dictionary taken from the checkpoint
     assert (out / "clip.alignment.png").stat().st_size > 5000

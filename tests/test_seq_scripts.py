@@ -7,7 +7,7 @@ import torch
 from conftest import padded_frames, tiny_backbone
 from dataset.collate import Batch
 from modules.losses import SLRLoss
-from seq_scripts import prediction_name, train_epoch
+from seq_scripts import expand_inputs, prediction_name, train_epoch
 from slr_network import SLRModel
 from utils.distributed import DistContext
 from utils.precision import Precision
@@ -70,3 +70,15 @@ def test_prediction_names_follow_the_input_and_never_collide():
         "own/frames_of_me", "other/frames_of_me/*.jpg", "more/clip.MOV")]
     assert names == ["clip", "01April_2010_Thursday_heute-6694", "01April_2010_Thursday_heute-6694_2",
                      "frames_of_me", "frames_of_me_2", "clip_2"]
+
+
+def test_a_glob_over_several_folders_is_one_input_per_folder(tmp_path):
+    """The README's `"clips/*/*.png"`: each folder a video, not one video of every frame."""
+    for name in ("b_clip", "a_clip"):
+        (tmp_path / "clips" / name).mkdir(parents=True)
+        for index in range(3):
+            (tmp_path / "clips" / name / f"{index}.png").write_bytes(b"")
+    (tmp_path / "clips" / "empty").mkdir()
+    single = str(tmp_path / "clips" / "a_clip" / "*.png")
+    assert expand_inputs([str(tmp_path / "clips" / "*" / "*.png"), single]) == [
+        tmp_path / "clips" / "a_clip" / "*.png", tmp_path / "clips" / "b_clip" / "*.png", Path(single)]

@@ -3,7 +3,7 @@ atomically, restored for resuming; model weights of ours or the official checkpo
 
 The official layout is a dict with `epoch`, `model_state_dict`, `optimizer_state_dict`,
 `scheduler_state_dict` and `rng_state` (`torch`, `cuda`, `numpy`, `random`); ours adds
-`scaler_state_dict`, `history`, `gloss_dict` and `config`, and reads checkpoints without them.
+`scaler_state_dict`, `history`, `gloss_dict`, `config` and `input_geometry`, and reads checkpoints without them.
 """
 from __future__ import annotations
 
@@ -147,8 +147,10 @@ def apply_model_weights(model: nn.Module, checkpoint: Mapping[str, Any], ignore:
 
 
 def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any,
-                   history: Mapping[str, Any], gloss_dict: Mapping[str, Any], config: Mapping[str, Any]) -> dict:
-    """Everything a run needs to continue after `epoch`, in the official layout (module docstring)."""
+                   history: Mapping[str, Any], gloss_dict: Mapping[str, Any], config: Mapping[str, Any],
+                   input_geometry: Mapping[str, Any] | None = None) -> dict:
+    """Everything a run needs to continue after `epoch`, in the official layout (module docstring), and what
+    prediction needs: the gloss dictionary and how the training data was read (dataset.frames.InputGeometry)."""
     return {
         "epoch": epoch,
         "model_state_dict": unwrap(model).state_dict(),
@@ -159,6 +161,7 @@ def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimize
         "history": dict(history),
         "gloss_dict": dict(gloss_dict),
         "config": dict(config),
+        "input_geometry": dict(input_geometry or {}),
     }
 
 

@@ -214,9 +214,10 @@ class SyntheticCorpus:
 
 @dataclass
 class PredictArgs:
-    inputs: list[str] = opt([], "videos (mp4, ...), frame folders or frame globs to recognise")
+    inputs: list[str] = opt([], "videos (mp4, ...), frame folders or frame globs (one video per folder) to recognise")
     output_dir: str = opt("", "where predictions go (default: <work_dir>/predictions)")
-    frame_size: int = opt(256, "frames are resized to this square size before the centre crop, as in preprocessing", at_least=1)
+    frame_size: int = opt(0, "side frames are resized to before the read geometry and centre crop; 0: the size of the "
+                             "checkpoint's training frames (256 for checkpoints that do not record it)", at_least=0)
     fps: float = opt(25.0, "frame rate used to turn frame spans into seconds in the CTM", above=0)
     alignment_pictures: bool = opt(True, "a picture of frames, recognised glosses and posteriors per input (<name>.alignment.png)")
 
