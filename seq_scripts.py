@@ -96,7 +96,7 @@ def _step_loss(model: nn.Module, batch: Batch | None, criterion: SLRLoss, contex
     result = criterion(output, batch.label, batch.label_length, names, LossScale(int(samples), int(rows)))
     stats.excluded_samples += len(result.excluded)
     keys = list(result.parts)
-    totals = all_reduce_sums(context, [result.total.detach(), *(result.parts[k].detach() for k in keys)])
+    totals = all_reduce_sums(context, torch.stack([result.total.detach(), *(result.parts[k].detach() for k in keys)]))
     if not np.isfinite(totals[0]):
         stats.skipped_nonfinite += 1
         local = float(result.total.detach())

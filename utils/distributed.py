@@ -62,13 +62,17 @@ def gather_objects(context: DistContext, obj: Any) -> list[Any]:
     return gathered
 
 
-def all_reduce_sums(context: DistContext, values: Sequence[float]) -> list[float]:
-    """Each value summed over the processes, in one collective (float64; the values themselves when alone)."""
-    if not context.distributed:
-        return [float(value) for value in values]
-    tensor = torch.tensor([float(value) for value in values], dtype=torch.float64, device=context.device)
-    dist.all_reduce(tensor)
-    return tensor.tolist()
+def all_reduce_sums(context: DistContext, values: Sequence[float] | torch.Tensor) -> list[float]:
+    """Each value (numbers, or the entries of a 1-d tensor, read once) summed over the processes in one
+    collective, in float64; the values themselves when alone."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().double()
+    else:
+        values = torch.tensor([float(value) for value in values], dtype=torch.float64)
+    if context.distributed:
+        values = values.to(context.device)
+        dist.all_reduce(values)
+    return values.tolist()
 
 
 
