@@ -189,6 +189,20 @@ def build_optimizer(config: Config, model: torch.nn.Module,
     return optimizer, scheduler
 
 
+def prediction_geometry(config: Config, recorded: dict) -> InputGeometry:
+    """How prediction reads a clip: as the checkpoint `recorded` its training data was read; for checkpoints
+    without that record (the official ones), as the configuration says, with the official preprocessing's
+    256x256 frames in the dataset's stored format. predict_args.frame_size, when set, replaces the frame size."""
+    feeder, size = config.feeder_args, config.predict_args.frame_size
+    if recorded:
+        geometry = InputGeometry.from_dict(recorded)
+    else:
+        geometry = InputGeometry(frame_suffix=STORED_FRAME_SUFFIX.get(config.dataset, ".png"), dataset=config.dataset,
+                                 input_size=feeder.input_size, image_scale=feeder.image_scale,
+                                 frame_interval=feeder.frame_interval)
+    return replace(geometry, frame_size=(size, size)) if size else geometry
+
+
 @dataclass
 class TrainingRun:
     """What the epochs of one training run share."""
@@ -312,18 +326,6 @@ class Experiment:
         frame_size, suffix = train_set.stored_frame_format()
         return InputGeometry(frame_size, suffix, self.config.dataset, feeder.input_size, feeder.image_scale,
                              feeder.frame_interval)
-
-    def prediction_geometry(self) -> InputGeometry:
-        """The geometry the checkpoint recorded; for checkpoints without one (the official ones), the
-        configuration's, with the official preprocessing's 256x256 frames in the dataset's stored format.
-        predict_args.frame_size, when set, replaces the frame size."""
-        feeder, size = self.config.feeder_args, self.config.predict_args.frame_size
-        if self.recorded_geometry:
-            geometry = InputGeometry.from_dict(self.recorded_geometry)
-        else:
-            geometry = InputGeometry((256, 256), STORED_FRAME_SUFFIX.get(self.config.dataset, ".png"),
-                                     self.config.dataset, feeder.input_size, feeder.image_scale, feeder.frame_interval)
-        return replace(geometry, frame_size=(size, size)) if size else geometry
 
     def resume_from(self) -> Path | None:
         if self.config.load_checkpoints:
@@ -464,7 +466,7 @@ class Experiment:
         if not args.inputs:
             raise ConfigError("--phase predict needs inputs: --input video.mp4 [frames_dir ...]")
         out_dir = Path(args.output_dir) if args.output_dir else self.work_dir / "predictions"
-        geometry = self.prediction_geometry()
+        geometry = prediction_geometry(self.config, self.recorded_geometry)
         logger.info("Reading inputs as the model's %s: %s", "training data" if self.recorded_geometry else
                     "configuration says (the checkpoint records no input geometry)", geometry.describe())
         results = seq_scripts.predict(

@@ -169,7 +169,7 @@ class InputGeometry:
     geometry, every `frame_interval`-th frame kept, the centre `input_size` crop taken and `image_scale`
     applied. Checkpoints record it, so that prediction reads any clip as the test phase read the corpus."""
 
-    frame_size: tuple[int, int] = (256, 256)
+    frame_size: tuple[int, int] = (256, 256)  # the official preprocessing's
     frame_suffix: str = ".png"
     dataset: str = "phoenix2014"
     input_size: int = 224

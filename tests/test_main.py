@@ -136,6 +136,17 @@ def test_predict_on_raw_frames_matches_the_test_phase_for_every_dev_clip(corpus,
         assert spans == sorted(spans)
 
 
+def test_prediction_geometry_of_official_checkpoints_and_overrides():
+    from dataset.frames import InputGeometry
+
+    config = entry.config_from_args(["--dataset", "CSL-Daily", "feeder_args.frame_interval=2"])
+    assert entry.prediction_geometry(config, {}) == InputGeometry((256, 256), ".jpg", "CSL-Daily", 224, 1.0, 2)
+    recorded = InputGeometry((72, 72), ".png", "phoenix2014", 64, 1.0, 1)
+    assert entry.prediction_geometry(config, recorded.to_dict()) == recorded  # the training data's, not the config's
+    sized = entry.config_from_args(["predict_args.frame_size=96"])
+    assert entry.prediction_geometry(sized, recorded.to_dict()).frame_size == (96, 96)
+
+
 def test_predict_on_an_mp4(corpus, trained, tmp_path):
     frames = sorted((corpus["frames"] / "dev").glob("*/1/*.png"))[:40]
     video_path = tmp_path / "clip.mp4"
