@@ -103,10 +103,15 @@ class SignVideoDataset(Dataset):
         self.epoch = 0
 
     def stored_frame_format(self) -> tuple[tuple[int, int], str]:
-        """(height, width) and file suffix of the stored frames, from the first video's first frame."""
-        record = self.records[0]
-        first = list_frame_files(self.frame_root / record["folder"])[0]
-        return tuple(read_image_bgr(first, str(record["fileid"])).shape[:2]), first.suffix.lower()
+        """(height, width) and file suffix of the stored frames, from the first readable frame (a broken video
+        is for the loader to report or skip)."""
+        for record in self.records:
+            try:
+                first = list_frame_files(self.frame_root / record["folder"])[0]
+                return tuple(read_image_bgr(first, str(record["fileid"])).shape[:2]), first.suffix.lower()
+            except DataError:
+                continue
+        raise DataError(f"{self.info_path}: no video has a readable first frame under {self.frame_root}")
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose random draws `__getitem__` uses."""
