@@ -1,5 +1,4 @@
 """utils/checkpoint.py: the whole training state in the official layout, and loading weights of ours or official."""
-import builtins
 import os
 import random
 
@@ -8,7 +7,7 @@ import pytest
 import torch
 
 from conftest import tiny_backbone
-from official_checkpoints import OFFICIAL_KEYS, save_as_official_code
+from checkpoint_files import OFFICIAL_KEYS, CreatesAFile, save_as_official_code
 from slr_network import SLRModel
 from utils.checkpoint import (apply_model_weights, read_checkpoint, restore_training_state, save_checkpoint,
                               training_state)
@@ -77,16 +76,6 @@ def test_an_official_checkpoint_from_numpy_1_resumes_without_our_extra_keys(tmp_
     assert fresh_scheduler.state_dict()["milestones"] == scheduler.state_dict()["milestones"]
 
 
-class _CreatesAFile:
-    """Pickles as a call of open(path, "w"): loading it unsafely creates the file."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return builtins.open, (self.path, "w")
-
-
 class _RunsACommand:
     def __init__(self, path):
         self.path = str(path)
@@ -95,7 +84,7 @@ class _RunsACommand:
         return os.system, (f"touch {self.path}",)
 
 
-@pytest.mark.parametrize(("payload", "named"), [(_CreatesAFile, "io.open"), (_RunsACommand, "system")])
+@pytest.mark.parametrize(("payload", "named"), [(CreatesAFile, "io.open"), (_RunsACommand, "system")])
 def test_a_checkpoint_that_names_code_is_refused_and_nothing_runs(tmp_path, payload, named):
     target = tmp_path / "created_by_the_checkpoint"
     crafted = {"model_state_dict": tiny_model().state_dict(), "epoch": payload(target)}

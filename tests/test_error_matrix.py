@@ -20,6 +20,7 @@ import pytest
 import torch
 
 import main as entry
+from checkpoint_files import CreatesAFile
 from dataset.synthetic import generate_synthetic_corpus
 from preprocess.cli import main as preprocess_main
 from utils.checkpoint import read_checkpoint
@@ -149,21 +150,13 @@ def test_bad_weights_files(corpus, work_dir, earlier_run, tmp_path):
     assert_untouched(before, work_dir)
 
 
-class _CreatesAFile:
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-
-    def __reduce__(self):
-        return open, (self.path, "w")
-
-
 def test_a_crafted_checkpoint_is_refused_with_nothing_run(corpus, work_dir, earlier_run, tmp_path):
     """--load-weights (test) and --load-checkpoints (resume) read checkpoints as data: a pickle that would
     create a file is refused in one line, and the file never appears."""
     before = snapshot(work_dir)
     target = tmp_path / "created_by_the_checkpoint"
     crafted = read_checkpoint(earlier_run / "last_checkpoint.pt")
-    crafted["history"] = _CreatesAFile(target)
+    crafted["history"] = CreatesAFile(target)
     torch.save(crafted, tmp_path / "crafted.pt")
     for flag, phase in (("--load-weights", "test"), ("--load-checkpoints", "train")):
         done = run(["main.py", *base_args(corpus, work_dir), "--phase", phase, flag, str(tmp_path / "crafted.pt")])

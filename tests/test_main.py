@@ -14,7 +14,7 @@ import torch
 import main as entry
 from dataset.synthetic import generate_synthetic_corpus
 from preprocess.cli import main as preprocess_main
-from official_checkpoints import save_as_official_code
+from checkpoint_files import save_as_official_code
 from utils.checkpoint import read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]

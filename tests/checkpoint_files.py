@@ -1,4 +1,5 @@
-"""Checkpoints written as the official code writes them: only its five keys, saved from a numpy 1.x environment."""
+"""Checkpoint files as users meet them: written by the official code (its five keys, from a numpy 1.x
+environment), or crafted to run code when unpickled."""
 from __future__ import annotations
 
 import io
@@ -26,3 +27,13 @@ def save_as_official_code(state: Mapping[str, Any], path: Path) -> None:
                 assert b"numpy._core.multiarray\n_reconstruct" in data
                 data = data.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
             target.writestr(entry, data)
+
+
+class CreatesAFile:
+    """Pickles as a call of open(path, "w"): an unsafe load of a checkpoint holding it creates the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):
+        return open, (self.path, "w")
