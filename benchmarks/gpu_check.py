@@ -196,7 +196,7 @@ def check_loader(workers: int, clips: int, step_seconds: float) -> list[Row]:
 
 def check_ddp(frames: tuple[int, ...], failures: list[str]) -> list[Row]:
     """A 2-process torchrun DDP step over NCCL; the workers compare their parameters after it."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "benchmarks.gpu_check", "--ddp-worker", "--frames", *map(str, frames)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1200)
     lines = [line for line in done.stdout.splitlines() if line.startswith("ddp:")]

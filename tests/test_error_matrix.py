@@ -10,6 +10,7 @@ short for its label under CTC.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -283,8 +284,8 @@ def test_clip_too_short_for_its_label_is_left_out_with_a_finite_loss(corpus, tmp
     done = run(["main.py", *args])
     assert done.returncode == 0, done.stderr[-2000:]
     history = json.loads((tmp_path / "work" / "training_history.json").read_text())
-    assert history["epochs"][0]["loss"] == history["epochs"][0]["loss"]  # finite, not NaN
-    assert "CTC-infeasible samples left out" in done.stdout and " 0 CTC-infeasible" not in done.stdout
+    assert math.isfinite(history["epochs"][0]["loss"]) and history["epochs"][0]["skipped"] == 0
+    assert "; 0 non-finite steps skipped, 1 CTC-infeasible samples left out" in done.stdout  # the one edited clip
 
 
 # --- prediction, scoring, work directory -----------------------------------------------------------------------------
@@ -331,6 +332,9 @@ def test_unwritable_work_directory(corpus, tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     (tmp_path / "ref.stm").write_text("v1 1 s 0.0 1.79769e+308 A\n")
     (tmp_path / "bad.ctm").write_text("v1 1 x 0.01 A\n")
-    done = run(["-m", "evaluation", "--hyp", str(tmp_path / "bad.ctm"), "--ref", str(tmp_path / "ref.stm"), "--debug"])
-    assert done.returncode == 1 and "Traceback" in done.stderr and done.stderr.strip().endswith(
-        done.stderr.strip().splitlines()[-1]) and done.stderr.strip().splitlines()[-1].startswith("error:")
+    command = ["-m", "evaluation", "--hyp", str(tmp_path / "bad.ctm"), "--ref", str(tmp_path / "ref.stm")]
+    plain = assert_one_error_line(run(command), "bad.ctm:1")
+    done = run([*command, "--debug"])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and lines[0] == "Traceback (most recent call last):"
+    assert lines[-1] == plain  # the traceback, then the same one line as without --debug

@@ -267,7 +267,7 @@ def test_ddp_gloo_two_processes_match_one_process(corpus, trained, tmp_path):
     """torchrun with 2 CPU processes (gloo): replicas stay identical and evaluation equals one process."""
     args = tiny_args(corpus, tmp_path / "ddp", "--num-epoch", "1", "--max-steps-per-epoch", "3",
                      "--batch-size", "1", "--load-weights", str(trained / "best_model.pt"))
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "main.py", *args, "save_interval=1"]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
@@ -281,7 +281,7 @@ def test_ddp_gloo_two_processes_match_one_process(corpus, trained, tmp_path):
                                 str(tmp_path / "ddp" / "last_checkpoint.pt"))) == 0
     two = tmp_path / "two"
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                           "--master_port", "29518", "main.py",
+                           "--standalone", "main.py",
                            *tiny_args(corpus, two, "--phase", "test", "--load-weights",
                                       str(tmp_path / "ddp" / "last_checkpoint.pt"))],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
