@@ -1,6 +1,6 @@
 """The loops: one training epoch, decoding and scoring a split, feature extraction, prediction.
 
-They take plain objects (model, loaders, decoder, paths) from main.py and never
+They take plain objects (model, loaders, decoder, paths) from experiment.py and never
 read the command line or the configuration themselves.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+import experiment
 import main as entry
 from data_fixtures import write_corpus
 from dataset.frame_layout import write_layout
@@ -70,5 +71,5 @@ def test_phoenix_reads_every_video(tmp_path):
     videos = {f"v{i}": (np.zeros((4, 8, 8, 3), dtype=np.uint8), "A") for i in range(3)}
     info_path, frame_root, gloss_dict = write_corpus(tmp_path, videos)
     config = entry.config_from_args(["--dataset", "phoenix2014", "--device", "cpu", f"dataset_info.info_dir={tmp_path}"])
-    dataset = entry.build_dataset(config, entry.DataPaths(config), "dev", False, gloss_dict)
+    dataset = experiment.build_dataset(config, experiment.DataPaths(config), "dev", False, gloss_dict)
     assert isinstance(dataset, SignVideoDataset) and len(dataset) == 3 and dataset.left_out == []

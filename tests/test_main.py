@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import experiment
 import main as entry
 from dataset.synthetic import generate_synthetic_corpus
 from preprocess.cli import main as preprocess_main
@@ -140,11 +141,11 @@ def test_prediction_geometry_of_official_checkpoints_and_overrides():
     from dataset.frames import InputGeometry
 
     config = entry.config_from_args(["--dataset", "CSL-Daily", "feeder_args.frame_interval=2"])
-    assert entry.prediction_geometry(config, {}) == InputGeometry((256, 256), ".jpg", "CSL-Daily", 224, 1.0, 2)
+    assert experiment.prediction_geometry(config, {}) == InputGeometry((256, 256), ".jpg", "CSL-Daily", 224, 1.0, 2)
     recorded = InputGeometry((72, 72), ".png", "phoenix2014", 64, 1.0, 1)
-    assert entry.prediction_geometry(config, recorded.to_dict()) == recorded  # the training data's, not the config's
+    assert experiment.prediction_geometry(config, recorded.to_dict()) == recorded  # the training data's, not the config's
     sized = entry.config_from_args(["predict_args.frame_size=96"])
-    assert entry.prediction_geometry(sized, recorded.to_dict()).frame_size == (96, 96)
+    assert experiment.prediction_geometry(sized, recorded.to_dict()).frame_size == (96, 96)
 
 
 def test_predict_on_an_mp4(corpus, trained, tmp_path):
@@ -199,6 +200,13 @@ def test_sync_bn_on_a_cpu_torchrun_is_refused_at_start_up(tmp_path, capsys, monk
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: sync_bn=true needs CUDA GPUs") and "\n" not in err
     assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["num_epoch=abc"], ["--config", "absent.yaml"]])
+def test_help_and_configuration_errors_answer_before_torch_is_loaded(argv):
+    code = f"import sys, main; code = main.main({argv!r}); print(code, 'torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == f"{0 if argv == ['--help'] else 2} False", done.stdout + done.stderr
 
 
 def test_missing_data_is_a_clear_error(tmp_path, capsys):
@@ -297,9 +305,9 @@ def test_evaluating_a_checkpoint_never_reads_the_kinetics_pickle(corpus, trained
     assert entry.main(tiny_args(corpus, tmp_path, "--phase", "test", "--load-weights", str(trained / "best_model.pt"),
                                 f"model_args.pretrained_backbone={tmp_path / 'absent.pkl'}")) == 0
     with pytest.raises(FileNotFoundError, match="absent.pkl"):
-        entry.Experiment(entry.config_from_args(tiny_args(
+        experiment.Experiment(entry.config_from_args(tiny_args(
             corpus, tmp_path / "fresh", f"model_args.pretrained_backbone={tmp_path / 'absent.pkl'}")),
-            entry.init_distributed("cpu"))
+            experiment.init_distributed("cpu"))
 
 
 def test_autocast_in_training_only_unless_eval_amp(corpus, trained, tmp_path, monkeypatch):
@@ -335,7 +343,7 @@ def test_cosine_schedule_ends_at_the_official_floor():
     from utils.config import build_config
 
     config = build_config({"num_epoch": 10, "optimizer_args": {"scheduler": "cosine", "base_lr": 1e-3}})
-    optimizer, scheduler = entry.build_optimizer(config, torch.nn.Linear(2, 2))
+    optimizer, scheduler = experiment.build_optimizer(config, torch.nn.Linear(2, 2))
     rates = []
     for _ in range(10):
         rates.append(optimizer.param_groups[0]["lr"])
@@ -356,12 +364,12 @@ def test_csl_daily_frames_written_by_an_old_version_are_refused_when_read(tmp_pa
     info_dir.mkdir()
     record = {"fileid": "S1", "folder": "S1/*.jpg", "label": "A"}
     (info_dir / "dev_info.jsonl").write_text(json.dumps({"prefix": str(old)}) + "\n" + json.dumps(record) + "\n")
-    paths = entry.DataPaths(build_config({"dataset": "CSL-Daily", "dataset_info": {"info_dir": str(info_dir)}}))
+    paths = experiment.DataPaths(build_config({"dataset": "CSL-Daily", "dataset_info": {"info_dir": str(info_dir)}}))
     with pytest.raises(DataError, match="old layout"):
         paths.frames("dev")
     official = tmp_path / "official"  # frames made elsewhere, e.g. by the official scripts: not ours to judge
     official.mkdir()
-    paths = entry.DataPaths(build_config({"dataset": "CSL-Daily",
+    paths = experiment.DataPaths(build_config({"dataset": "CSL-Daily",
                                           "dataset_info": {"info_dir": str(info_dir), "dataset_root": str(official)}}))
     assert paths.frames("dev") == official
 
@@ -373,7 +381,7 @@ def test_the_synthetic_corpus_is_prepared_through_the_preprocessing_api(tmp_path
         "--work-dir", str(tmp_path / "work"), "--device", "cpu", "--num-worker", "1", "synthetic.enabled=true",
         f"synthetic.root={tmp_path / 'synthetic'}", "synthetic.train=3", "synthetic.dev=2", "synthetic.test=2",
         "synthetic.output_size=24", "synthetic.seed=4"])
-    info_dir = entry.prepare_synthetic_corpus(config, entry.init_distributed("cpu"))
+    info_dir = experiment.prepare_synthetic_corpus(config, experiment.init_distributed("cpu"))
     assert info_dir == tmp_path / "synthetic" / "preprocessed" and config.dataset_info.info_dir == ""
     raw = tmp_path / "synthetic" / "phoenix-2014-multisigner"
     assert preprocess_main(["--dataset", "phoenix2014", "--dataset-root", str(raw), "--output", str(tmp_path / "cli"),

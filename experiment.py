@@ -1,0 +1,529 @@
+"""One run of main.py once its configuration is validated: the work directory, logging, seeds, devices and
+(under torchrun) the process group; the model, data, decoder and optimiser built from the configuration;
+then the phase (train, test, features, predict) handed to the loops in seq_scripts.py.
+
+main.py imports this module only after parsing, so `--help` and configuration errors answer without
+loading torch.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import yaml
+from torch.utils.data import DataLoader, DistributedSampler
+
+import seq_scripts
+from dataset.collate import PadCollate
+from dataset.errors import DataError
+from dataset.frame_layout import check_preprocessed_csl_daily
+from dataset.frames import STORED_FRAME_SUFFIX, InputGeometry, read_geometry
+from dataset.gloss_dict import load_gloss_dict
+from dataset.info import read_info
+from dataset.video_dataset import LAST_VIDEO_UNREAD_OFFICIALLY, SignVideoDataset, init_loader_worker
+from evaluation.analyse import write_analysis
+from modules.losses import SLRLoss
+from slr_network import SLRModel
+from utils.allocator import reexec_under_jemalloc
+from utils.c2_model_loading import load_c2_checkpoint
+from utils.checkpoint import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    apply_model_weights,
+    read_checkpoint,
+    restore_training_state,
+    save_checkpoint,
+    training_state,
+)
+from utils.config import Config, ConfigError, resolve_path, to_dict
+from utils.decode import CTCDecoder
+from utils.distributed import DistContext, barrier, cleanup, init_distributed, select_device
+from utils.errors import UserError
+from utils.io import write_json_atomic, write_text_atomic
+from utils.logging import setup_logging
+from utils.precision import AMP_DTYPES, Precision
+from utils.random_state import configure_cudnn, seed_everything
+from utils.training_curves import TrainingHistory
+
+logger = logging.getLogger("slowfastsign")
+
+
+class DataPaths:
+    """Where the gloss dictionary, info files, frames and ground-truth STMs of the dataset live."""
+
+    def __init__(self, config: Config, info_dir: Path | None = None) -> None:
+        info = config.dataset_info
+        self.dataset = config.dataset
+        self.info_dir = info_dir or resolve_path(info.info_dir or f"preprocess/{config.dataset}")
+        self.gloss_dict = resolve_path(info.gloss_dict) if info.gloss_dict else self.info_dir / "gloss_dict.json"
+        self.stm_dir = resolve_path(info.evaluation_dir) if info.evaluation_dir else self.info_dir
+        self.stm_prefix = info.evaluation_prefix or f"{config.dataset}-groundtruth"
+        self.frame_root = info.dataset_root
+
+    def info_file(self, split: str) -> Path:
+        return self.info_dir / f"{split}_info.jsonl"
+
+    def stm(self, split: str) -> Path:
+        return self.stm_dir / f"{self.stm_prefix}-{split}.stm"
+
+    def frames(self, split: str) -> Path:
+        """Frame root: the configured one, else the prefix header that preprocessing wrote. CSL-Daily
+        frames that this project's preprocessing wrote (the info file names them) must have the
+        official layout."""
+        prefix, _ = read_info(self.info_file(split))
+        root = resolve_path(self.frame_root) if self.frame_root else None
+        if root is None:
+            if not prefix:
+                raise ConfigError(f"{self.info_file(split)} has no frame-root prefix: set dataset_info.dataset_root")
+            root = resolve_path(prefix)
+        if self.dataset == "CSL-Daily" and prefix and resolve_path(prefix).resolve() == root.resolve():
+            check_preprocessed_csl_daily(root)
+        return root
+
+
+def prepare_synthetic_corpus(config: Config, context: DistContext) -> Path:
+    """Generate and preprocess the bundled demo corpus once (main process; the others wait); its info folder."""
+    from dataset.synthetic import generate_synthetic_corpus
+    from preprocess.pipeline import preprocess_corpus
+
+    synthetic = config.synthetic
+    root = resolve_path(synthetic.root)
+    info_dir = resolve_path(config.dataset_info.info_dir or str(root / "preprocessed"))
+    if context.is_main and not (info_dir / "test_info.jsonl").is_file():
+        logger.info("Generating the synthetic corpus in %s", root)
+        corpus = generate_synthetic_corpus(root, num_glosses=synthetic.num_glosses, train=synthetic.train,
+                                           dev=synthetic.dev, test=synthetic.test, seed=synthetic.seed)
+        logger.info("Preprocessing it into %s", info_dir)
+        summary = preprocess_corpus("phoenix2014", corpus, info_dir, root / "frames", synthetic.output_size,
+                                    workers=max(1, min(config.num_worker, 4)))
+        if summary.problems:
+            raise DataError(f"preprocessing the synthetic corpus in {corpus} failed: {summary.problems[0]}")
+    barrier(context)
+    return info_dir
+
+
+def build_dataset(config: Config, paths: DataPaths, split: str, train: bool, gloss_dict: dict[str, int]) -> SignVideoDataset:
+    feeder = config.feeder_args
+    return SignVideoDataset(
+        paths.info_file(split), gloss_dict, paths.frames(split), mode="train" if train else "test",
+        input_size=feeder.input_size, image_scale=feeder.image_scale, frame_interval=feeder.frame_interval,
+        temporal_scaling=feeder.temporal_scaling, skip_bad=feeder.skip_bad, seed=config.random_seed,
+        geometry=read_geometry(config.dataset),
+        skip_last=feeder.skip_last_video and config.dataset in LAST_VIDEO_UNREAD_OFFICIALLY,
+    )
+
+
+def build_loader(config: Config, dataset: Any, context: DistContext, train: bool) -> DataLoader:
+    """Training: shuffled per epoch (seeded), whole batches. Evaluation: the batches one process would
+    make (consecutive clips, as officially), dealt out whole, since a clip's features depend on the
+    padding its batch gives it: any number of processes then scores exactly like one."""
+    collate = PadCollate(config.model_args.conv_type)
+    common = dict(collate_fn=collate, num_workers=config.num_worker, pin_memory=context.device.type == "cuda",
+                  worker_init_fn=init_loader_worker)
+    if train:
+        sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
+                                     seed=config.random_seed, drop_last=True)
+        return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True, **common)
+    size = config.test_batch_size
+    batches = [list(range(start, min(start + size, len(dataset)))) for start in range(0, len(dataset), size)]
+    return DataLoader(dataset, batch_sampler=batches[context.rank::context.world_size], **common)
+
+
+def build_model(config: Config, num_classes: int, context: DistContext, kinetics_init: bool = True,
+                weights: dict | None = None) -> torch.nn.Module:
+    """The model on its device (DDP-wrapped under torchrun); `weights`: the --load-weights checkpoint;
+    `kinetics_init` only for a fresh training run."""
+    args = config.model_args
+    model = SLRModel(num_classes, args.backbone, kernel_spec=args.conv_type, hidden_size=args.hidden_size,
+                     share_classifier=args.share_classifier, lstm_dropout=args.lstm_dropout,
+                     activation_checkpointing=args.activation_checkpointing)
+    if args.pretrained_backbone and kinetics_init:
+        report = load_c2_checkpoint(resolve_path(args.pretrained_backbone), model.backbone)
+        logger.info(report.summary())
+        for line in report.unmapped:
+            logger.info("  unmapped: %s", line)
+    if weights is not None:
+        apply_model_weights(model, weights, config.ignore_weights, source=config.load_weights)
+        logger.info("Loaded model weights from %s", config.load_weights)
+    model.to(context.device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last_3d)
+    if context.distributed:
+        if config.sync_bn:
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        device_ids = [context.device.index] if context.device.type == "cuda" else None
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    return model
+
+
+def build_decoder(config: Config, gloss_dict: dict[str, int], num_classes: int) -> CTCDecoder:
+    args = config.decode_args
+    return CTCDecoder(gloss_dict, num_classes, search_mode="beam" if config.decode_mode == "beam" else "greedy",
+                      beam_width=args.beam_width, cutoff_top_n=args.cutoff_top_n, backend=args.backend,
+                      lm_path=args.lm_path or None, lm_weight=args.lm_weight, word_score=args.word_score)
+
+
+def build_optimizer(config: Config, model: torch.nn.Module,
+                    device: torch.device = torch.device("cpu")) -> tuple[torch.optim.Optimizer, Any]:
+    """The optimiser and schedule; Adam runs its fused kernel on CUDA (same update, fewer launches)."""
+    args = config.optimizer_args
+    params = [p for p in model.parameters() if p.requires_grad]
+    if args.optimizer == "Adam":
+        fused = True if args.fused and device.type == "cuda" else None
+        optimizer = torch.optim.Adam(params, lr=args.base_lr, weight_decay=args.weight_decay, fused=fused)
+    else:
+        optimizer = torch.optim.SGD(params, lr=args.base_lr, weight_decay=args.weight_decay,
+                                    momentum=args.momentum, nesterov=args.nesterov)
+    if args.scheduler == "multistep":
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(args.step), gamma=args.gamma)
+    else:
+        # the official eta_min: base_lr * 0.025
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.num_epoch),
+                                                               eta_min=args.base_lr * 0.025)
+    return optimizer, scheduler
+
+
+def prediction_geometry(config: Config, recorded: dict) -> InputGeometry:
+    """How prediction reads a clip: as the checkpoint `recorded` its training data was read; for checkpoints
+    without that record (the official ones), as the configuration says, with the official preprocessing's
+    256x256 frames in the dataset's stored format. predict_args.frame_size, when set, replaces the frame size."""
+    feeder, size = config.feeder_args, config.predict_args.frame_size
+    if recorded:
+        geometry = InputGeometry.from_dict(recorded)
+    else:
+        geometry = InputGeometry(frame_suffix=STORED_FRAME_SUFFIX.get(config.dataset, ".png"), dataset=config.dataset,
+                                 input_size=feeder.input_size, image_scale=feeder.image_scale,
+                                 frame_interval=feeder.frame_interval)
+    return replace(geometry, frame_size=(size, size)) if size else geometry
+
+
+@dataclass
+class TrainingRun:
+    """What the epochs of one training run share."""
+
+    train_set: SignVideoDataset
+    train_loader: DataLoader
+    eval_loaders: dict[str, DataLoader]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    criterion: SLRLoss
+    start_epoch: int = 0
+    history: TrainingHistory = field(default_factory=TrainingHistory)
+    writer: Any = None
+    input_geometry: InputGeometry = field(default_factory=InputGeometry)
+
+
+class Experiment:
+    """One run: the configuration resolved into model, data, decoder and work directory."""
+
+    def __init__(self, config: Config, context: DistContext) -> None:
+        self.config = config
+        self.context = context
+        self.work_dir = Path(config.work_dir)
+        dtype = AMP_DTYPES[config.amp_dtype]
+        self.train_precision = Precision(dtype if config.amp else None, config.channels_last)
+        self.eval_precision = Precision(dtype if config.eval_amp else None, config.channels_last)
+        info_dir = prepare_synthetic_corpus(config, context) if config.synthetic.enabled else None
+        self.paths = DataPaths(config, info_dir)
+        checkpoint = read_checkpoint(resolve_path(config.load_weights)) if config.load_weights else None
+        self.recorded_geometry = dict(checkpoint.get("input_geometry") or {}) if checkpoint is not None else {}
+        self.gloss_dict = self._gloss_dict(checkpoint)
+        self.num_classes = config.model_args.num_classes or len(self.gloss_dict) + 1
+        fresh_training = config.phase == "train" and not config.load_weights and self.resume_from() is None
+        self.model = build_model(config, self.num_classes, context, kinetics_init=fresh_training, weights=checkpoint)
+        self.decoder = build_decoder(config, self.gloss_dict, self.num_classes)
+        self.collate = PadCollate(config.model_args.conv_type)
+        self.use_sclite = config.evaluate_tool == "sclite"
+        self.split_scores: dict[str, seq_scripts.SplitScores] = {}
+
+    def _gloss_dict(self, checkpoint: dict | None) -> dict[str, int]:
+        """The dataset's gloss_dict.json; for prediction, the one stored in the checkpoint comes first."""
+        stored = None
+        if checkpoint is not None and (self.config.phase == "predict" or not self.paths.gloss_dict.is_file()):
+            stored = checkpoint.get("gloss_dict")
+        if stored is not None:
+            return dict(stored)
+        if self.paths.gloss_dict.is_file():
+            return load_gloss_dict(self.paths.gloss_dict)
+        raise DataError(f"gloss dictionary not found: {self.paths.gloss_dict} (run the preprocessing, "
+                        f"or set dataset_info.gloss_dict)")
+
+    def eval_loaders(self) -> dict[str, DataLoader]:
+        loaders = {}
+        for split in self.config.dataset_info.eval_splits:
+            if not self.paths.info_file(split).is_file():
+                logger.warning("No %s split (%s missing): not evaluated", split, self.paths.info_file(split))
+                continue
+            if not self.paths.stm(split).is_file():
+                raise DataError(f"ground-truth STM of the {split} split not found: {self.paths.stm(split)}; the "
+                                f"preprocessing writes it (or set dataset_info.evaluation_dir / evaluation_prefix)")
+            dataset = build_dataset(self.config, self.paths, split, False, self.gloss_dict)
+            loaders[split] = build_loader(self.config, dataset, self.context, train=False)
+        return loaders
+
+    def evaluate(self, loaders: dict[str, DataLoader], pictures: bool = False) -> dict[str, dict[str, float]]:
+        """WER per split under both official scorers (and the conv WERs); `wer` is the configured tool's.
+        Only the main process gets the numbers; its reports stay in `self.split_scores`."""
+        results = {}
+        tool = self.config.evaluate_tool
+        for split, loader in loaders.items():
+            scores = seq_scripts.evaluate_split(
+                self.model, loader, self.decoder, self.context, split=split, stm=self.paths.stm(split),
+                dataset=self.config.dataset, work_dir=self.work_dir, precision=self.eval_precision, use_sclite=self.use_sclite,
+                sclite=self.config.sclite_path or None, left_pad=self.collate.left_pad,
+                on_sentence=self._picture_saver(self.work_dir / "alignments" / split) if pictures else None,
+                note=self._left_out_note(loader.dataset),
+            )
+            if scores is None:
+                continue
+            self.split_scores[split] = scores
+            primary = scores.lstm[tool]
+            for name, report in scores.lstm.items():
+                logger.info("%s; conv WER %.2f%%", report.summary_line(), scores.conv[name].wer)
+            if primary.note:
+                logger.info("  %s", primary.note)
+            results[split] = {"wer": primary.wer, "conv_wer": scores.conv[tool].wer, "sub": primary.sub_rate,
+                              "del": primary.del_rate, "ins": primary.ins_rate, "sentences": primary.num_sentences,
+                              "tool": tool, "note": primary.note}
+            for name in scores.lstm:
+                results[split][f"wer_{name}"] = scores.lstm[name].wer
+                results[split][f"conv_wer_{name}"] = scores.conv[name].wer
+        return results
+
+    def _left_out_note(self, dataset: SignVideoDataset) -> str:
+        """What the WER reports say when the official feeder's last-video quirk left a video unread."""
+        if not dataset.left_out:
+            return ""
+        return (f"as in the official code, the split's last video ({', '.join(dataset.left_out)}) was not "
+                f"decoded and scores as [EMPTY] (the official {self.config.dataset} feeder never loads it); "
+                f"feeder_args.skip_last_video=false decodes it")
+
+    def _picture_saver(self, out_dir: Path) -> seq_scripts.SentenceHook:
+        """Saves each decoded clip's alignment picture into `out_dir`."""
+        def save(name: str, frames: Any, posteriors: Any, decoded: Any) -> None:
+            seq_scripts.save_alignment_picture(out_dir, name, frames, posteriors, decoded, self.decoder.vocabulary,
+                                               self.collate.stride)
+        return save
+
+    def record_config(self, directory: Path | None = None) -> None:
+        """The resolved configuration beside the outputs it produced (a failed run leaves the old one):
+        `config.yaml` for training, `<phase>_config.yaml` for the other phases, so that testing or predicting
+        into a training run's directory never replaces the record of how it was trained."""
+        if self.context.is_main:
+            name = "config.yaml" if self.config.phase == "train" else f"{self.config.phase}_config.yaml"
+            write_text_atomic((directory or self.work_dir) / name, yaml.safe_dump(to_dict(self.config), sort_keys=False))
+
+    def training_geometry(self, train_set: SignVideoDataset) -> InputGeometry:
+        """How this run reads its training clips, for its checkpoints (prediction reads clips the same way)."""
+        feeder = self.config.feeder_args
+        frame_size, suffix = train_set.stored_frame_format()
+        return InputGeometry(frame_size, suffix, self.config.dataset, feeder.input_size, feeder.image_scale,
+                             feeder.frame_interval)
+
+    def resume_from(self) -> Path | None:
+        if self.config.load_checkpoints:
+            return resolve_path(self.config.load_checkpoints)
+        last = self.work_dir / LAST_CHECKPOINT
+        return last if self.config.resume and last.is_file() else None
+
+    def train(self) -> dict:
+        """The recipe: set up (or resume), train and evaluate epoch by epoch, record, optionally test."""
+        run = self._start_training()
+        for epoch in range(run.start_epoch, self.config.num_epoch):
+            self._train_epoch(run, epoch)
+        self._finish_training(run)
+        if self.config.test_after_train:
+            self.test_best()
+        return run.history.to_dict()
+
+    def _start_training(self) -> "TrainingRun":
+        config, context = self.config, self.context
+        train_set = build_dataset(config, self.paths, "train", True, self.gloss_dict)
+        run = TrainingRun(train_set, build_loader(config, train_set, context, train=True), self.eval_loaders(),
+                          *build_optimizer(config, self.model, context.device),
+                          torch.amp.GradScaler("cuda", enabled=self.train_precision.needs_grad_scaler(context.device)),
+                          SLRLoss(config.loss_weights.active()), start_epoch=config.optimizer_args.start_epoch)
+        run.input_geometry = self.training_geometry(train_set)
+        resume = self.resume_from()
+        if resume is not None:
+            point = restore_training_state(resume, self.model, run.optimizer, run.scheduler, run.scaler)
+            run.history, run.start_epoch = TrainingHistory.from_dict(point.history), point.start_epoch
+            logger.info("Resumed from %s: continuing at epoch %d", resume, run.start_epoch)
+        run.writer = self._tensorboard()
+        logger.info("Training %d clips (%d steps/epoch) for epochs %d..%d on %s%s", len(train_set),
+                    len(run.train_loader), run.start_epoch, config.num_epoch - 1, context.device,
+                    f" x{context.world_size}" if context.distributed else "")
+        return run
+
+    def _train_epoch(self, run: "TrainingRun", epoch: int) -> None:
+        """One epoch of training, then (every eval_interval epochs and at the end) evaluation and checkpoints."""
+        config, context = self.config, self.context
+        run.train_set.set_epoch(epoch)
+        run.train_loader.sampler.set_epoch(epoch)
+        lr = run.optimizer.param_groups[0]["lr"]
+        stats = seq_scripts.train_epoch(
+            self.model, run.train_loader, run.criterion, run.optimizer, run.scaler, context, epoch=epoch,
+            precision=self.train_precision, log_interval=config.log_interval, max_steps=config.max_steps_per_epoch,
+        )
+        run.scheduler.step()
+        logger.info("epoch %d: mean loss %.4f over %d steps in %.0f s (lr %.2e; %d non-finite steps skipped, "
+                    "%d CTC-infeasible samples left out, %d bad samples skipped)", epoch, stats.loss, stats.steps,
+                    stats.seconds, lr, stats.skipped_nonfinite, stats.excluded_samples, stats.bad_samples)
+        last_epoch = epoch == config.num_epoch - 1
+        wer = self.evaluate(run.eval_loaders) if (epoch + 1) % config.eval_interval == 0 or last_epoch else {}
+        run.history.add(epoch, lr=lr, loss=stats.loss, parts=stats.parts, wer=wer,
+                        skipped=stats.skipped_nonfinite, seconds=stats.seconds)
+        if run.writer is not None:
+            run.history.write_tensorboard(run.writer, epoch)
+        if context.is_main:
+            self._save_epoch(epoch, run, wer)
+        barrier(context)
+
+    def _finish_training(self, run: "TrainingRun") -> None:
+        if run.writer is not None:
+            run.writer.close()
+        if self.context.is_main:
+            run.history.plot(self.work_dir / "training_curves.png")
+            write_json_atomic(self.work_dir / "training_history.json", run.history.to_dict())
+            if run.history.best_epoch is not None:
+                logger.info("Best dev WER %.2f%% at epoch %d (%s)", run.history.best_wer, run.history.best_epoch,
+                            self.work_dir / BEST_CHECKPOINT)
+
+    def test_best(self) -> dict:
+        """Evaluate the best checkpoint (the last one when there was no dev split) and print the reports."""
+        best = self.work_dir / BEST_CHECKPOINT
+        path = best if best.is_file() else self.work_dir / LAST_CHECKPOINT
+        apply_model_weights(self.model, read_checkpoint(path), source=str(path))
+        logger.info("Testing %s", path)
+        return self.test()
+
+    def _save_epoch(self, epoch: int, run: "TrainingRun", wer: dict) -> None:
+        if epoch == run.start_epoch:  # with the run's first checkpoint
+            self.record_config()
+        state = training_state(epoch, self.model, run.optimizer, run.scheduler, run.scaler, run.history.to_dict(),
+                               self.gloss_dict, to_dict(self.config), run.input_geometry.to_dict())
+        if "dev" in wer and run.history.best_epoch == epoch:
+            save_checkpoint(self.work_dir / BEST_CHECKPOINT, state)
+            logger.info("New best dev WER %.2f%%: saved %s", wer["dev"]["wer"], self.work_dir / BEST_CHECKPOINT)
+        if (epoch + 1) % self.config.save_interval == 0:
+            save_checkpoint(self.work_dir / f"epoch{epoch:03d}_model.pt", state)
+        save_checkpoint(self.work_dir / LAST_CHECKPOINT, state)
+
+    def _tensorboard(self) -> Any:
+        if not self.context.is_main:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            logger.info("tensorboard is not installed: no TensorBoard scalars")
+            return None
+        return SummaryWriter(str(self.work_dir / "tensorboard"))
+
+    def test(self) -> dict:
+        if self.config.phase == "test" and not self.config.load_weights:
+            logger.warning("--phase test without --load-weights evaluates an untrained model")
+        results = self.evaluate(self.eval_loaders(), pictures=self.config.alignment_pictures)
+        if self.context.is_main:
+            self.record_config()
+            write_json_atomic(self.work_dir / "test_results.json", results)
+            if self.config.analysis:
+                for split, scores in self.split_scores.items():
+                    write_analysis(scores.lstm[self.config.evaluate_tool], self.work_dir / "analysis" / split)
+                logger.info("Error analysis (JSON, Markdown, charts) in %s", self.work_dir / "analysis")
+            for split, figures in results.items():
+                print(f"{split}: WER {figures['wer_python']:.2f}% (official python scorer), "
+                      f"{figures['wer_sclite']:.2f}% (sclite); conv WER {figures['conv_wer_python']:.2f}% / "
+                      f"{figures['conv_wer_sclite']:.2f}%\n(per-sentence alignments: "
+                      f"{self.work_dir / f'{split}.python.report.txt'}, {self.work_dir / f'{split}.sclite.report.txt'})")
+                print(f"note: {figures['note']}\n" if figures["note"] else "")
+        return results
+
+    def features(self) -> dict:
+        """Framewise backbone features of every video of the eval splits (dataset_info.eval_splits)."""
+        counts = {}
+        for split in self.config.dataset_info.eval_splits:
+            if not self.paths.info_file(split).is_file():
+                logger.warning("No %s split (%s missing): no features", split, self.paths.info_file(split))
+                continue
+            dataset = build_dataset(self.config, self.paths, split, False, self.gloss_dict)
+            loader = build_loader(self.config, dataset, self.context, train=False)
+            out_dir = self.work_dir / "features" / split
+            counts[split] = seq_scripts.extract_features(
+                self.model, loader, out_dir, self.collate.left_pad, self.context, self.eval_precision)
+            logger.info("%s: %d feature files in %s", split, counts[split], out_dir)
+        self.record_config()
+        return counts
+
+    def predict(self) -> list[dict]:
+        args = self.config.predict_args
+        if not args.inputs:
+            raise ConfigError("--phase predict needs inputs: --input video.mp4 [frames_dir ...]")
+        out_dir = Path(args.output_dir) if args.output_dir else self.work_dir / "predictions"
+        geometry = prediction_geometry(self.config, self.recorded_geometry)
+        logger.info("Reading inputs as the model's %s: %s", "training data" if self.recorded_geometry else
+                    "configuration says (the checkpoint records no input geometry)", geometry.describe())
+        results = seq_scripts.predict(
+            self.model, seq_scripts.expand_inputs(args.inputs), self.decoder, self.collate, self.context,
+            geometry=geometry, fps=args.fps, out_dir=out_dir, precision=self.eval_precision,
+            pictures=args.alignment_pictures,
+        )
+        self.record_config(out_dir)
+        return results
+
+
+def ensure_writable_directory(path: Path) -> None:
+    """The work directory exists and takes new files, or a one-line error says why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_test_"):
+            pass
+    except OSError as error:
+        raise UserError(f"the work directory {path} cannot be written ({error.strerror or error}); "
+                        f"choose another --work-dir or fix its permissions") from None
+
+
+def run(config: Config, context: DistContext) -> Any:
+    """Set up the work directory, logging and seeds, then run the configured phase."""
+    work_dir = Path(config.work_dir)
+    if context.is_main:
+        ensure_writable_directory(work_dir)
+    setup_logging(work_dir, context.is_main)
+    seed_everything(config.random_seed)
+    configure_cudnn(config.deterministic)
+    allocator = "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "system"
+    logger.info("Phase %s, dataset %s, work dir %s, device %s, %s allocator", config.phase, config.dataset, work_dir,
+                context.device, allocator)
+    experiment = Experiment(config, context)
+    return PHASES[config.phase](experiment)
+
+
+PHASES: dict[str, Callable[[Experiment], Any]] = {
+    "train": Experiment.train, "test": Experiment.test, "features": Experiment.features, "predict": Experiment.predict,
+}
+
+
+def check_launch(config: Config) -> None:
+    """What the configuration asks of this launch that the machine cannot give, refused before anything runs."""
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if config.sync_bn and processes > 1 and select_device(config.device).type == "cpu":
+        raise ConfigError("sync_bn=true needs CUDA GPUs (SyncBatchNorm has no CPU implementation): leave it off "
+                          f"for this CPU run of {processes} processes, whose BatchNorm statistics then stay per process")
+
+
+def launch(config: Config, allow_reexec: bool = False) -> int:
+    """Check the launch, restart under jemalloc on CPU when allowed, join the process group and run."""
+    check_launch(config)
+    if allow_reexec and select_device(config.device).type == "cpu":
+        reexec_under_jemalloc()
+    context = init_distributed(config.device)
+    try:
+        run(config, context)
+    finally:
+        cleanup(context)
+    return 0
