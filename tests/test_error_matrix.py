@@ -125,6 +125,7 @@ def test_configuration_errors(corpus, work_dir, extra, names):
     assert_untouched(before, work_dir)
 
 
+@pytest.mark.slow
 def test_missing_and_broken_yaml(corpus, work_dir, tmp_path):
     before = snapshot(work_dir)
     assert_one_error_line(run(["main.py", "--config", str(tmp_path / "absent.yaml"), *base_args(corpus, work_dir)]),
@@ -137,6 +138,7 @@ def test_missing_and_broken_yaml(corpus, work_dir, tmp_path):
 
 # --- checkpoints ---------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_bad_weights_files(corpus, work_dir, earlier_run, tmp_path):
     before = snapshot(work_dir)
     test_args = base_args(corpus, work_dir) + ["--phase", "test"]
@@ -151,6 +153,7 @@ def test_bad_weights_files(corpus, work_dir, earlier_run, tmp_path):
     assert_untouched(before, work_dir)
 
 
+@pytest.mark.slow
 def test_a_crafted_checkpoint_is_refused_with_nothing_run(corpus, work_dir, earlier_run, tmp_path):
     """--load-weights (test) and --load-checkpoints (resume) read checkpoints as data: a pickle that would
     create a file is refused in one line, and the file never appears."""
@@ -166,6 +169,7 @@ def test_a_crafted_checkpoint_is_refused_with_nothing_run(corpus, work_dir, earl
     assert_untouched(before, work_dir)
 
 
+@pytest.mark.slow
 def test_checkpoint_for_another_vocabulary_needs_ignore_weights(corpus, work_dir, earlier_run, tmp_path):
     checkpoint = read_checkpoint(earlier_run / "last_checkpoint.pt")
     for key, value in list(checkpoint["model_state_dict"].items()):
@@ -180,6 +184,7 @@ def test_checkpoint_for_another_vocabulary_needs_ignore_weights(corpus, work_dir
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_failed_checkpoint_write_keeps_the_previous_one_and_the_next_run_resumes(corpus, work_dir, monkeypatch,
                                                                                 capsys):
     import utils.checkpoint as checkpoint_module
@@ -206,6 +211,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one_and_the_next_run_resumes
 
 # --- data ----------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_missing_info_file_and_stm(corpus, work_dir, tmp_path):
     before = snapshot(work_dir)
     meta = tmp_path / "meta"
@@ -218,6 +224,7 @@ def test_missing_info_file_and_stm(corpus, work_dir, tmp_path):
     assert_untouched(before, work_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("problem", ["missing folder", "empty folder", "unknown gloss"])
 def test_bad_training_records(corpus, work_dir, tmp_path, problem):
     record = first_train_record(corpus)
@@ -252,6 +259,7 @@ def corrupt_first_frame(corpus: Path, tmp_path: Path) -> tuple[Path, Path]:
     return frame_root, frame
 
 
+@pytest.mark.slow
 def test_corrupt_frame_in_a_loader_worker_is_one_line(corpus, work_dir, tmp_path):
     frame_root, frame = corrupt_first_frame(corpus, tmp_path)
     before = snapshot(work_dir)
@@ -262,6 +270,7 @@ def test_corrupt_frame_in_a_loader_worker_is_one_line(corpus, work_dir, tmp_path
     assert_untouched(before, work_dir)
 
 
+@pytest.mark.slow
 def test_corrupt_frame_with_skip_bad_is_counted(corpus, tmp_path):
     frame_root, _ = corrupt_first_frame(corpus, tmp_path)
     args = base_args(corpus, tmp_path / "work") + [f"dataset_info.dataset_root={frame_root}", "--num-epoch", "1",
@@ -271,6 +280,7 @@ def test_corrupt_frame_with_skip_bad_is_counted(corpus, tmp_path):
     assert "1 bad samples skipped" in done.stdout
 
 
+@pytest.mark.slow
 def test_clip_too_short_for_its_label_is_left_out_with_a_finite_loss(corpus, tmp_path):
     def edit(records):
         records[0]["label"] = " ".join(["SONNE", "REGEN"] * 40)  # 80 glosses: far more than its output steps
@@ -290,6 +300,7 @@ def test_clip_too_short_for_its_label_is_left_out_with_a_finite_loss(corpus, tmp
 
 # --- prediction, scoring, work directory -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_predict_on_a_missing_or_empty_video(corpus, work_dir, earlier_run, tmp_path):
     before = snapshot(work_dir)
     args = base_args(corpus, work_dir) + ["--phase", "predict", "--load-weights", str(earlier_run / "last_checkpoint.pt")]
@@ -299,6 +310,7 @@ def test_predict_on_a_missing_or_empty_video(corpus, work_dir, earlier_run, tmp_
     assert_untouched(before, work_dir)
 
 
+@pytest.mark.slow
 def test_scoring_cli_errors(tmp_path):
     (tmp_path / "ref.stm").write_text("v1 1 s 0.0 1.79769e+308 A B\n")
     (tmp_path / "bad.ctm").write_text("v1 1 0.00 0.01 A\nv1 1 oops 0.02 B\n")
@@ -313,12 +325,14 @@ def test_scoring_cli_errors(tmp_path):
                                str(tmp_path / "absent.stm")]), "absent.stm")
 
 
+@pytest.mark.slow
 def test_preprocess_and_benchmark_errors(tmp_path):
     assert_one_error_line(run(["-m", "preprocess", "--dataset", "phoenix2014", "--dataset-root", str(tmp_path / "none"),
                                "--skip-frames"]), "none")
     assert_one_error_line(run(["-m", "benchmarks.run_all", "--only", "bench_nothing"]), "bench_nothing")
 
 
+@pytest.mark.slow
 def test_unwritable_work_directory(corpus, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("a file where a directory should be\n")
@@ -329,6 +343,7 @@ def test_unwritable_work_directory(corpus, tmp_path):
         assert_one_error_line(run(["main.py", *base_args(corpus, locked)]), str(locked))
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback(tmp_path):
     (tmp_path / "ref.stm").write_text("v1 1 s 0.0 1.79769e+308 A\n")
     (tmp_path / "bad.ctm").write_text("v1 1 x 0.01 A\n")

@@ -1,4 +1,5 @@
 """benchmarks.gpu_check: its CPU-testable parts (the one-line skip, the measurements, the end-to-end smoke run)."""
+import pytest
 import torch
 
 from benchmarks import gpu_check
@@ -41,6 +42,7 @@ def test_dropout_free_copy_makes_the_training_loss_repeatable():
     assert torch.equal(first, second)
 
 
+@pytest.mark.slow
 def test_smoke_run_of_main_on_the_cpu(tmp_path):
     rows = gpu_check.smoke("cpu", tmp_path)
     assert [row.passed for row in rows] == [True, True, True], [row.value for row in rows]
