@@ -15,7 +15,6 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from dataset.collate import Batch, PadCollate
 from dataset.frames import (InputGeometry, glob_root, is_glob, is_video_file, list_frame_files, read_frames,
@@ -32,6 +31,7 @@ from utils.decode import CTCDecoder, DecodedSequence
 from utils.distributed import DistContext, all_reduce_sums, gather_objects
 from utils.io import atomic_open, write_json_atomic, write_text_atomic
 from utils.precision import Precision
+from utils.progress import progress
 
 logger = logging.getLogger("slowfastsign")
 
@@ -50,11 +50,6 @@ class EpochStats:
     excluded_samples: int = 0
     bad_samples: int = 0
     seconds: float = 0.0
-
-
-def _quiet(context: DistContext) -> bool | None:
-    """Progress bars on the main process, and only on a terminal (None lets tqdm decide)."""
-    return True if not context.is_main else None
 
 
 def forward(model: nn.Module, batch: Batch, context: DistContext, precision: Precision) -> tuple[Batch, SLROutput]:
@@ -123,12 +118,11 @@ def train_epoch(
     params = [p for p in model.parameters() if p.requires_grad]
     total_steps = len(loader) if max_steps <= 0 else min(max_steps, len(loader))
     start = time.perf_counter()
-    progress = tqdm(total=total_steps, desc=f"epoch {epoch}", disable=_quiet(context), dynamic_ncols=True,
-                    leave=False)
+    bar = progress(total=total_steps, desc=f"epoch {epoch}", disable=not context.is_main, leave=False)
     for step, batch in enumerate(loader):
         if step >= total_steps:
             break
-        progress.update(1)
+        bar.update(1)
         optimizer.zero_grad(set_to_none=True)
         loss = _step_loss(model, batch, criterion, context, precision, stats, f"epoch {epoch} step {step}")
         if loss is None:
@@ -150,14 +144,14 @@ def train_epoch(
         stats.loss += loss.value
         for key, part in loss.parts.items():
             totals[key] = totals.get(key, 0.0) + part
-        progress.set_postfix(loss=f"{loss.value:.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
+        bar.set_postfix(loss=f"{loss.value:.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
         if on_step is not None:
             on_step(step, loss.value, loss.parts)
         if log_interval > 0 and step % log_interval == 0:
             detail = " ".join(f"{k}={v:.3f}" for k, v in loss.parts.items())
             logger.info("epoch %d step %d/%d loss %.4f (%s) lr %.2e", epoch, step, total_steps, loss.value, detail,
                         optimizer.param_groups[0]["lr"])
-    progress.close()
+    bar.close()
     optimizer.zero_grad(set_to_none=True)
     stats.loss /= max(stats.steps, 1)
     stats.parts = {k: v / max(stats.steps, 1) for k, v in sorted(totals.items())}
@@ -190,7 +184,7 @@ def decode_split(
     model = unwrap(model).eval()
     lstm: dict[str, list[str]] = {}
     conv: dict[str, list[str]] = {}
-    for batch in tqdm(loader, desc=desc, disable=_quiet(context), dynamic_ncols=True, leave=False):
+    for batch in progress(loader, desc=desc, disable=not context.is_main, leave=False):
         if batch is None:
             continue
         _, output = forward(model, batch, context, precision)
@@ -249,7 +243,7 @@ def extract_features(
     """Save each video's framewise backbone features (T x C, float32 .npy) for downstream work."""
     model = unwrap(model).eval()
     written = 0
-    for batch in tqdm(loader, desc=f"features {out_dir.name}", disable=_quiet(context), dynamic_ncols=True):
+    for batch in progress(loader, desc=f"features {out_dir.name}", disable=not context.is_main):
         if batch is None:
             continue
         batch = batch.to(context.device, non_blocking=True)
@@ -315,7 +309,7 @@ def predict(
     results = []
     ctm_lines = []
     taken: set[str] = set()
-    for path in tqdm(inputs, desc="predict", disable=_quiet(context), dynamic_ncols=True):
+    for path in progress(inputs, desc="predict", disable=not context.is_main):
         frames = load_input_frames(path)
         clip = geometry.prepare(frames)
         name = prediction_name(path, taken)

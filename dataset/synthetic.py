@@ -16,9 +16,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from utils.io import write_json_atomic, write_text_atomic
+from utils.progress import progress
 
 CORPUS_DIR = "phoenix-2014-multisigner"
 FEATURES_DIR = "features/fullFrame-210x260px"
@@ -142,7 +142,7 @@ def generate_synthetic_corpus(
     signers = [(f"Signer{i + 1:02d}", 150 + 25 * i) for i in range(num_signers)]
     for split, count in (("train", train), ("dev", dev), ("test", test)):
         rows = ["id|folder|signer|annotation"]
-        for number in tqdm(range(count), desc=f"synthetic {split}", leave=False):
+        for number in progress(range(count), desc=f"synthetic {split}", leave=False):
             video_id = f"synthetic_{split}_{number:05d}"
             signer, shade = signers[int(rng.integers(0, num_signers))]
             glosses = sample_sentence(num_glosses, glosses_per_sentence, rng)

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from dataset.errors import DataError
 from dataset.frames import read_video_file, resize_frame
 from preprocess.corpora import VideoEntry
 from utils.io import atomic_open
+from utils.progress import progress
 
 VIDEO_MARKER = ".extracted"
 
@@ -102,7 +102,7 @@ def resize_all(entries: list[VideoEntry], frames_output: Path, size: int, worker
     """Process every video with `workers` processes (inline when 1), with a progress bar."""
     tasks = [(entry, frames_output, size) for entry in entries]
     if workers <= 1:
-        return [process_video(task) for task in tqdm(tasks, desc="frames", unit="video")]
+        return [process_video(task) for task in progress(tasks, desc="frames", unit="video")]
     with Pool(workers) as pool:
-        return list(tqdm(pool.imap_unordered(process_video, tasks, chunksize=4), total=len(tasks),
-                         desc="frames", unit="video"))
+        return list(progress(pool.imap_unordered(process_video, tasks, chunksize=4), total=len(tasks),
+                             desc="frames", unit="video"))
