@@ -38,7 +38,7 @@ from dataset.video_dataset import Sample
 from modules.losses import SLRLoss
 from slr_network import SLRModel
 from utils.cli import ArgumentParser
-from utils.config import SlowFastConfig
+from utils.config import SlowFastConfig, build_config
 from utils.distributed import DistContext
 from utils.precision import Precision
 
@@ -97,28 +97,31 @@ def training_loss(model: nn.Module, batch: Batch, device: torch.device, precisio
 
 def measure_training(model: nn.Module, batch: Batch, device: torch.device, precision: Precision,
                      steps: int = 3) -> tuple[float, float | None]:
-    """Median seconds per optimiser step after one warm-up, and the peak GPU memory in GB (None on CPU)."""
+    """Median seconds per step of the real training loop (seq_scripts.train_epoch, with the optimiser that
+    experiment.build_optimizer makes from the default configuration: the official Adam, fused on CUDA) after one
+    warm-up step, and the peak GPU memory in GB (None on CPU)."""
+    from experiment import build_optimizer
+
     model = model.to(device).train()
     if precision.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
-    fused = True if device.type == "cuda" else None
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-4, fused=fused)
+    optimizer, _ = build_optimizer(build_config(), model, device)
     scaler = torch.amp.GradScaler("cuda", enabled=precision.needs_grad_scaler(device))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for step in range(steps + 1):
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(training_loss(model, batch, device, precision)).backward()
-        scaler.step(optimizer)
-        scaler.update()
+    stamps = []
+
+    def stamp(*_: object) -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        if step:
-            times.append(time.perf_counter() - start)
+        stamps.append(time.perf_counter())
+
+    seq_scripts.train_epoch(model, [batch] * (steps + 1), SLRLoss(), optimizer, scaler, DistContext(device), epoch=0,
+                            precision=precision, log_interval=0, on_step=stamp)
+    if len(stamps) < 2:
+        raise RuntimeError(f"only {len(stamps)} of {steps + 1} training steps were taken (non-finite loss or gradients)")
     peak = torch.cuda.max_memory_allocated(device) / 1e9 if device.type == "cuda" else None
-    return statistics.median(times), peak
+    return statistics.median(b - a for a, b in zip(stamps, stamps[1:])), peak
 
 
 def check_device(device: torch.device, frames: tuple[int, ...], steps: int, failures: list[str]) -> tuple[list[Row], float]:
@@ -207,21 +210,21 @@ def check_ddp(frames: tuple[int, ...], failures: list[str]) -> list[Row]:
 
 
 def ddp_worker(frames: tuple[int, ...]) -> int:
-    """One process of the DDP check (run by torchrun): one step on a per-rank batch, then compare parameters."""
+    """One process of the DDP check (run by torchrun): one step of the real training loop on a per-rank batch,
+    then compare parameters."""
     import torch.distributed as dist
 
+    from experiment import build_optimizer
     from utils.distributed import cleanup, init_distributed
 
     context = init_distributed("0,1")
     torch.manual_seed(0)
     model = SLRModel(NUM_CLASSES, SlowFastConfig.from_yaml(R101)).to(context.device)
     model = nn.parallel.DistributedDataParallel(model, device_ids=[context.device.index])
-    precision = Precision(torch.float16)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
-    scaler = torch.amp.GradScaler("cuda")
-    scaler.scale(training_loss(model, generated_batch(frames, seed=context.rank), context.device, precision)).backward()
-    scaler.step(optimizer)
-    scaler.update()
+    optimizer, _ = build_optimizer(build_config(), model, context.device)
+    seq_scripts.train_epoch(model, [generated_batch(frames, seed=context.rank)], SLRLoss(), optimizer,
+                            torch.amp.GradScaler("cuda"), context, epoch=0, precision=Precision(torch.float16),
+                            log_interval=0)
     checksum = torch.stack([p.detach().double().sum() for p in model.parameters()])
     gathered = [torch.zeros_like(checksum) for _ in range(context.world_size)]
     dist.all_gather(gathered, checksum)
