@@ -74,13 +74,14 @@ def _step_loss(model: nn.Module, batch: Batch | None, criterion: SLRLoss, contex
     skipped everywhere when a process has no batch (it could not join the gradient reduction), when no clip
     of the global batch can be aligned, or when the loss is not finite on any process (docs/METHOD.md,
     "Several processes"). In one process the same rules see just its batch."""
-    scale = None
+    alignable = None
     if batch is not None:
         stats.bad_samples += batch.skipped
         batch, output = forward(model, batch, context, precision)
-        scale = criterion.local_scale(output, batch.label, batch.label_length)
-    missing, samples, rows = all_reduce_sums(context, [scale is None, scale.ctc_samples if scale else 0,
-                                                       scale.kd_rows if scale else 0])
+        alignable = criterion.alignability(output, batch.label, batch.label_length)
+    local = alignable.scale if alignable else None
+    missing, samples, rows = all_reduce_sums(context, [local is None, local.ctc_samples if local else 0,
+                                                       local.kd_rows if local else 0])
     if missing:
         stats.skipped_missing_batches += 1
         return None
@@ -88,17 +89,18 @@ def _step_loss(model: nn.Module, batch: Batch | None, criterion: SLRLoss, contex
         stats.skipped_infeasible_batches += 1
         return None
     names = [str(info.get("fileid", i)) for i, info in enumerate(batch.info)]
-    result = criterion(output, batch.label, batch.label_length, names, LossScale(int(samples), int(rows)))
+    result = criterion(output, batch.label, batch.label_length, names, LossScale(int(samples), int(rows)),
+                       alignable)
     stats.excluded_samples += len(result.excluded)
     keys = list(result.parts)
     totals = all_reduce_sums(context, torch.stack([result.total.detach(), *(result.parts[k].detach() for k in keys)]))
     if not np.isfinite(totals[0]):
         stats.skipped_nonfinite += 1
-        local = float(result.total.detach())
-        if np.isfinite(local):
+        own = float(result.total.detach())
+        if np.isfinite(own):
             logger.warning("%s: non-finite loss on another process; step skipped on all", where)
         else:
-            logger.warning("%s: non-finite loss %s for %s; step skipped", where, local, names)
+            logger.warning("%s: non-finite loss %s for %s; step skipped", where, own, names)
         return None
     return _StepLoss(result.total, totals[0], dict(zip(keys, totals[1:])))
 

@@ -68,6 +68,27 @@ class LossScale:
     kd_rows: int
 
 
+@dataclass(frozen=True)
+class Alignability:
+    """Which clips of a batch CTC can align at all (at least one output step per gloss and one between
+    repeats), worked out once per batch: the training loop reduces its `scale` across processes before the
+    loss uses the rest."""
+
+    feat_len: torch.Tensor  # CPU int64 (B,)
+    label_lengths: torch.Tensor  # CPU int64 (B,)
+    required: torch.Tensor  # CPU int64 (B,)
+    kd_rows: int
+
+    @property
+    def feasible(self) -> torch.Tensor:
+        return self.feat_len >= self.required
+
+    @property
+    def scale(self) -> LossScale:
+        """This batch's own counts: its alignable clips and its distillation rows (steps x clips)."""
+        return LossScale(int(self.feasible.sum()), self.kd_rows)
+
+
 @dataclass
 class LossResult:
     """Weighted total and its parts; `excluded` names samples left out as CTC-infeasible."""
@@ -125,31 +146,29 @@ class SLRLoss:
         return terms
 
     @staticmethod
-    def _feasible(output: BranchLogits, labels: torch.Tensor, label_lengths: torch.Tensor) -> torch.Tensor:
-        """Which clips CTC can align at all: at least one output step per gloss and one between repeats."""
-        return output.feat_len.cpu() >= ctc_required_lengths(labels, label_lengths.cpu())
-
-    def local_scale(self, output: BranchLogits, labels: torch.Tensor, label_lengths: torch.Tensor) -> LossScale:
-        """This batch's own counts: its alignable clips and its distillation rows (steps x clips)."""
-        logits = output.conv_logits[0]
-        return LossScale(int(self._feasible(output, labels, label_lengths).sum()), logits.shape[0] * logits.shape[1])
+    def alignability(output: BranchLogits, labels: torch.Tensor, label_lengths: torch.Tensor) -> Alignability:
+        label_lengths = label_lengths.cpu()
+        steps, clips = output.conv_logits[0].shape[:2]
+        return Alignability(output.feat_len.cpu(), label_lengths, ctc_required_lengths(labels, label_lengths),
+                            steps * clips)
 
     def __call__(
         self, output: BranchLogits, labels: torch.Tensor, label_lengths: torch.Tensor,
         names: Sequence[str] | None = None, scale: LossScale | None = None,
+        alignability: Alignability | None = None,
     ) -> LossResult | None:
         """The loss of this batch, averaged as `scale` says (default: over this batch alone); None when
-        nothing is left to average (no clip of the batch can be aligned and no scale was given)."""
-        feat_len = output.feat_len.cpu()
-        label_lengths = label_lengths.cpu()
-        feasible = self._feasible(output, labels, label_lengths)
+        nothing is left to average (no clip of the batch can be aligned and no scale was given).
+        `alignability`: the batch's, when the caller has already worked it out."""
+        alignability = alignability or self.alignability(output, labels, label_lengths)
+        feat_len, label_lengths, feasible = alignability.feat_len, alignability.label_lengths, alignability.feasible
         names = list(names) if names is not None else [f"sample {i}" for i in range(len(feat_len))]
         excluded = [i for i in range(len(feasible)) if not feasible[i]]
         if excluded:
-            required = ctc_required_lengths(labels, label_lengths)
-            details = ", ".join(f"{names[i]} (feature length {int(feat_len[i])} < {int(required[i])})" for i in excluded)
+            details = ", ".join(f"{names[i]} (feature length {int(feat_len[i])} < {int(alignability.required[i])})"
+                                for i in excluded)
             logger.warning("CTC-infeasible sample(s) left out of the loss (clip too short for its label): %s", details)
-        scale = scale or self.local_scale(output, labels, label_lengths)
+        scale = scale or alignability.scale
         if scale.ctc_samples == 0:
             return None
         keep = feasible.nonzero().squeeze(1)
