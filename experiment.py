@@ -21,16 +21,17 @@ from torch.utils.data import DataLoader, DistributedSampler
 import seq_scripts
 from dataset.collate import PadCollate
 from dataset.errors import DataError
-from dataset.frame_layout import check_preprocessed_csl_daily
 from dataset.frames import STORED_FRAME_SUFFIX, InputGeometry, read_geometry
 from dataset.gloss_dict import load_gloss_dict
-from dataset.info import read_info
+from dataset.paths import DataPaths
 from dataset.video_dataset import LAST_VIDEO_UNREAD_OFFICIALLY, SignVideoDataset, init_loader_worker
 from evaluation.analyse import write_analysis
+from evaluation.training_curves import plot_training_curves, write_tensorboard
+from evaluation.training_history import TrainingHistory
 from modules.losses import SLRLoss
 from slr_network import SLRModel
 from utils.allocator import reexec_under_jemalloc
-from utils.c2_model_loading import load_c2_checkpoint
+from modules.c2_model_loading import load_c2_checkpoint
 from utils.checkpoint import (
     BEST_CHECKPOINT,
     LAST_CHECKPOINT,
@@ -40,71 +41,17 @@ from utils.checkpoint import (
     save_checkpoint,
     training_state,
 )
-from utils.config import Config, ConfigError, resolve_path, to_dict
-from utils.decode import CTCDecoder
+from utils.config.merge import resolve_path, to_dict
+from utils.config.schema import Config, ConfigError
+from decoding.ctc_decoder import CTCDecoder
 from utils.distributed import DistContext, barrier, cleanup, init_distributed, select_device
 from utils.errors import UserError
 from utils.io import write_json_atomic, write_text_atomic
 from utils.logging import setup_logging
 from utils.precision import AMP_DTYPES, Precision
 from utils.random_state import configure_cudnn, seed_everything
-from utils.training_curves import TrainingHistory
 
 logger = logging.getLogger("slowfastsign")
-
-
-class DataPaths:
-    """Where the gloss dictionary, info files, frames and ground-truth STMs of the dataset live."""
-
-    def __init__(self, config: Config, info_dir: Path | None = None) -> None:
-        info = config.dataset_info
-        self.dataset = config.dataset
-        self.info_dir = info_dir or resolve_path(info.info_dir or f"preprocess/{config.dataset}")
-        self.gloss_dict = resolve_path(info.gloss_dict) if info.gloss_dict else self.info_dir / "gloss_dict.json"
-        self.stm_dir = resolve_path(info.evaluation_dir) if info.evaluation_dir else self.info_dir
-        self.stm_prefix = info.evaluation_prefix or f"{config.dataset}-groundtruth"
-        self.frame_root = info.dataset_root
-
-    def info_file(self, split: str) -> Path:
-        return self.info_dir / f"{split}_info.jsonl"
-
-    def stm(self, split: str) -> Path:
-        return self.stm_dir / f"{self.stm_prefix}-{split}.stm"
-
-    def frames(self, split: str) -> Path:
-        """Frame root: the configured one, else the prefix header that preprocessing wrote. CSL-Daily
-        frames that this project's preprocessing wrote (the info file names them) must have the
-        official layout."""
-        prefix, _ = read_info(self.info_file(split))
-        root = resolve_path(self.frame_root) if self.frame_root else None
-        if root is None:
-            if not prefix:
-                raise ConfigError(f"{self.info_file(split)} has no frame-root prefix: set dataset_info.dataset_root")
-            root = resolve_path(prefix)
-        if self.dataset == "CSL-Daily" and prefix and resolve_path(prefix).resolve() == root.resolve():
-            check_preprocessed_csl_daily(root)
-        return root
-
-
-def prepare_synthetic_corpus(config: Config, context: DistContext) -> Path:
-    """Generate and preprocess the bundled demo corpus once (main process; the others wait); its info folder."""
-    from dataset.synthetic import generate_synthetic_corpus
-    from preprocess.pipeline import preprocess_corpus
-
-    synthetic = config.synthetic
-    root = resolve_path(synthetic.root)
-    info_dir = resolve_path(config.dataset_info.info_dir or str(root / "preprocessed"))
-    if context.is_main and not (info_dir / "test_info.jsonl").is_file():
-        logger.info("Generating the synthetic corpus in %s", root)
-        corpus = generate_synthetic_corpus(root, num_glosses=synthetic.num_glosses, train=synthetic.train,
-                                           dev=synthetic.dev, test=synthetic.test, seed=synthetic.seed)
-        logger.info("Preprocessing it into %s", info_dir)
-        summary = preprocess_corpus("phoenix2014", corpus, info_dir, root / "frames", synthetic.output_size,
-                                    workers=max(1, min(config.num_worker, 4)))
-        if summary.problems:
-            raise DataError(f"preprocessing the synthetic corpus in {corpus} failed: {summary.problems[0]}")
-    barrier(context)
-    return info_dir
 
 
 def build_dataset(config: Config, paths: DataPaths, split: str, train: bool, gloss_dict: dict[str, int]) -> SignVideoDataset:
@@ -222,15 +169,14 @@ class TrainingRun:
 class Experiment:
     """One run: the configuration resolved into model, data, decoder and work directory."""
 
-    def __init__(self, config: Config, context: DistContext) -> None:
+    def __init__(self, config: Config, context: DistContext, paths: DataPaths) -> None:
         self.config = config
         self.context = context
         self.work_dir = Path(config.work_dir)
         dtype = AMP_DTYPES[config.amp_dtype]
         self.train_precision = Precision(dtype if config.amp else None, config.channels_last)
         self.eval_precision = Precision(dtype if config.eval_amp else None, config.channels_last)
-        info_dir = prepare_synthetic_corpus(config, context) if config.synthetic.enabled else None
-        self.paths = DataPaths(config, info_dir)
+        self.paths = paths
         checkpoint = read_checkpoint(resolve_path(config.load_weights)) if config.load_weights else None
         self.recorded_geometry = dict(checkpoint.get("input_geometry") or {}) if checkpoint is not None else {}
         self.gloss_dict = self._gloss_dict(checkpoint)
@@ -380,7 +326,7 @@ class Experiment:
         run.history.add(epoch, lr=lr, loss=stats.loss, parts=stats.parts, wer=wer,
                         skipped=stats.skipped_nonfinite, seconds=stats.seconds)
         if run.writer is not None:
-            run.history.write_tensorboard(run.writer, epoch)
+            write_tensorboard(run.history, run.writer, epoch)
         if context.is_main:
             self._save_epoch(epoch, run, wer)
         barrier(context)
@@ -389,7 +335,7 @@ class Experiment:
         if run.writer is not None:
             run.writer.close()
         if self.context.is_main:
-            run.history.plot(self.work_dir / "training_curves.png")
+            plot_training_curves(run.history, self.work_dir / "training_curves.png")
             write_json_atomic(self.work_dir / "training_history.json", run.history.to_dict())
             if run.history.best_epoch is not None:
                 logger.info("Best dev WER %.2f%% at epoch %d (%s)", run.history.best_wer, run.history.best_epoch,
@@ -477,6 +423,19 @@ class Experiment:
         return results
 
 
+def data_folder(config: Config, context: DistContext) -> Path | None:
+    """The info folder of the bundled demo corpus, prepared by the main process (the others wait) when
+    `synthetic.enabled`; None: the configuration's dataset_info says where the data is."""
+    if not config.synthetic.enabled:
+        return None
+    from preprocess.demo_corpus import demo_info_dir, prepare_demo_corpus
+
+    if context.is_main:
+        prepare_demo_corpus(config)
+    barrier(context)
+    return demo_info_dir(config)
+
+
 def ensure_writable_directory(path: Path) -> None:
     """The work directory exists and takes new files, or a one-line error says why not."""
     try:
@@ -499,7 +458,7 @@ def run(config: Config, context: DistContext) -> Any:
     allocator = "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "system"
     logger.info("Phase %s, dataset %s, work dir %s, device %s, %s allocator", config.phase, config.dataset, work_dir,
                 context.device, allocator)
-    experiment = Experiment(config, context)
+    experiment = Experiment(config, context, DataPaths(config, data_folder(config, context)))
     return PHASES[config.phase](experiment)
 
 

@@ -1,6 +1,6 @@
 """Entry point: `python main.py --config configs/phoenix2014.yaml [--phase train|test|features|predict] ...`.
 
-Parses and validates the configuration first (utils/config.py imports no torch), so that `--help` and a
+Parses and validates the configuration first (utils/config/ imports no torch), so that `--help` and a
 configuration error answer at once; only then imports experiment.py, which builds and runs the phase.
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from utils.cli import run_command
-from utils.config import config_from_args
+from utils.config.command_line import config_from_args
 
 
 def main(argv: list[str] | None = None, allow_reexec: bool = False) -> int:

@@ -27,7 +27,7 @@ from evaluation.ctm import ctm_line
 from modules.losses import LossScale, SLRLoss
 from slr_network import SLROutput
 from utils.checkpoint import unwrap
-from utils.decode import CTCDecoder, DecodedSequence
+from decoding.ctc_decoder import CTCDecoder, DecodedSequence
 from utils.distributed import DistContext, all_reduce_sums, gather_objects
 from utils.io import atomic_open, write_json_atomic, write_text_atomic
 from utils.precision import Precision

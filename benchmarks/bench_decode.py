@@ -20,7 +20,7 @@ import torch
 from benchmarks.common import Row, load_note, record, run_benchmark
 from benchmarks.model_like_logits import model_like_logits
 from utils.cli import ArgumentParser
-from utils.decode import CTCDecoder
+from decoding.ctc_decoder import CTCDecoder
 
 SENTENCES, CLASSES, BATCH, BAR_SECONDS = 540, 1296, 2, 1.5
 GLOSS_DICT = {f"G{i}": i for i in range(1, CLASSES)}
@@ -46,7 +46,7 @@ def decode_all(decoder: CTCDecoder, logits: list[torch.Tensor]) -> tuple[float, 
 
 def first_call_seconds(fresh_cache: bool) -> float:
     """Import and first decode in a new process: numba compiles (empty cache) or loads its cache."""
-    code = ("import time, torch; t = time.perf_counter(); from utils.decode import CTCDecoder; "
+    code = ("import time, torch; t = time.perf_counter(); from decoding.ctc_decoder import CTCDecoder; "
             "CTCDecoder({'A': 1}, 2).decode(torch.randn(5, 1, 2), torch.tensor([5])); "
             "print(time.perf_counter() - t)")
     env = dict(os.environ)

@@ -38,7 +38,7 @@ from dataset.video_dataset import Sample
 from modules.losses import SLRLoss
 from slr_network import SLRModel
 from utils.cli import ArgumentParser
-from utils.config import SlowFastConfig, build_config
+from utils.config.merge import backbone_from_yaml, build_config
 from utils.distributed import DistContext
 from utils.precision import Precision
 
@@ -128,7 +128,7 @@ def check_device(device: torch.device, frames: tuple[int, ...], steps: int, fail
     """The precision x memory-format table of one GPU; returns its rows and float16 AMP's step time."""
     name = torch.cuda.get_device_name(device)
     torch.manual_seed(0)
-    initial = SLRModel(NUM_CLASSES, SlowFastConfig.from_yaml(R101))
+    initial = SLRModel(NUM_CLASSES, backbone_from_yaml(R101))
     batch = generated_batch(frames)
     rows, fp16_step = [], float("nan")
     quiet = without_dropout(initial).to(device).train()
@@ -219,7 +219,7 @@ def ddp_worker(frames: tuple[int, ...]) -> int:
 
     context = init_distributed("0,1")
     torch.manual_seed(0)
-    model = SLRModel(NUM_CLASSES, SlowFastConfig.from_yaml(R101)).to(context.device)
+    model = SLRModel(NUM_CLASSES, backbone_from_yaml(R101)).to(context.device)
     model = nn.parallel.DistributedDataParallel(model, device_ids=[context.device.index])
     optimizer, _ = build_optimizer(build_config(), model, context.device)
     seq_scripts.train_epoch(model, [generated_batch(frames, seed=context.rank)], SLRLoss(), optimizer,

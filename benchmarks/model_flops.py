@@ -48,12 +48,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=224)
     args = parser.parse_args(argv)
     from slr_network import SLRModel
-    from utils.config import SlowFastConfig, resolve_path
+    from utils.config.merge import backbone_from_yaml, resolve_path
+    from utils.config.schema import SlowFastConfig
 
     rows = []
     for name, backbone in (("R101 64x2 (the paper)", SlowFastConfig()),
                            ("demo (configs/backbone/slowfast_tiny.yaml)",
-                            SlowFastConfig.from_yaml(resolve_path("configs/backbone/slowfast_tiny.yaml")))):
+                            backbone_from_yaml(resolve_path("configs/backbone/slowfast_tiny.yaml")))):
         total = backbone_multiply_adds(SLRModel(1296, backbone), args.frames, args.size)
         rows += [Row(f"{name}: multiply-adds per {args.frames}-frame {args.size}x{args.size} clip", f"{total / 1e9:.2f} G"),
                  Row(f"{name}: multiply-adds per frame", f"{total / args.frames / 1e9:.3f} G")]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from utils.config import DATASETS
+from utils.config.schema import DATASETS
 
 EMPTY_HYPOTHESIS = "[EMPTY]"
 

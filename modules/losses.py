@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.config import LOSS_KEYS, LossWeights
+from utils.config.schema import LOSS_KEYS, LossWeights
 
 logger = logging.getLogger(__name__)
 

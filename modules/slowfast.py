@@ -11,7 +11,23 @@ from modules.head_helper import FramewiseHead
 from modules.resnet_helper import ResStage, run_checkpointed
 from modules.stem_helper import VideoModelStem
 from modules.weight_init_helper import init_backbone_weights
-from utils.config import STAGE_DEPTH, STAGE_NAMES, SlowFastConfig
+from utils.config.schema import STAGE_NAMES, SlowFastConfig
+
+# residual blocks per stage (res2..res5) of each ResNet depth
+STAGE_DEPTH = {18: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
+
+
+def stage_channels(width: int, stage: int) -> tuple[int, int]:
+    """(inner, output) channels of the slow pathway's residual stage `stage` (0 = res2): PySlowFast's
+    width * 2**stage inside the bottleneck and four times that out; the fast pathway has 1/beta_inv of each."""
+    inner = width * 2**stage
+    return inner, 4 * inner
+
+
+def output_channels(config: SlowFastConfig) -> tuple[int, int]:
+    """Channels per frame of the (slow, fast) outputs of res5."""
+    slow = stage_channels(config.width, len(STAGE_DEPTH[config.depth]) - 1)[1]
+    return slow, slow // config.beta_inv
 
 
 def _block_temporal_kernels(basis: Sequence[int], num_with_kernel: Sequence[int], num_blocks: int) -> list[list[int]]:
@@ -37,13 +53,13 @@ class SlowFast(nn.Module):
         self.s1 = VideoModelStem([3, 3], [width, width // beta_inv], config.temporal_kernel_basis[0], **norm)
         self.s1_fuse = BiFusion(width // beta_inv, beta_inv, config.fusion_kernel, config.alpha, **norm)
         dim_in = width
-        for stage, num_blocks in enumerate(STAGE_DEPTH[config.depth]):
-            expansion = 2**stage
-            dim_out = width * 4 * expansion
+        depths = STAGE_DEPTH[config.depth]
+        for stage, num_blocks in enumerate(depths):
+            dim_inner, dim_out = stage_channels(width, stage)
             stage_module = ResStage(
                 dim_in=[dim_in, dim_in // beta_inv],
                 dim_out=[dim_out, dim_out // beta_inv],
-                dim_inner=[width * expansion, width * expansion // beta_inv],
+                dim_inner=[dim_inner, dim_inner // beta_inv],
                 temp_kernel_sizes=_block_temporal_kernels(
                     config.temporal_kernel_basis[stage + 1], config.num_block_temp_kernel[stage], num_blocks
                 ),
@@ -55,7 +71,7 @@ class SlowFast(nn.Module):
                 **norm,
             )
             self.add_module(f"s{stage + 2}", stage_module)
-            if stage < 3:
+            if stage < len(depths) - 1:  # BFF after every stage but the last
                 self.add_module(
                     f"s{stage + 2}_fuse",
                     BiFusion(dim_out // beta_inv, beta_inv, config.fusion_kernel, config.alpha, **norm),
@@ -87,7 +103,7 @@ class SlowFast(nn.Module):
 
     @property
     def output_dims(self) -> tuple[int, int]:
-        return self.config.output_dims
+        return output_channels(self.config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: B x 3 x T x H x W (T a multiple of alpha) -> B x (C_slow + C_fast) x T."""

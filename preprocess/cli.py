@@ -14,7 +14,7 @@ from pathlib import Path
 
 from preprocess.pipeline import PROBLEMS_FILE, preprocess_corpus
 from utils.cli import ArgumentParser, run_command
-from utils.config import DATASETS
+from utils.config.schema import DATASETS
 
 
 def build_parser() -> ArgumentParser:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataset.frames import VIDEO_SUFFIXES, is_glob
-from utils.config import DATASETS
+from utils.config.schema import DATASETS
 from utils.errors import UserError
 
 META_DIR = Path(__file__).resolve().parent / "meta"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dataset.gloss_dict import build_gloss_dict
 from dataset.info import write_info
+from dataset.paths import GLOSS_DICT_FILE, info_file_name, stm_file_name, stm_prefix
 from evaluation.stm import format_stm_line
 from preprocess.corpora import META_DIR, AnnotationError, VideoEntry
 from utils.io import write_json_atomic, write_text_atomic
@@ -33,7 +34,7 @@ def stm_file_ids(path: Path) -> set[str]:
 
 def phoenix2014_stm(records: list[dict], split: str, corpus_root: Path) -> tuple[str, str]:
     """(STM text, where it came from) for a PHOENIX-2014 split; see the module docstring."""
-    name = f"phoenix2014-groundtruth-{split}.stm"
+    name = stm_file_name(stm_prefix("phoenix2014"), split)
     own = corpus_root / "evaluation" / name
     if own.is_file():
         return own.read_text(encoding="utf-8"), f"corpus file {own}"
@@ -46,7 +47,7 @@ def phoenix2014_stm(records: list[dict], split: str, corpus_root: Path) -> tuple
 def choose_gloss_dict(dataset: str, splits: dict[str, list[VideoEntry]], use_shipped: bool) -> tuple[dict, str]:
     """(gloss dictionary to write, a one-line note on how it relates to the shipped one)."""
     built = build_gloss_dict([e.record["label"] for entries in splits.values() for e in entries])
-    shipped_path = META_DIR / dataset / "gloss_dict.json"
+    shipped_path = META_DIR / dataset / GLOSS_DICT_FILE
     shipped = json.loads(shipped_path.read_text(encoding="utf-8")) if shipped_path.is_file() else None
     if use_shipped:
         if shipped is None:
@@ -67,15 +68,15 @@ def write_metadata(dataset: str, splits: dict[str, list[VideoEntry]], output: Pa
     """Write gloss_dict.json, <split>_info.jsonl and the STMs under `output`; return notes to print."""
     notes = []
     gloss_dict, note = choose_gloss_dict(dataset, splits, use_shipped_gloss_dict)
-    write_json_atomic(output / "gloss_dict.json", gloss_dict)
-    notes.append(f"gloss_dict.json: {note}")
+    write_json_atomic(output / GLOSS_DICT_FILE, gloss_dict)
+    notes.append(f"{GLOSS_DICT_FILE}: {note}")
     for split, entries in splits.items():
         records = [e.record for e in entries]
-        write_info(output / f"{split}_info.jsonl", records, prefix=prefix)
+        write_info(output / info_file_name(split), records, prefix=prefix)
         if dataset == "phoenix2014":
             text, source = phoenix2014_stm(records, split, corpus_root)
         else:
             text, source = stm_text(records), "generated from the labels"
-        write_text_atomic(output / f"{dataset}-groundtruth-{split}.stm", text)
+        write_text_atomic(output / stm_file_name(stm_prefix(dataset), split), text)
         notes.append(f"{split}: {len(records)} videos; STM {source}")
     return notes

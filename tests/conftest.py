@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from utils.config import SlowFastConfig
+from utils.config.merge import backbone_from_dict
+from utils.config.schema import SlowFastConfig
 from utils.kernel_spec import padded_length, parse_kernel_spec
 
 
@@ -9,7 +10,7 @@ def tiny_backbone(**overrides) -> SlowFastConfig:
     """Same code path as R101; only depth and width shrink so a test runs in seconds."""
     values = dict(depth=18, width=16, num_block_temp_kernel=[[2, 2], [2, 2], [1, 1], [1, 1]], dropout=0.0)
     values.update(overrides)
-    return SlowFastConfig.from_dict(values)
+    return backbone_from_dict(values)
 
 
 def padded_frames(num_frames: int) -> int:

@@ -20,7 +20,7 @@ from torch import nn
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
-from conftest import padded_frames, tiny_backbone  # noqa: E402
+from conftest import tiny_backbone  # noqa: E402
 from dataset.collate import PadCollate  # noqa: E402
 from dataset.video_dataset import Sample  # noqa: E402
 from modules.losses import SLRLoss  # noqa: E402

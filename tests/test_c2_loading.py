@@ -6,7 +6,7 @@ import torch
 
 from conftest import tiny_backbone
 from modules.slowfast import SlowFast
-from utils.c2_model_loading import c2_name_to_pytorch, load_c2_checkpoint, read_c2_blobs
+from modules.c2_model_loading import c2_name_to_pytorch, load_c2_checkpoint, read_c2_blobs
 from utils.errors import CheckpointError
 
 

@@ -6,8 +6,11 @@ import sys
 import pytest
 import yaml
 
-from utils.config import (ConfigError, SlowFastConfig, build_config, config_from_args, describe_schema, parse_value,
-                          to_dict)
+from utils.config.command_line import config_from_args, parse_value
+
+from utils.config.merge import backbone_from_yaml, build_config, to_dict
+
+from utils.config.schema import ConfigError, SlowFastConfig, describe_schema
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,7 +71,7 @@ def test_backbone_yamls_set_exactly_their_values(path):
     defaults = SlowFastConfig()
     for key, default in to_dict(defaults).items():
         assert getattr(via_key, key) == values.get(key, default), key
-    assert via_key == SlowFastConfig.from_yaml(path)
+    assert via_key == backbone_from_yaml(path)
 
 
 def test_backbone_is_a_section_of_the_schema():
@@ -126,7 +129,7 @@ def test_command_line_values_are_checked_too():
 
 
 def test_parsing_a_config_does_not_import_torch():
-    code = "import sys, utils.config as c; c.config_from_args(['--config', 'configs/phoenix2014.yaml']); " \
+    code = "import sys, utils.config.command_line as c; c.config_from_args(['--config', 'configs/phoenix2014.yaml']); " \
            "print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

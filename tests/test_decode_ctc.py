@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from utils.decode import CTCDecoder, greedy_path, merge_repeats
-from utils.prefix_beam_search import prefix_beam_search
+from decoding.ctc_decoder import CTCDecoder, greedy_path, merge_repeats
+from decoding.prefix_beam_search import prefix_beam_search
 
 GLOSSES = {"A": [1, 5], "B": [2, 3], "C": [3, 1]}  # the shipped {gloss: [index, count]} form
 

@@ -5,7 +5,7 @@ import torch
 
 from dataset.collate import PadCollate
 from dataset.video_dataset import Sample
-from utils.config import OFFICIAL_CONV_TYPES
+from utils.config.schema import OFFICIAL_CONV_TYPES
 from utils.kernel_spec import feature_length, parse_kernel_spec, temporal_padding
 
 # (left_pad, total_stride) of every official conv_type, worked out by hand from the official collate_fn

@@ -13,6 +13,7 @@ import torch
 
 import experiment
 import main as entry
+from dataset.paths import DataPaths
 from dataset.synthetic import generate_synthetic_corpus
 from preprocess.cli import main as preprocess_main
 from checkpoint_files import save_as_official_code
@@ -338,9 +339,9 @@ def test_evaluating_a_checkpoint_never_reads_the_kinetics_pickle(corpus, briefly
                                 str(briefly_trained / "best_model.pt"),
                                 f"model_args.pretrained_backbone={tmp_path / 'absent.pkl'}")) == 0
     with pytest.raises(FileNotFoundError, match="absent.pkl"):
-        experiment.Experiment(entry.config_from_args(tiny_args(
-            corpus, tmp_path / "fresh", f"model_args.pretrained_backbone={tmp_path / 'absent.pkl'}")),
-            experiment.init_distributed("cpu"))
+        config = entry.config_from_args(tiny_args(
+            corpus, tmp_path / "fresh", f"model_args.pretrained_backbone={tmp_path / 'absent.pkl'}"))
+        experiment.Experiment(config, experiment.init_distributed("cpu"), DataPaths(config))
 
 
 def test_autocast_in_training_only_unless_eval_amp(corpus, briefly_trained, tmp_path, monkeypatch):
@@ -373,7 +374,7 @@ def test_autocast_in_training_only_unless_eval_amp(corpus, briefly_trained, tmp_
 def test_cosine_schedule_ends_at_the_official_floor():
     import math
 
-    from utils.config import build_config
+    from utils.config.merge import build_config
 
     config = build_config({"num_epoch": 10, "optimizer_args": {"scheduler": "cosine", "base_lr": 1e-3}})
     optimizer, scheduler = experiment.build_optimizer(config, torch.nn.Linear(2, 2))
@@ -389,7 +390,7 @@ def test_cosine_schedule_ends_at_the_official_floor():
 
 def test_csl_daily_frames_written_by_an_old_version_are_refused_when_read(tmp_path):
     from dataset.errors import DataError
-    from utils.config import build_config
+    from utils.config.merge import build_config
 
     old = tmp_path / "frames"
     (old / "S1").mkdir(parents=True)
@@ -397,12 +398,12 @@ def test_csl_daily_frames_written_by_an_old_version_are_refused_when_read(tmp_pa
     info_dir.mkdir()
     record = {"fileid": "S1", "folder": "S1/*.jpg", "label": "A"}
     (info_dir / "dev_info.jsonl").write_text(json.dumps({"prefix": str(old)}) + "\n" + json.dumps(record) + "\n")
-    paths = experiment.DataPaths(build_config({"dataset": "CSL-Daily", "dataset_info": {"info_dir": str(info_dir)}}))
+    paths = DataPaths(build_config({"dataset": "CSL-Daily", "dataset_info": {"info_dir": str(info_dir)}}))
     with pytest.raises(DataError, match="old layout"):
         paths.frames("dev")
     official = tmp_path / "official"  # frames made elsewhere, e.g. by the official scripts: not ours to judge
     official.mkdir()
-    paths = experiment.DataPaths(build_config({"dataset": "CSL-Daily",
+    paths = DataPaths(build_config({"dataset": "CSL-Daily",
                                           "dataset_info": {"info_dir": str(info_dir), "dataset_root": str(official)}}))
     assert paths.frames("dev") == official
 
@@ -414,7 +415,7 @@ def test_the_synthetic_corpus_is_prepared_through_the_preprocessing_api(tmp_path
         "--work-dir", str(tmp_path / "work"), "--device", "cpu", "--num-worker", "1", "synthetic.enabled=true",
         f"synthetic.root={tmp_path / 'synthetic'}", "synthetic.train=3", "synthetic.dev=2", "synthetic.test=2",
         "synthetic.output_size=24", "synthetic.seed=4"])
-    info_dir = experiment.prepare_synthetic_corpus(config, experiment.init_distributed("cpu"))
+    info_dir = experiment.data_folder(config, experiment.init_distributed("cpu"))
     assert info_dir == tmp_path / "synthetic" / "preprocessed" and config.dataset_info.info_dir == ""
     raw = tmp_path / "synthetic" / "phoenix-2014-multisigner"
     assert preprocess_main(["--dataset", "phoenix2014", "--dataset-root", str(raw), "--output", str(tmp_path / "cli"),

@@ -105,7 +105,8 @@ def test_cudnn_autotunes_unless_deterministic():
 
 @pytest.mark.parametrize("key, value", [("amp_dtype", "float8"), ("amp_dtype", "half")])
 def test_bad_amp_dtype_is_refused(key, value):
-    from utils.config import ConfigError, build_config
+    from utils.config.merge import build_config
+    from utils.config.schema import ConfigError
 
     with pytest.raises(ConfigError, match="amp_dtype"):
         build_config({key: value})

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from benchmarks.model_like_logits import model_like_logits
-from utils.prefix_beam_search import prefix_beam_search
+from decoding.prefix_beam_search import prefix_beam_search
 
 FLT_MIN = float(np.finfo(np.float32).tiny)
 

@@ -4,7 +4,7 @@ Official behaviour, reproduced here:
 - beam search: softmax, then ctcdecode's prefix beam search (width 10, blank 0,
   the 40 most probable classes per step); its best prefix is the output. The
   default `builtin` backend is this project's own implementation of that search
-  (utils/prefix_beam_search.py), equal to ctcdecode but for exact floating-point
+  (decoding/prefix_beam_search.py), equal to ctcdecode but for exact floating-point
   ties; `ctcdecode` uses the package when it is installed; `flashlight` is
   flashlight-text's lexicon-free decoder, which adds KenLM fusion but keeps paths
   ending in blank and in a gloss apart, so it is NOT ctcdecode-equivalent.
@@ -24,8 +24,8 @@ import torch
 from flashlight.lib.text.decoder import (LM, CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions,
                                          ZeroLM)
 
-from utils.config import DecodeBackend
-from utils.prefix_beam_search import prefix_beam_search
+from utils.config.schema import DecodeBackend
+from decoding.prefix_beam_search import prefix_beam_search
 
 BACKENDS: tuple[str, ...] = get_args(DecodeBackend)
 CTCDECODE_TOP_N = 40

@@ -1,0 +1,2 @@
+"""The method's output stage: CTC logits to gloss sequences (greedy, the official prefix beam search, or
+flashlight with a language model)."""
