@@ -33,13 +33,12 @@ from slr_network import SLRModel
 from utils.allocator import reexec_under_jemalloc
 from modules.c2_model_loading import load_c2_checkpoint
 from utils.checkpoint import (
-    BEST_CHECKPOINT,
-    LAST_CHECKPOINT,
     apply_model_weights,
     read_checkpoint,
     restore_training_state,
     save_checkpoint,
     training_state,
+    unwrap,
 )
 from utils.config.merge import resolve_path, to_dict
 from utils.config.schema import Config, ConfigError
@@ -50,6 +49,9 @@ from utils.io import write_json_atomic, write_text_atomic
 from utils.logging import setup_logging
 from utils.precision import AMP_DTYPES, Precision
 from utils.random_state import configure_cudnn, seed_everything
+from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, BEST_CHECKPOINT, FEATURES_DIR, LAST_CHECKPOINT, PREDICTIONS_DIR,
+                            TENSORBOARD_DIR, TEST_RESULTS, TRAINING_CURVES, TRAINING_HISTORY, config_record,
+                            epoch_checkpoint, score_report)
 
 logger = logging.getLogger("slowfastsign")
 
@@ -57,7 +59,7 @@ logger = logging.getLogger("slowfastsign")
 def build_dataset(config: Config, paths: DataPaths, split: str, train: bool, gloss_dict: dict[str, int]) -> SignVideoDataset:
     feeder = config.feeder_args
     return SignVideoDataset(
-        paths.info_file(split), gloss_dict, paths.frames(split), mode="train" if train else "test",
+        paths.info(split), gloss_dict, paths.frames(split), mode="train" if train else "test",
         input_size=feeder.input_size, image_scale=feeder.image_scale, frame_interval=feeder.frame_interval,
         temporal_scaling=feeder.temporal_scaling, skip_bad=feeder.skip_bad, seed=config.random_seed,
         geometry=read_geometry(config.dataset),
@@ -65,11 +67,10 @@ def build_dataset(config: Config, paths: DataPaths, split: str, train: bool, glo
     )
 
 
-def build_loader(config: Config, dataset: Any, context: DistContext, train: bool) -> DataLoader:
+def build_loader(config: Config, dataset: Any, collate: PadCollate, context: DistContext, train: bool) -> DataLoader:
     """Training: shuffled per epoch (seeded), whole batches. Evaluation: the batches one process would
     make (consecutive clips, as officially), dealt out whole, since a clip's features depend on the
     padding its batch gives it: any number of processes then scores exactly like one."""
-    collate = PadCollate(config.model_args.conv_type)
     common = dict(collate_fn=collate, num_workers=config.num_worker, pin_memory=context.device.type == "cuda",
                   worker_init_fn=init_loader_worker)
     if train:
@@ -184,7 +185,7 @@ class Experiment:
         fresh_training = config.phase == "train" and not config.load_weights and self.resume_from() is None
         self.model = build_model(config, self.num_classes, context, kinetics_init=fresh_training, weights=checkpoint)
         self.decoder = build_decoder(config, self.gloss_dict, self.num_classes)
-        self.collate = PadCollate(config.model_args.conv_type)
+        self.collate = PadCollate(unwrap(self.model).conv1d.layers)  # padded as the model's temporal head needs
         self.use_sclite = config.evaluate_tool == "sclite"
         self.split_scores: dict[str, seq_scripts.SplitScores] = {}
 
@@ -210,7 +211,7 @@ class Experiment:
                 raise DataError(f"ground-truth STM of the {split} split not found: {self.paths.stm(split)}; the "
                                 f"preprocessing writes it (or set dataset_info.evaluation_dir / evaluation_prefix)")
             dataset = build_dataset(self.config, self.paths, split, False, self.gloss_dict)
-            loaders[split] = build_loader(self.config, dataset, self.context, train=False)
+            loaders[split] = build_loader(self.config, dataset, self.collate, self.context, train=False)
         return loaders
 
     def evaluate(self, loaders: dict[str, DataLoader], pictures: bool = False) -> dict[str, dict[str, float]]:
@@ -223,7 +224,7 @@ class Experiment:
                 self.model, loader, self.decoder, self.context, split=split, stm=self.paths.stm(split),
                 dataset=self.config.dataset, work_dir=self.work_dir, precision=self.eval_precision, use_sclite=self.use_sclite,
                 sclite=self.config.sclite_path or None, left_pad=self.collate.left_pad,
-                on_sentence=self._picture_saver(self.work_dir / "alignments" / split) if pictures else None,
+                on_sentence=self._picture_saver(self.work_dir / ALIGNMENTS_DIR / split) if pictures else None,
                 note=self._left_out_note(loader.dataset),
             )
             if scores is None:
@@ -262,8 +263,7 @@ class Experiment:
         `config.yaml` for training, `<phase>_config.yaml` for the other phases, so that testing or predicting
         into a training run's directory never replaces the record of how it was trained."""
         if self.context.is_main:
-            name = "config.yaml" if self.config.phase == "train" else f"{self.config.phase}_config.yaml"
-            write_text_atomic((directory or self.work_dir) / name, yaml.safe_dump(to_dict(self.config), sort_keys=False))
+            write_text_atomic((directory or self.work_dir) / config_record(self.config.phase), yaml.safe_dump(to_dict(self.config), sort_keys=False))
 
     def training_geometry(self, train_set: SignVideoDataset) -> InputGeometry:
         """How this run reads its training clips, for its checkpoints (prediction reads clips the same way)."""
@@ -291,7 +291,7 @@ class Experiment:
     def _start_training(self) -> "TrainingRun":
         config, context = self.config, self.context
         train_set = build_dataset(config, self.paths, "train", True, self.gloss_dict)
-        run = TrainingRun(train_set, build_loader(config, train_set, context, train=True), self.eval_loaders(),
+        run = TrainingRun(train_set, build_loader(config, train_set, self.collate, context, train=True), self.eval_loaders(),
                           *build_optimizer(config, self.model, context.device),
                           torch.amp.GradScaler("cuda", enabled=self.train_precision.needs_grad_scaler(context.device)),
                           SLRLoss(config.loss_weights.active()), start_epoch=config.optimizer_args.start_epoch)
@@ -335,8 +335,8 @@ class Experiment:
         if run.writer is not None:
             run.writer.close()
         if self.context.is_main:
-            plot_training_curves(run.history, self.work_dir / "training_curves.png")
-            write_json_atomic(self.work_dir / "training_history.json", run.history.to_dict())
+            plot_training_curves(run.history, self.work_dir / TRAINING_CURVES)
+            write_json_atomic(self.work_dir / TRAINING_HISTORY, run.history.to_dict())
             if run.history.best_epoch is not None:
                 logger.info("Best dev WER %.2f%% at epoch %d (%s)", run.history.best_wer, run.history.best_epoch,
                             self.work_dir / BEST_CHECKPOINT)
@@ -358,7 +358,7 @@ class Experiment:
             save_checkpoint(self.work_dir / BEST_CHECKPOINT, state)
             logger.info("New best dev WER %.2f%%: saved %s", wer["dev"]["wer"], self.work_dir / BEST_CHECKPOINT)
         if (epoch + 1) % self.config.save_interval == 0:
-            save_checkpoint(self.work_dir / f"epoch{epoch:03d}_model.pt", state)
+            save_checkpoint(self.work_dir / epoch_checkpoint(epoch), state)
         save_checkpoint(self.work_dir / LAST_CHECKPOINT, state)
 
     def _tensorboard(self) -> Any:
@@ -369,7 +369,7 @@ class Experiment:
         except ImportError:
             logger.info("tensorboard is not installed: no TensorBoard scalars")
             return None
-        return SummaryWriter(str(self.work_dir / "tensorboard"))
+        return SummaryWriter(str(self.work_dir / TENSORBOARD_DIR))
 
     def test(self) -> dict:
         if self.config.phase == "test" and not self.config.load_weights:
@@ -377,16 +377,16 @@ class Experiment:
         results = self.evaluate(self.eval_loaders(), pictures=self.config.alignment_pictures)
         if self.context.is_main:
             self.record_config()
-            write_json_atomic(self.work_dir / "test_results.json", results)
+            write_json_atomic(self.work_dir / TEST_RESULTS, results)
             if self.config.analysis:
                 for split, scores in self.split_scores.items():
-                    write_analysis(scores.lstm[self.config.evaluate_tool], self.work_dir / "analysis" / split)
-                logger.info("Error analysis (JSON, Markdown, charts) in %s", self.work_dir / "analysis")
+                    write_analysis(scores.lstm[self.config.evaluate_tool], self.work_dir / ANALYSIS_DIR / split)
+                logger.info("Error analysis (JSON, Markdown, charts) in %s", self.work_dir / ANALYSIS_DIR)
             for split, figures in results.items():
                 print(f"{split}: WER {figures['wer_python']:.2f}% (official python scorer), "
                       f"{figures['wer_sclite']:.2f}% (sclite); conv WER {figures['conv_wer_python']:.2f}% / "
                       f"{figures['conv_wer_sclite']:.2f}%\n(per-sentence alignments: "
-                      f"{self.work_dir / f'{split}.python.report.txt'}, {self.work_dir / f'{split}.sclite.report.txt'})")
+                      f"{self.work_dir / score_report(split, 'python')}, {self.work_dir / score_report(split, 'sclite')})")
                 print(f"note: {figures['note']}\n" if figures["note"] else "")
         return results
 
@@ -398,8 +398,8 @@ class Experiment:
                 logger.warning("No %s split (%s missing): no features", split, self.paths.info_file(split))
                 continue
             dataset = build_dataset(self.config, self.paths, split, False, self.gloss_dict)
-            loader = build_loader(self.config, dataset, self.context, train=False)
-            out_dir = self.work_dir / "features" / split
+            loader = build_loader(self.config, dataset, self.collate, self.context, train=False)
+            out_dir = self.work_dir / FEATURES_DIR / split
             counts[split] = seq_scripts.extract_features(
                 self.model, loader, out_dir, self.collate.left_pad, self.context, self.eval_precision)
             logger.info("%s: %d feature files in %s", split, counts[split], out_dir)
@@ -410,7 +410,7 @@ class Experiment:
         args = self.config.predict_args
         if not args.inputs:
             raise ConfigError("--phase predict needs inputs: --input video.mp4 [frames_dir ...]")
-        out_dir = Path(args.output_dir) if args.output_dir else self.work_dir / "predictions"
+        out_dir = Path(args.output_dir) if args.output_dir else self.work_dir / PREDICTIONS_DIR
         geometry = prediction_geometry(self.config, self.recorded_geometry)
         logger.info("Reading inputs as the model's %s: %s", "training data" if self.recorded_geometry else
                     "configuration says (the checkpoint records no input geometry)", geometry.describe())

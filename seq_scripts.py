@@ -32,6 +32,7 @@ from utils.distributed import DistContext, all_reduce_sums, gather_objects
 from utils.io import atomic_open, write_json_atomic, write_text_atomic
 from utils.precision import Precision
 from utils.progress import progress
+from utils.work_dir import PREDICTIONS_CTM, hypothesis_ctm
 
 logger = logging.getLogger("slowfastsign")
 
@@ -229,7 +230,7 @@ def evaluate_split(
         return None
     scores = SplitScores({}, {})
     for suffix, hypotheses, reports in (("", lstm, scores.lstm), ("-conv", conv, scores.conv)):
-        ctm = work_dir / f"output-hypothesis-{split}{suffix}.ctm"
+        ctm = work_dir / hypothesis_ctm(split, suffix)
         write_ctm(ctm, hypotheses)
         for tool in SCORING_TOOLS:
             reports[tool] = score(ctm, stm, tool=tool, dataset=dataset, out_dir=work_dir, sclite=sclite or None,
@@ -334,5 +335,5 @@ def predict(
             save_alignment_picture(out_dir, name, frames, posteriors, decoded, decoder.vocabulary, stride)
         results.append(result)
         logger.info("%s: %s", path, result["sentence"] or "(nothing recognised)")
-    write_text_atomic(out_dir / "predictions.ctm", "".join(ctm_lines))
+    write_text_atomic(out_dir / PREDICTIONS_CTM, "".join(ctm_lines))
     return results

@@ -15,6 +15,10 @@ from modules.bilstm import BiLSTMLayer
 from modules.norm_linear import NormLinear
 from modules.slowfast import SlowFast, SlowFastConfig
 from modules.temporal_conv import TemporalConv
+from utils.config.schema import ModelArgs
+from utils.kernel_spec import parse_kernel_spec
+
+DEFAULTS = ModelArgs()  # the schema owns every default
 
 
 @dataclass
@@ -35,15 +39,15 @@ class SLRModel(nn.Module):
     """The SlowFastSign recogniser; decoding and losses live outside the model."""
 
     def __init__(
-        self, num_classes: int, backbone: SlowFastConfig | None = None, kernel_spec: str | Sequence[str] = "K5 P2 K5 P2",
-        hidden_size: int = 1024, share_classifier: bool = True, lstm_dropout: float = 0.3,
-        activation_checkpointing: Sequence[str] | bool = (),
+        self, num_classes: int, backbone: SlowFastConfig | None = None, kernel_spec: str | Sequence[str] = DEFAULTS.conv_type,
+        hidden_size: int = DEFAULTS.hidden_size, share_classifier: bool = DEFAULTS.share_classifier,
+        lstm_dropout: float = DEFAULTS.lstm_dropout, activation_checkpointing: Sequence[str] | bool = (),
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.conv2d = SlowFast(backbone or SlowFastConfig(), activation_checkpointing)
         slow_dim, fast_dim = self.conv2d.output_dims
-        self.conv1d = TemporalConv(slow_dim, fast_dim, hidden_size, kernel_spec)
+        self.conv1d = TemporalConv(slow_dim, fast_dim, hidden_size, parse_kernel_spec(kernel_spec))
         self.temporal_model = nn.ModuleList(
             [BiLSTMLayer(hidden_size, hidden_size, num_layers=2, dropout=lstm_dropout) for _ in range(3)]
         )

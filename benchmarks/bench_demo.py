@@ -16,6 +16,7 @@ from pathlib import Path
 
 from benchmarks.common import Row, load_note, record, run_benchmark
 from utils.cli import ArgumentParser
+from utils.work_dir import TEST_RESULTS, TRAINING_HISTORY
 
 REPO = Path(__file__).resolve().parents[1]
 BAR_WER, BAR_MINUTES = 20.0, 15.0
@@ -29,13 +30,13 @@ def main(argv: list[str] | None = None) -> None:
     subprocess.run([sys.executable, "main.py", "--config", "configs/demo.yaml", "--work-dir", str(args.work_dir),
                     "--no-resume"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    history = json.loads((args.work_dir / "training_history.json").read_text(encoding="utf-8"))
+    history = json.loads((args.work_dir / TRAINING_HISTORY).read_text(encoding="utf-8"))
     elapsed, reached = 0.0, None
     for epoch in history["epochs"]:
         elapsed += epoch["train_seconds"]
         if reached is None and epoch["wer"].get("dev", {}).get("wer", 100.0) < BAR_WER:
             reached = elapsed / 60
-    final = json.loads((args.work_dir / "test_results.json").read_text(encoding="utf-8"))
+    final = json.loads((args.work_dir / TEST_RESULTS).read_text(encoding="utf-8"))
     record("bench_demo", [
         Row("training minutes until dev WER < 20% (demo, CPU)", "never" if reached is None else f"{reached:.1f} min",
             f"< {BAR_MINUTES:.0f} min", reached is not None and reached < BAR_MINUTES),

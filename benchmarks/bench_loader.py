@@ -24,6 +24,7 @@ from benchmarks.common import Row, load_note, record, run_benchmark
 from dataset.collate import PadCollate
 from dataset.gloss_dict import load_gloss_dict
 from dataset.info import read_info
+from dataset.paths import GLOSS_DICT_FILE, info_file_name
 from dataset.synthetic import generate_synthetic_corpus
 from dataset.video_dataset import SignVideoDataset, init_loader_worker
 from preprocess.cli import main as preprocess_main
@@ -41,7 +42,7 @@ def build_corpus(work_dir: Path, clips: int) -> tuple[Path, Path, Path]:
     if preprocess_main(["--dataset", "phoenix2014", "--dataset-root", str(corpus), "--output", str(meta),
                         "--skip-frames"]) != 0:
         raise RuntimeError("preprocessing the benchmark corpus failed")
-    return meta / "train_info.jsonl", meta / "gloss_dict.json", corpus / "features/fullFrame-210x260px"
+    return meta / info_file_name("train"), meta / GLOSS_DICT_FILE, corpus / "features/fullFrame-210x260px"
 
 
 def _decode_clip(paths: list[str]) -> int:

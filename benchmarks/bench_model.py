@@ -22,7 +22,8 @@ import time
 
 import torch
 
-from benchmarks.common import Row, load_note, machine_description, peak_rss_gb, record, run_benchmark
+from benchmarks.common import (Row, load_note, machine_description, peak_rss_gb, record, released_num_classes,
+                               run_benchmark)
 from benchmarks.model_flops import backbone_multiply_adds
 from utils.allocator import MALLOC_CONF, find_jemalloc, jemalloc_environment
 from utils.cli import ArgumentParser
@@ -44,7 +45,7 @@ def measure(checkpointing: bool, repeats: int, device: str, batch: int, frames: 
     from slr_network import SLRModel
 
     torch.manual_seed(0)
-    model = SLRModel(1296, activation_checkpointing=checkpointing).to(device).train()
+    model = SLRModel(released_num_classes(), activation_checkpointing=checkpointing).to(device).train()
     criterion = SLRLoss()
     video, lengths, labels, label_lengths = _step_inputs(batch, frames, device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     setting = f"B={args.batch}, T={args.frames}, 224x224, {args.device}{' AMP' if args.amp else ''}"
     from slr_network import SLRModel
 
-    gmacs = backbone_multiply_adds(SLRModel(1296), args.frames) / 1e9
+    gmacs = backbone_multiply_adds(SLRModel(released_num_classes()), args.frames) / 1e9
     flop_rows = [Row(f"backbone multiply-adds per {args.frames}-frame clip (fvcore)", f"{gmacs:.1f} G"),
                  Row("backbone multiply-adds per frame (fvcore)", f"{gmacs / args.frames:.2f} G")]
     if args.device == "cuda":

@@ -16,10 +16,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from dataset.gloss_dict import load_gloss_dict
+from dataset.paths import shipped_gloss_dict
 from utils.cli import run_command
 from utils.io import write_json_atomic
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def released_gloss_dict(dataset: str = "phoenix2014") -> dict[str, int]:
+    """The official gloss dictionary the released checkpoints were trained with."""
+    return load_gloss_dict(shipped_gloss_dict(dataset))
+
+
+def released_num_classes(dataset: str = "phoenix2014") -> int:
+    """Output classes of the released models: the official dictionary's glosses plus the CTC blank."""
+    return len(released_gloss_dict(dataset)) + 1
 
 
 @dataclass

@@ -3,7 +3,7 @@
     python -m benchmarks.gpu_check            # every visible GPU; no dataset needed
     python -m benchmarks.gpu_check --smoke    # main.py end to end on the GPU (train 2 steps, test, predict)
 
-Per GPU it trains the full R101 SlowFastSign (1296 classes) on generated clips of
+Per GPU it trains the full R101 SlowFastSign (PHOENIX-2014's classes) on generated clips of
 PHOENIX-like length (batch 2, 120 and 200 frames, 224x224) and prints, for
 float32, float16 AMP and bfloat16 AMP, each with and without channels_last_3d:
 the median step time and the peak GPU memory. It checks that the AMP losses
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 import seq_scripts
-from benchmarks.common import Row, load_note, print_table, record, run_benchmark
+from benchmarks.common import Row, load_note, print_table, record, released_num_classes, run_benchmark
 from dataset.collate import Batch, PadCollate
 from dataset.video_dataset import Sample
 from modules.losses import SLRLoss
@@ -41,10 +41,11 @@ from utils.cli import ArgumentParser
 from utils.config.merge import backbone_from_yaml, build_config
 from utils.distributed import DistContext
 from utils.precision import Precision
+from utils.work_dir import LAST_CHECKPOINT, PREDICTIONS_DIR, TEST_RESULTS
 
 REPO = Path(__file__).resolve().parent.parent
 R101 = REPO / "configs" / "backbone" / "slowfast_r101_64x2.yaml"
-NUM_CLASSES = 1296
+NUM_CLASSES = released_num_classes()
 TOLERANCE = {torch.float16: 1e-2, torch.bfloat16: 5e-2}
 SETTINGS = [("float32", None), ("float16 AMP", torch.float16), ("bfloat16 AMP", torch.bfloat16)]
 
@@ -244,14 +245,14 @@ def smoke(device: str, work_dir: Path) -> list[Row]:
     stages = [
         ("train 2 steps (AMP)", base + ["--work-dir", str(train_dir), "--num-epoch", "1", "--max-steps-per-epoch",
                                        "2", "test_after_train=false", "amp=true"],
-         lambda: (train_dir / "last_checkpoint.pt").is_file()),
+         lambda: (train_dir / LAST_CHECKPOINT).is_file()),
         ("test phase", base + ["--work-dir", str(test_dir), "--phase", "test", "--load-weights",
-                               str(train_dir / "last_checkpoint.pt")],
-         lambda: "wer_python" in json.loads((test_dir / "test_results.json").read_text()).get("dev", {})),
+                               str(train_dir / LAST_CHECKPOINT)],
+         lambda: "wer_python" in json.loads((test_dir / TEST_RESULTS).read_text()).get("dev", {})),
         ("predict", base + ["--work-dir", str(test_dir), "--phase", "predict", "--load-weights",
-                            str(train_dir / "last_checkpoint.pt"), "--input",
+                            str(train_dir / LAST_CHECKPOINT), "--input",
                             str(work_dir / "data" / "frames" / "dev" / "synthetic_dev_00000" / "1")],
-         lambda: (test_dir / "predictions" / "synthetic_dev_00000.json").is_file()),
+         lambda: (test_dir / PREDICTIONS_DIR / "synthetic_dev_00000.json").is_file()),
     ]
     rows = []
     for name, command, succeeded in stages:

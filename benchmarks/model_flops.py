@@ -16,7 +16,7 @@ from fvcore.nn import FlopCountAnalysis
 from fvcore.nn.jit_handles import conv_flop_count, get_shape
 from torch import nn
 
-from benchmarks.common import Row, record, run_benchmark
+from benchmarks.common import Row, record, released_num_classes, run_benchmark
 from utils.cli import ArgumentParser
 
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, backbone in (("R101 64x2 (the paper)", SlowFastConfig()),
                            ("demo (configs/backbone/slowfast_tiny.yaml)",
                             backbone_from_yaml(resolve_path("configs/backbone/slowfast_tiny.yaml")))):
-        total = backbone_multiply_adds(SLRModel(1296, backbone), args.frames, args.size)
+        total = backbone_multiply_adds(SLRModel(released_num_classes(), backbone), args.frames, args.size)
         rows += [Row(f"{name}: multiply-adds per {args.frames}-frame {args.size}x{args.size} clip", f"{total / 1e9:.2f} G"),
                  Row(f"{name}: multiply-adds per frame", f"{total / args.frames / 1e9:.3f} G")]
     record("model_flops", rows, notes="fvcore FlopCountAnalysis of the backbone's forward pass (one multiply-add "

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import get_worker_info
 
 from dataset.video_dataset import Sample
+from utils.config.schema import ModelArgs
 from utils.kernel_spec import KernelLayer, pad_to_stride, parse_kernel_spec, temporal_padding
 
 MEAN = 0.45
@@ -77,7 +78,7 @@ class Batch:
 class PadCollate:
     """collate_fn for SignVideoDataset; its padding follows the temporal kernel spec it is given."""
 
-    def __init__(self, kernel_spec: str | Sequence[KernelLayer] = "K5 P2 K5 P2") -> None:
+    def __init__(self, kernel_spec: str | Sequence[KernelLayer] = ModelArgs().conv_type) -> None:
         self.left_pad, self.stride = temporal_padding(parse_kernel_spec(kernel_spec))
 
     def padded_length(self, num_frames: int) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -34,6 +35,20 @@ def read_info(path: str | Path) -> tuple[str | None, list[dict]]:
                 raise DataError(f"{path}:{line_number}: record lacks {', '.join(missing)}")
             records.append(entry)
     return prefix, records
+
+
+@dataclass(frozen=True)
+class InfoFile:
+    """One split's info file, read once: where it is, its frame-root prefix (or None) and its records."""
+
+    path: Path
+    prefix: str | None
+    records: list[dict]
+
+    @classmethod
+    def read(cls, path: str | Path) -> "InfoFile":
+        prefix, records = read_info(path)
+        return cls(Path(path), prefix, records)
 
 
 def write_info(path: str | Path, records: Iterable[dict], prefix: str | None = None) -> None:

@@ -6,11 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from dataset.frame_layout import check_preprocessed_csl_daily
-from dataset.info import read_info
+from dataset.info import InfoFile
 from utils.config.merge import resolve_path
 from utils.config.schema import Config, ConfigError
 
 GLOSS_DICT_FILE = "gloss_dict.json"
+# the official metadata shipped with this project: gloss dictionaries, split files, ground-truth STMs
+SHIPPED_METADATA_DIR = Path(__file__).resolve().parents[1] / "preprocess" / "meta"
+
+
+def shipped_gloss_dict(dataset: str) -> Path:
+    """The official gloss dictionary of a known corpus (preprocess/meta/<dataset>/gloss_dict.json)."""
+    return SHIPPED_METADATA_DIR / dataset / GLOSS_DICT_FILE
 
 
 def info_file_name(split: str) -> str:
@@ -37,9 +44,16 @@ class DataPaths:
         self.stm_dir = resolve_path(info.evaluation_dir) if info.evaluation_dir else self.info_dir
         self.stm_prefix = info.evaluation_prefix or stm_prefix(config.dataset)
         self.frame_root = info.dataset_root
+        self._read: dict[str, InfoFile] = {}
 
     def info_file(self, split: str) -> Path:
         return self.info_dir / info_file_name(split)
+
+    def info(self, split: str) -> InfoFile:
+        """The split's info file, parsed once per run however often datasets of the split are built."""
+        if split not in self._read:
+            self._read[split] = InfoFile.read(self.info_file(split))
+        return self._read[split]
 
     def stm(self, split: str) -> Path:
         return self.stm_dir / stm_file_name(self.stm_prefix, split)
@@ -48,7 +62,7 @@ class DataPaths:
         """Frame root: the configured one, else the prefix header that preprocessing wrote. CSL-Daily
         frames that this project's preprocessing wrote (the info file names them) must have the
         official layout."""
-        prefix, _ = read_info(self.info_file(split))
+        prefix = self.info(split).prefix
         root = resolve_path(self.frame_root) if self.frame_root else None
         if root is None:
             if not prefix:

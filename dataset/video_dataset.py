@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from dataset.errors import DataError
 from dataset.frames import ReadGeometry, list_frame_files, read_frames, read_image_bgr
 from dataset.gloss_dict import encode_label
-from dataset.info import read_info
+from dataset.info import InfoFile
 from dataset.transforms import (
     center_window,
     cut_frames,
@@ -29,8 +29,10 @@ from dataset.transforms import (
     subsample_indices,
     temporal_rescale_indices,
 )
+from utils.config.schema import FeederArgs
 
 logger = logging.getLogger(__name__)
+DEFAULTS = FeederArgs()  # the schema owns the loading defaults
 
 
 # The official feeder's __len__ is len(info) - 1, written for info dicts holding a 'prefix' entry besides the
@@ -63,16 +65,16 @@ class SignVideoDataset(Dataset):
 
     def __init__(
         self,
-        info_path: str | Path,
+        info: str | Path | InfoFile,
         gloss_dict: dict[str, int],
         frame_root: str | Path,
         *,
         mode: str = "train",
-        input_size: int = 224,
-        image_scale: float = 1.0,
-        frame_interval: int = 1,
-        temporal_scaling: float = 0.2,
-        skip_bad: bool = False,
+        input_size: int = DEFAULTS.input_size,
+        image_scale: float = DEFAULTS.image_scale,
+        frame_interval: int = DEFAULTS.frame_interval,
+        temporal_scaling: float = DEFAULTS.temporal_scaling,
+        skip_bad: bool = DEFAULTS.skip_bad,
         seed: int = 0,
         geometry: ReadGeometry = ReadGeometry(),
         temporal_min_len: int = 32,
@@ -83,8 +85,8 @@ class SignVideoDataset(Dataset):
             raise ValueError(f"frame_interval must be >= 1, got {frame_interval}")
         if input_size < 1:
             raise ValueError(f"input_size must be >= 1, got {input_size}")
-        self.info_path = Path(info_path)
-        _, records = read_info(self.info_path)
+        info = info if isinstance(info, InfoFile) else InfoFile.read(info)
+        self.info_path, records = info.path, info.records
         # `skip_last`: the official feeder's quirk (LAST_VIDEO_UNREAD_OFFICIALLY); `left_out` names what it skips
         self.records = records[:-1] if skip_last else records
         self.left_out = [str(record["fileid"]) for record in records[len(self.records):]]

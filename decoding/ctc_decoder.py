@@ -24,11 +24,11 @@ import torch
 from flashlight.lib.text.decoder import (LM, CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions,
                                          ZeroLM)
 
-from utils.config.schema import DecodeBackend
 from decoding.prefix_beam_search import prefix_beam_search
+from utils.config.schema import DecodeArgs, DecodeBackend
 
+DEFAULTS = DecodeArgs()
 BACKENDS: tuple[str, ...] = get_args(DecodeBackend)
-CTCDECODE_TOP_N = 40
 
 
 @dataclass
@@ -103,11 +103,12 @@ class CTCDecoder:
     """Decodes padded batches of CTC logits into gloss sequences, as the official Decode does.
 
     `cutoff_top_n` is how many of the most probable classes each step may extend
-    a prefix with (ctcdecode's default and the official setting: 40).
+    a prefix with (the official setting, ctcdecode's default: decode_args.cutoff_top_n).
     """
 
     def __init__(self, gloss_dict: Mapping[str, int | Sequence[int]], num_classes: int, *, search_mode: str = "beam",
-                 beam_width: int = 10, blank_id: int = 0, backend: str = "builtin", cutoff_top_n: int = CTCDECODE_TOP_N,
+                 beam_width: int = DEFAULTS.beam_width, blank_id: int = 0, backend: str = DEFAULTS.backend,
+                 cutoff_top_n: int = DEFAULTS.cutoff_top_n,
                  lm_path: str | None = None, lm_weight: float = 0.0, word_score: float = 0.0) -> None:
         if search_mode not in ("beam", "greedy"):
             raise ValueError(f"search_mode must be 'beam' or 'greedy', not {search_mode!r}")

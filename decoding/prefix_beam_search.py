@@ -28,6 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from utils.config.schema import DecodeArgs
+
+DEFAULTS = DecodeArgs()  # the official beam width and cutoff_top_n, owned by the schema
+
 FLT_MAX = np.float32(np.finfo(np.float32).max)
 LOG_ZERO = np.float32(-FLT_MAX)
 FLT_MIN = float(np.finfo(np.float32).tiny)
@@ -297,7 +301,8 @@ def _search(probs, beam_width, top_n, blank):
     return out_ids, out_steps, out_lengths, out_scores
 
 
-def prefix_beam_search(probs: np.ndarray, beam_width: int = 10, cutoff_top_n: int = 40, blank_id: int = 0) -> list[Beam]:
+def prefix_beam_search(probs: np.ndarray, beam_width: int = DEFAULTS.beam_width, cutoff_top_n: int = DEFAULTS.cutoff_top_n,
+                       blank_id: int = 0) -> list[Beam]:
     """The beams of one utterance (T x C probabilities, softmax already applied), best first, as ctcdecode returns them."""
     if probs.ndim != 2:
         raise ValueError(f"expected a T x C probability matrix, got shape {probs.shape}")

@@ -25,6 +25,7 @@ from evaluation.report import ScoreReport, SentenceScore
 from evaluation.sclite import ScliteResult, find_sclite, run_sclite
 from evaluation.stm import StmSegment, format_stm_line, read_stm
 from utils.io import atomic_open, write_json_atomic, write_text_atomic
+from utils.work_dir import score_report
 
 
 def merge_hypotheses(hyp_ctm: str | Path, references: dict[str, StmSegment], dataset: str,
@@ -95,8 +96,8 @@ def score(hyp_ctm: str | Path, ref_stm: str | Path, *, tool: str = "python", dat
         _confirm_with_sclite(report, hypotheses, references, out_dir, sclite, use_sclite)
     report.note = "; ".join(part for part in (note, report.note) if part)
     if out_dir is not None:
-        write_text_atomic(Path(out_dir) / f"{name}.{tool}.report.txt", report.to_text())
-        write_json_atomic(Path(out_dir) / f"{name}.{tool}.report.json", report.to_json())
+        write_text_atomic(Path(out_dir) / score_report(name, tool), report.to_text())
+        write_json_atomic(Path(out_dir) / score_report(name, tool, "json"), report.to_json())
     return report
 
 

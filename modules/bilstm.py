@@ -9,7 +9,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 class BiLSTMLayer(nn.Module):
     """2-layer BiLSTM; `hidden_size` is the concatenated output width (half per direction)."""
 
-    def __init__(self, input_size: int, hidden_size: int = 1024, num_layers: int = 2, dropout: float = 0.3) -> None:
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> None:
         super().__init__()
         self.rnn = nn.LSTM(input_size, hidden_size // 2, num_layers=num_layers, dropout=dropout, bidirectional=True)
 

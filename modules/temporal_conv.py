@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from utils.kernel_spec import KernelLayer, feature_length, parse_kernel_spec
+from utils.kernel_spec import KernelLayer, feature_length
 
 
 def build_temporal_conv(input_size: int, hidden_size: int, layers: Sequence[KernelLayer]) -> nn.Sequential:
@@ -42,12 +42,11 @@ class TemporalConv(nn.Module):
     """
 
     def __init__(
-        self, slow_size: int, fast_size: int, hidden_size: int = 1024,
-        kernel_spec: str | Sequence[str] = "K5 P2 K5 P2",
+        self, slow_size: int, fast_size: int, hidden_size: int, kernel_layers: Sequence[KernelLayer],
     ) -> None:
         super().__init__()
         self.slow_size = slow_size
-        self.layers = parse_kernel_spec(kernel_spec)
+        self.layers = tuple(kernel_layers)  # the one parse of the spec: the collate pads by it too
         self.fast_temporal_conv = build_temporal_conv(fast_size, hidden_size, self.layers)
         self.slow_temporal_conv = build_temporal_conv(slow_size, hidden_size, self.layers)
         self.main_temporal_conv = build_temporal_conv(slow_size + fast_size, hidden_size, self.layers)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataset.frames import VIDEO_SUFFIXES, is_glob
+from dataset.paths import SHIPPED_METADATA_DIR
 from utils.config.schema import DATASETS
 from utils.errors import UserError
 
-META_DIR = Path(__file__).resolve().parent / "meta"
 SPLITS = {"phoenix2014": ("dev", "test", "train"), "phoenix2014-T": ("dev", "test", "train"),
           "CSL-Daily": ("train", "dev", "test"), "CSL": ("train", "dev")}
 PHOENIX_FEATURES = "features/fullFrame-210x260px"
@@ -125,7 +125,7 @@ def csl_daily_splits(root: Path, annotation_file: Path | None, split_file: Path 
     labels = annotation_file or first_existing(
         [root / "sentence_label" / "video_map.txt", root / "video_map.txt"], "CSL-Daily label file video_map.txt")
     splits_path = split_file or first_existing(
-        [root / "sentence_label" / "split_1.txt", root / "split_1.txt", META_DIR / "CSL-Daily" / "split_1.txt"],
+        [root / "sentence_label" / "split_1.txt", root / "split_1.txt", SHIPPED_METADATA_DIR / "CSL-Daily" / "split_1.txt"],
         "CSL-Daily split file split_1.txt")
     membership = {}
     for line_number, line in enumerate(read_lines(splits_path)[1:], start=2):
@@ -153,7 +153,7 @@ def csl(root: Path, split: str) -> list[VideoEntry]:
     """CSL: `{split}.txt`, lines `<video path>|<gloss sentence>`; the video path is the file id."""
     path = root / f"{split}.txt"
     if not path.is_file():
-        path = META_DIR / "CSL" / f"{split}.txt"
+        path = SHIPPED_METADATA_DIR / "CSL" / f"{split}.txt"
     entries = []
     for line_number, line in enumerate(read_lines(path), start=1):
         if not line.strip():

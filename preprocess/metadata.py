@@ -16,9 +16,10 @@ from pathlib import Path
 
 from dataset.gloss_dict import build_gloss_dict
 from dataset.info import write_info
-from dataset.paths import GLOSS_DICT_FILE, info_file_name, stm_file_name, stm_prefix
+from dataset.paths import (GLOSS_DICT_FILE, SHIPPED_METADATA_DIR, info_file_name, shipped_gloss_dict, stm_file_name,
+                           stm_prefix)
 from evaluation.stm import format_stm_line
-from preprocess.corpora import META_DIR, AnnotationError, VideoEntry
+from preprocess.corpora import AnnotationError, VideoEntry
 from utils.io import write_json_atomic, write_text_atomic
 
 
@@ -38,7 +39,7 @@ def phoenix2014_stm(records: list[dict], split: str, corpus_root: Path) -> tuple
     own = corpus_root / "evaluation" / name
     if own.is_file():
         return own.read_text(encoding="utf-8"), f"corpus file {own}"
-    shipped = META_DIR / "phoenix2014" / name
+    shipped = SHIPPED_METADATA_DIR / "phoenix2014" / name
     if shipped.is_file() and stm_file_ids(shipped) == {r["fileid"] for r in records}:
         return shipped.read_text(encoding="utf-8"), f"shipped corpus STM {shipped}"
     return stm_text(records), "generated from the labels (not the released corpus)"
@@ -47,7 +48,7 @@ def phoenix2014_stm(records: list[dict], split: str, corpus_root: Path) -> tuple
 def choose_gloss_dict(dataset: str, splits: dict[str, list[VideoEntry]], use_shipped: bool) -> tuple[dict, str]:
     """(gloss dictionary to write, a one-line note on how it relates to the shipped one)."""
     built = build_gloss_dict([e.record["label"] for entries in splits.values() for e in entries])
-    shipped_path = META_DIR / dataset / GLOSS_DICT_FILE
+    shipped_path = shipped_gloss_dict(dataset)
     shipped = json.loads(shipped_path.read_text(encoding="utf-8")) if shipped_path.is_file() else None
     if use_shipped:
         if shipped is None:

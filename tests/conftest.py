@@ -1,16 +1,18 @@
 import pytest
 import torch
 
-from utils.config.merge import backbone_from_dict
+from utils.config.merge import REPO_ROOT, backbone_from_dict, load_yaml
 from utils.config.schema import SlowFastConfig
 from utils.kernel_spec import padded_length, parse_kernel_spec
 
+TINY_BACKBONE = REPO_ROOT / "configs" / "backbone" / "slowfast_tiny.yaml"
+
 
 def tiny_backbone(**overrides) -> SlowFastConfig:
-    """Same code path as R101; only depth and width shrink so a test runs in seconds."""
-    values = dict(depth=18, width=16, num_block_temp_kernel=[[2, 2], [2, 2], [1, 1], [1, 1]], dropout=0.0)
-    values.update(overrides)
-    return backbone_from_dict(values)
+    """The demo's backbone (configs/backbone/slowfast_tiny.yaml: the R101 code path, only depth and width
+    shrink) without dropout, so that runs compare exactly; `overrides` change any key."""
+    values = {**load_yaml(TINY_BACKBONE), "dropout": 0.0, **overrides}
+    return backbone_from_dict(values, source=str(TINY_BACKBONE))
 
 
 def padded_frames(num_frames: int) -> int:

@@ -72,3 +72,24 @@ def test_cpu_conv3d_matches_torch_reference():
     expected = torch.autograd.grad(reference.sum(), (x, conv.weight))
     for got, want in zip(grads, expected):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_the_depth_table_covers_exactly_the_depths_the_schema_accepts():
+    import typing
+
+    from modules.slowfast import STAGE_DEPTH
+    depth_choices = typing.get_args(typing.get_type_hints(SlowFastConfig)["depth"])
+    assert set(STAGE_DEPTH) == set(depth_choices) == {18, 50, 101}
+    assert STAGE_DEPTH[101] == (3, 4, 23, 3) and STAGE_DEPTH[50] == (3, 4, 6, 3)  # PySlowFast's _MODEL_STAGE_DEPTH
+
+
+def test_declared_output_channels_are_the_features_channels():
+    """output_dims (what the temporal head is built for) == the channels the backbone really emits,
+    for two depths and widths: 32 x width slow (res5's 4 x 8 x width) and 1/beta_inv of that fast."""
+    for overrides in ({}, {"depth": 50, "width": 8, "num_block_temp_kernel": [[3, 3], [4, 4], [6, 6], [3, 3]]}):
+        backbone = SlowFast(tiny_backbone(**overrides)).eval()
+        with torch.no_grad():
+            features = backbone(torch.randn(1, 3, 4, 32, 32))
+        width = backbone.config.width
+        assert backbone.output_dims == (32 * width, 32 * width // 8)
+        assert features.shape[1] == sum(backbone.output_dims)

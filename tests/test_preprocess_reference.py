@@ -3,7 +3,7 @@ import json
 from pathlib import Path
 
 from preprocess.cli import main
-from preprocess.corpora import META_DIR
+from dataset.paths import SHIPPED_METADATA_DIR as META_DIR
 
 
 def reference_records(dataset, split):

@@ -24,8 +24,6 @@ from utils.safe_pickle import NUMPY_DATA_GLOBALS
 from utils.random_state import get_rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
-LAST_CHECKPOINT = "last_checkpoint.pt"
-BEST_CHECKPOINT = "best_model.pt"
 
 
 def unwrap(model: nn.Module) -> nn.Module:

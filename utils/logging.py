@@ -5,10 +5,12 @@ import logging
 import sys
 from pathlib import Path
 
+from utils.work_dir import LOG
+
 FORMAT = "[%(asctime)s] %(message)s"
 
 
-def setup_logging(work_dir: str | Path | None, is_main: bool = True, name: str = "log.txt") -> logging.Logger:
+def setup_logging(work_dir: str | Path | None, is_main: bool = True, name: str = LOG) -> logging.Logger:
     """Configure the root logger once; other processes only show warnings. The file also gets debug records."""
     root = logging.getLogger()
     for handler in list(root.handlers):
