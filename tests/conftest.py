@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -23,3 +26,58 @@ def padded_frames(num_frames: int) -> int:
 @pytest.fixture(autouse=True)
 def _deterministic_seed():
     torch.manual_seed(0)
+
+
+# --- the end-to-end tests' shared corpus, checkpoint and command line (test_main.py, test_error_matrix.py, ...) ---
+
+CORPUS_FRAME_SIZE = 72  # the demo's preprocessed frame side
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> dict[str, Path]:
+    """The demo's synthetic corpus, small (48 train / 12 dev / 8 test clips of 2-3 of 4 glosses), preprocessed
+    as `python -m preprocess` does: raw (the PHOENIX layout), info_dir (gloss_dict.json, info files, STMs)
+    and frames. Built once for every end-to-end test."""
+    from dataset.synthetic import generate_synthetic_corpus
+    from preprocess.cli import main as preprocess_main
+
+    root = tmp_path_factory.mktemp("corpus")
+    raw = generate_synthetic_corpus(root / "raw", num_glosses=4, train=48, dev=12, test=8, seed=3,
+                                    glosses_per_sentence=(2, 3))
+    info_dir = root / "meta"
+    assert preprocess_main(["--dataset", "phoenix2014", "--dataset-root", str(raw), "--output", str(info_dir),
+                            "--frames-output", str(root / "frames"), "--output-size", str(CORPUS_FRAME_SIZE),
+                            "--workers", "1"]) == 0
+    return {"raw": raw, "info_dir": info_dir, "frames": root / "frames"}
+
+
+def run_args(corpus: dict[str, Path], work_dir: Path, *extra: str, info_dir: Path | None = None) -> list[str]:
+    """main.py's arguments for the demo's configuration (16-wide R18, 64 px input) at test size; `extra` last,
+    so it overrides; `info_dir`: another copy of the corpus's metadata."""
+    return [
+        "--work-dir", str(work_dir), "--device", "cpu", "--num-worker", "0", "--batch-size", "2",
+        "--test-batch-size", "4", "--log-interval", "1", "--num-epoch", "3", "--evaluate-tool", "python",
+        "--decode-mode", "max", f"dataset_info.info_dir={info_dir or corpus['info_dir']}",
+        "model_args.backbone=configs/backbone/slowfast_tiny.yaml", "model_args.hidden_size=128",
+        "model_args.pretrained_backbone=", "feeder_args.input_size=64", "optimizer_args.base_lr=0.001",
+        "optimizer_args.step=[50]", *extra,
+    ]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a main.py (or other command) subprocess: one thread each, unbuffered output."""
+    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", **extra)
+
+
+@pytest.fixture(scope="session")
+def briefly_trained(corpus, tmp_path_factory) -> Path:
+    """A finished run of two short epochs, each evaluated: the fast loop's train -> test -> predict chain and
+    the work directory the error matrix's failing cases must leave alone. The learning rate is small enough
+    that the model still emits glosses (it has not yet learnt that blanks pay), so predictions have something
+    to agree on."""
+    import main as entry
+
+    work_dir = tmp_path_factory.mktemp("brief") / "work"
+    assert entry.main(run_args(corpus, work_dir, "--num-epoch", "2", "--max-steps-per-epoch", "2",
+                               "--log-interval", "0", "--eval-interval", "1", "optimizer_args.base_lr=1e-5")) == 0
+    return work_dir

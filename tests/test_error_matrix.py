@@ -22,45 +22,34 @@ import torch
 
 import main as entry
 from checkpoint_files import CreatesAFile
-from dataset.synthetic import generate_synthetic_corpus
-from preprocess.cli import main as preprocess_main
+from conftest import child_env, run_args
 from utils.checkpoint import read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("matrix")
-    raw = generate_synthetic_corpus(root / "raw", num_glosses=4, train=6, dev=3, test=2, seed=5,
-                                    glosses_per_sentence=(2, 3))
-    assert preprocess_main(["--dataset", "phoenix2014", "--dataset-root", str(raw), "--output", str(root / "meta"),
-                            "--frames-output", str(root / "frames"), "--output-size", "72", "--workers", "1"]) == 0
-    return root
+def meta(corpus, tmp_path_factory) -> Path:
+    """The shared corpus's metadata with its first 6 training clips only, so that a whole epoch (the cases
+    that must see one edited clip) takes seconds; the frames stay where they are."""
+    meta = tmp_path_factory.mktemp("matrix") / "meta"
+    shutil.copytree(corpus["info_dir"], meta)
+    lines = (meta / "train_info.jsonl").read_text().splitlines()
+    (meta / "train_info.jsonl").write_text("\n".join(lines[:7]) + "\n")
+    return meta
 
 
-def base_args(corpus: Path, work_dir: Path, info_dir: Path | None = None) -> list[str]:
-    return ["--work-dir", str(work_dir), "--device", "cpu", "--num-worker", "0", "--batch-size", "2",
-            "--test-batch-size", "2", "--num-epoch", "2", "--max-steps-per-epoch", "2", "--decode-mode", "max",
-            f"dataset_info.info_dir={info_dir or corpus / 'meta'}", "model_args.backbone=configs/backbone/slowfast_tiny.yaml",
-            "model_args.hidden_size=32", "model_args.pretrained_backbone=", "feeder_args.input_size=64"]
-
-
-@pytest.fixture(scope="module")
-def earlier_run(corpus, tmp_path_factory):
-    """A finished one-epoch run: the outputs every failing case must leave alone."""
-    work_dir = tmp_path_factory.mktemp("earlier") / "work"
-    assert entry.main(base_args(corpus, work_dir) + ["--num-epoch", "1"]) == 0
-    assert (work_dir / "last_checkpoint.pt").is_file() and (work_dir / "output-hypothesis-dev.ctm").is_file()
-    return work_dir
+def base_args(meta: Path, work_dir: Path, *extra: str) -> list[str]:
+    """Two epochs of two steps on the trimmed metadata (resuming the earlier run's work directory)."""
+    return run_args({"info_dir": meta}, work_dir, "--num-epoch", "2", "--max-steps-per-epoch", "2", *extra)
 
 
 def snapshot(work_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(work_dir)): p.read_bytes() for p in sorted(work_dir.rglob("*")) if p.is_file()}
 
 
-def run(command: list[str], work_dir: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1", SLOWFASTSIGN_JEMALLOC="0")
+def run(command: list[str]) -> subprocess.CompletedProcess:
+    env = child_env(SLOWFASTSIGN_JEMALLOC="0")
     return subprocess.run([sys.executable, *command], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -84,6 +73,12 @@ def assert_untouched(before: dict[str, bytes], work_dir: Path) -> None:
 
 
 @pytest.fixture
+def earlier_run(briefly_trained) -> Path:
+    """A finished run (two evaluated epochs): the outputs every failing case must leave alone."""
+    return briefly_trained
+
+
+@pytest.fixture
 def work_dir(earlier_run, tmp_path):
     """A copy of the earlier run's work directory for a case to fail in."""
     target = tmp_path / "work"
@@ -91,10 +86,11 @@ def work_dir(earlier_run, tmp_path):
     return target
 
 
-def edited_meta(corpus: Path, tmp_path: Path, edit) -> Path:
+def edited_meta(meta: Path, tmp_path: Path, edit) -> Path:
     """A copy of the metadata whose train_info records are changed by `edit(records)`."""
-    meta = tmp_path / "meta"
-    shutil.copytree(corpus / "meta", meta)
+    copy = tmp_path / "meta"
+    shutil.copytree(meta, copy)
+    meta = copy
     lines = (meta / "train_info.jsonl").read_text().splitlines()
     header, records = lines[0], [json.loads(line) for line in lines[1:]]
     edit(records)
@@ -102,46 +98,49 @@ def edited_meta(corpus: Path, tmp_path: Path, edit) -> Path:
     return meta
 
 
-def first_train_record(corpus: Path) -> dict:
-    return json.loads((corpus / "meta" / "train_info.jsonl").read_text().splitlines()[1])
+def first_train_record(meta: Path) -> dict:
+    return json.loads((meta / "train_info.jsonl").read_text().splitlines()[1])
 
 
 # --- configuration -------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("extra, names", [
     (["--no-such-flag", "3"], ["--no-such-flag"]),
-    (["model_args.hiden_size=3"], ["model_args.hiden_size", "model_args.hidden_size"]),
+    (["model_args.hiden_size=3"], ["'model_args.hiden_size'; did you mean 'model_args.hidden_size'?"]),
+    (["--loss-weights", "Slw=0.25"], ["did you mean 'loss_weights.Slow'"]),
+    (["--phase", "tran"], ["'phase' must be one of train, test, features, predict, got 'tran'"]),
+    (["optimizer_args.optimizer=Adamw"], ["one of Adam, SGD, got 'Adamw'; did you mean 'Adam'?"]),
     (["num_epoch=abc"], ["num_epoch", "integer"]),
     (["--batch-size", "0"], ["batch_size"]),
     (["decode_args.beam_width=0"], ["decode_args.beam_width"]),
     (["dataset=phoenix2015"], ["dataset", "phoenix2014"]),
     (['amp="yes"'], ["amp", "true or false"]),
 ])
-def test_configuration_errors(corpus, work_dir, extra, names):
+def test_configuration_errors(meta, work_dir, extra, names):
     before = snapshot(work_dir)
-    done = run(["main.py", *base_args(corpus, work_dir), *extra])
+    done = run(["main.py", *base_args(meta, work_dir), *extra])
     assert_one_error_line(done, *names)
     assert done.returncode == 2
     assert_untouched(before, work_dir)
 
 
 @pytest.mark.slow
-def test_missing_and_broken_yaml(corpus, work_dir, tmp_path):
+def test_missing_and_broken_yaml(meta, work_dir, tmp_path):
     before = snapshot(work_dir)
-    assert_one_error_line(run(["main.py", "--config", str(tmp_path / "absent.yaml"), *base_args(corpus, work_dir)]),
+    assert_one_error_line(run(["main.py", "--config", str(tmp_path / "absent.yaml"), *base_args(meta, work_dir)]),
                           "absent.yaml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("num_epoch: [1, 2\n")
-    assert_one_error_line(run(["main.py", "--config", str(broken), *base_args(corpus, work_dir)]), "broken.yaml")
+    assert_one_error_line(run(["main.py", "--config", str(broken), *base_args(meta, work_dir)]), "broken.yaml")
     assert_untouched(before, work_dir)
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_bad_weights_files(corpus, work_dir, earlier_run, tmp_path):
+def test_bad_weights_files(meta, work_dir, earlier_run, tmp_path):
     before = snapshot(work_dir)
-    test_args = base_args(corpus, work_dir) + ["--phase", "test"]
+    test_args = base_args(meta, work_dir) + ["--phase", "test"]
     assert_one_error_line(run(["main.py", *test_args, "--load-weights", str(tmp_path / "absent.pt")]), "absent.pt")
     whole = (earlier_run / "last_checkpoint.pt").read_bytes()
     (tmp_path / "truncated.pt").write_bytes(whole[: len(whole) // 2])
@@ -154,7 +153,7 @@ def test_bad_weights_files(corpus, work_dir, earlier_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_crafted_checkpoint_is_refused_with_nothing_run(corpus, work_dir, earlier_run, tmp_path):
+def test_a_crafted_checkpoint_is_refused_with_nothing_run(meta, work_dir, earlier_run, tmp_path):
     """--load-weights (test) and --load-checkpoints (resume) read checkpoints as data: a pickle that would
     create a file is refused in one line, and the file never appears."""
     before = snapshot(work_dir)
@@ -163,21 +162,21 @@ def test_a_crafted_checkpoint_is_refused_with_nothing_run(corpus, work_dir, earl
     crafted["history"] = CreatesAFile(target)
     torch.save(crafted, tmp_path / "crafted.pt")
     for flag, phase in (("--load-weights", "test"), ("--load-checkpoints", "train")):
-        done = run(["main.py", *base_args(corpus, work_dir), "--phase", phase, flag, str(tmp_path / "crafted.pt")])
+        done = run(["main.py", *base_args(meta, work_dir), "--phase", phase, flag, str(tmp_path / "crafted.pt")])
         assert_one_error_line(done, "crafted.pt is not a plain-data checkpoint: it names io.open")
         assert not target.exists()
     assert_untouched(before, work_dir)
 
 
 @pytest.mark.slow
-def test_checkpoint_for_another_vocabulary_needs_ignore_weights(corpus, work_dir, earlier_run, tmp_path):
+def test_checkpoint_for_another_vocabulary_needs_ignore_weights(meta, work_dir, earlier_run, tmp_path):
     checkpoint = read_checkpoint(earlier_run / "last_checkpoint.pt")
     for key, value in list(checkpoint["model_state_dict"].items()):
         if key.startswith(("classifier", "conv1d.fc")):
             checkpoint["model_state_dict"][key] = torch.zeros(value.shape[0], value.shape[1] + 3)
     torch.save(checkpoint, tmp_path / "other_vocabulary.pt")
     before = snapshot(work_dir)
-    args = base_args(corpus, work_dir) + ["--phase", "test", "--load-weights", str(tmp_path / "other_vocabulary.pt")]
+    args = base_args(meta, work_dir) + ["--phase", "test", "--load-weights", str(tmp_path / "other_vocabulary.pt")]
     assert_one_error_line(run(["main.py", *args]), "other_vocabulary.pt", "ignore_weights")
     assert_untouched(before, work_dir)
     done = run(["main.py", *args, "ignore_weights=[classifier,conv1d.fc]"])
@@ -185,7 +184,7 @@ def test_checkpoint_for_another_vocabulary_needs_ignore_weights(corpus, work_dir
 
 
 @pytest.mark.slow
-def test_failed_checkpoint_write_keeps_the_previous_one_and_the_next_run_resumes(corpus, work_dir, monkeypatch,
+def test_failed_checkpoint_write_keeps_the_previous_one_and_the_next_run_resumes(meta, work_dir, monkeypatch,
                                                                                 capsys):
     import utils.checkpoint as checkpoint_module
 
@@ -197,39 +196,42 @@ def test_failed_checkpoint_write_keeps_the_previous_one_and_the_next_run_resumes
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(checkpoint_module.torch, "save", full_disk)
-    assert entry.main(base_args(corpus, work_dir)) == 1  # resumes epoch 1, then cannot save it
+    assert entry.main(base_args(meta, work_dir, "--num-epoch", "3")) == 1  # resumes epoch 2, then cannot save it
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: writing checkpoint") and "No space left on device" in error and "\n" not in error
     assert (work_dir / "last_checkpoint.pt").read_bytes() == previous
     assert not list(work_dir.glob("*.tmp*")) and not list(work_dir.glob(".*.tmp*"))
     monkeypatch.setattr(checkpoint_module.torch, "save", real_save)
-    done = run(["main.py", *base_args(corpus, work_dir)])
+    done = run(["main.py", *base_args(meta, work_dir, "--num-epoch", "3")])
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "continuing at epoch 1" in done.stdout
-    assert read_checkpoint(work_dir / "last_checkpoint.pt")["epoch"] == 1
+    assert "continuing at epoch 2" in done.stdout
+    assert read_checkpoint(work_dir / "last_checkpoint.pt")["epoch"] == 2
 
 
 # --- data ----------------------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_missing_info_file_and_stm(corpus, work_dir, tmp_path):
+def test_missing_info_file_and_stm(meta, work_dir, tmp_path):
     before = snapshot(work_dir)
-    meta = tmp_path / "meta"
-    shutil.copytree(corpus / "meta", meta)
-    (meta / "train_info.jsonl").unlink()
-    assert_one_error_line(run(["main.py", *base_args(corpus, work_dir, meta)]), "train_info.jsonl")
-    shutil.copy(corpus / "meta" / "train_info.jsonl", meta / "train_info.jsonl")
-    (meta / "phoenix2014-groundtruth-dev.stm").unlink()
-    assert_one_error_line(run(["main.py", *base_args(corpus, work_dir, meta)]), "phoenix2014-groundtruth-dev.stm")
+    edited = tmp_path / "meta"
+    shutil.copytree(meta, edited)
+    (edited / "train_info.jsonl").unlink()
+    assert_one_error_line(run(["main.py", *base_args(edited, work_dir)]), "train_info.jsonl")
+    shutil.copy(meta / "train_info.jsonl", edited / "train_info.jsonl")
+    (edited / "phoenix2014-groundtruth-dev.stm").unlink()
+    assert_one_error_line(run(["main.py", *base_args(edited, work_dir)]), "phoenix2014-groundtruth-dev.stm")
+    (edited / "gloss_dict.json").unlink()
+    assert_one_error_line(run(["main.py", *base_args(edited, work_dir)]), "gloss dictionary not found",
+                          str(edited / "gloss_dict.json"))
     assert_untouched(before, work_dir)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("problem", ["missing folder", "empty folder", "unknown gloss"])
-def test_bad_training_records(corpus, work_dir, tmp_path, problem):
-    record = first_train_record(corpus)
+def test_bad_training_records(corpus, meta, work_dir, tmp_path, problem):
+    record = first_train_record(meta)
     frame_root = tmp_path / "frames"
-    shutil.copytree(corpus / "frames", frame_root)
+    shutil.copytree(corpus["frames"], frame_root)
     folder = frame_root / Path(record["folder"]).parent
 
     def edit(records):
@@ -241,29 +243,29 @@ def test_bad_training_records(corpus, work_dir, tmp_path, problem):
     elif problem == "empty folder":
         for frame in folder.iterdir():
             frame.unlink()
-    meta = edited_meta(corpus, tmp_path, edit)
+    edited = edited_meta(meta, tmp_path, edit)
     before = snapshot(work_dir)
-    args = base_args(corpus, work_dir, meta) + [f"dataset_info.dataset_root={frame_root}", "--no-resume"]
+    args = base_args(edited, work_dir) + [f"dataset_info.dataset_root={frame_root}", "--no-resume"]
     names = {"missing folder": [str(folder)], "empty folder": [str(folder), "no frames"],
              "unknown gloss": [record["fileid"], "NEUGLOSSE"]}[problem]
     assert_one_error_line(run(["main.py", *args]), *names)
     assert_untouched(before, work_dir)
 
 
-def corrupt_first_frame(corpus: Path, tmp_path: Path) -> tuple[Path, Path]:
+def corrupt_first_frame(corpus: dict[str, Path], meta: Path, tmp_path: Path) -> tuple[Path, Path]:
     frame_root = tmp_path / "frames"
-    shutil.copytree(corpus / "frames", frame_root)
-    record = first_train_record(corpus)
+    shutil.copytree(corpus["frames"], frame_root)
+    record = first_train_record(meta)
     frame = sorted((frame_root / Path(record["folder"]).parent).glob("*.png"))[0]
     frame.write_bytes(b"\x89PNG\r\n\x1a\n broken")
     return frame_root, frame
 
 
 @pytest.mark.slow
-def test_corrupt_frame_in_a_loader_worker_is_one_line(corpus, work_dir, tmp_path):
-    frame_root, frame = corrupt_first_frame(corpus, tmp_path)
+def test_corrupt_frame_in_a_loader_worker_is_one_line(corpus, meta, work_dir, tmp_path):
+    frame_root, frame = corrupt_first_frame(corpus, meta, tmp_path)
     before = snapshot(work_dir)
-    args = base_args(corpus, work_dir) + [f"dataset_info.dataset_root={frame_root}", "--no-resume",
+    args = base_args(meta, work_dir) + [f"dataset_info.dataset_root={frame_root}", "--no-resume",
                                           "--num-worker", "1", "feeder_args.skip_bad=false"]
     line = assert_one_error_line(run(["main.py", *args]), str(frame))
     assert "DataLoader worker" not in line
@@ -271,9 +273,9 @@ def test_corrupt_frame_in_a_loader_worker_is_one_line(corpus, work_dir, tmp_path
 
 
 @pytest.mark.slow
-def test_corrupt_frame_with_skip_bad_is_counted(corpus, tmp_path):
-    frame_root, _ = corrupt_first_frame(corpus, tmp_path)
-    args = base_args(corpus, tmp_path / "work") + [f"dataset_info.dataset_root={frame_root}", "--num-epoch", "1",
+def test_corrupt_frame_with_skip_bad_is_counted(corpus, meta, tmp_path):
+    frame_root, _ = corrupt_first_frame(corpus, meta, tmp_path)
+    args = base_args(meta, tmp_path / "work") + [f"dataset_info.dataset_root={frame_root}", "--num-epoch", "1",
                                                     "--max-steps-per-epoch", "0", "feeder_args.skip_bad=true"]
     done = run(["main.py", *args])
     assert done.returncode == 0, done.stderr[-2000:]
@@ -281,16 +283,16 @@ def test_corrupt_frame_with_skip_bad_is_counted(corpus, tmp_path):
 
 
 @pytest.mark.slow
-def test_clip_too_short_for_its_label_is_left_out_with_a_finite_loss(corpus, tmp_path):
+def test_clip_too_short_for_its_label_is_left_out_with_a_finite_loss(meta, tmp_path):
     def edit(records):
         records[0]["label"] = " ".join(["SONNE", "REGEN"] * 40)  # 80 glosses: far more than its output steps
 
-    meta = edited_meta(corpus, tmp_path, edit)
+    edited = edited_meta(meta, tmp_path, edit)
     glosses = json.loads((meta / "gloss_dict.json").read_text())
     if not {"SONNE", "REGEN"} <= set(glosses):
         words = list(glosses)[:2]
-        meta = edited_meta(corpus, tmp_path / "again", lambda records: records[0].update(label=" ".join(words * 40)))
-    args = base_args(corpus, tmp_path / "work", meta) + ["--num-epoch", "1", "--max-steps-per-epoch", "0"]
+        edited = edited_meta(meta, tmp_path / "again", lambda records: records[0].update(label=" ".join(words * 40)))
+    args = base_args(edited, tmp_path / "work") + ["--num-epoch", "1", "--max-steps-per-epoch", "0"]
     done = run(["main.py", *args])
     assert done.returncode == 0, done.stderr[-2000:]
     history = json.loads((tmp_path / "work" / "training_history.json").read_text())
@@ -301,9 +303,9 @@ def test_clip_too_short_for_its_label_is_left_out_with_a_finite_loss(corpus, tmp
 # --- prediction, scoring, work directory -----------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_predict_on_a_missing_or_empty_video(corpus, work_dir, earlier_run, tmp_path):
+def test_predict_on_a_missing_or_empty_video(meta, work_dir, earlier_run, tmp_path):
     before = snapshot(work_dir)
-    args = base_args(corpus, work_dir) + ["--phase", "predict", "--load-weights", str(earlier_run / "last_checkpoint.pt")]
+    args = base_args(meta, work_dir) + ["--phase", "predict", "--load-weights", str(earlier_run / "last_checkpoint.pt")]
     assert_one_error_line(run(["main.py", *args, "--input", str(tmp_path / "absent.mp4")]), "absent.mp4")
     (tmp_path / "empty.mp4").write_bytes(b"")
     assert_one_error_line(run(["main.py", *args, "--input", str(tmp_path / "empty.mp4")]), "empty.mp4")
@@ -333,14 +335,14 @@ def test_preprocess_and_benchmark_errors(tmp_path):
 
 
 @pytest.mark.slow
-def test_unwritable_work_directory(corpus, tmp_path):
+def test_unwritable_work_directory(meta, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("a file where a directory should be\n")
-    assert_one_error_line(run(["main.py", *base_args(corpus, blocker / "work")]), str(blocker / "work"))
+    assert_one_error_line(run(["main.py", *base_args(meta, blocker / "work")]), str(blocker / "work"))
     if os.geteuid() != 0:  # root writes through permission bits
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
-        assert_one_error_line(run(["main.py", *base_args(corpus, locked)]), str(locked))
+        assert_one_error_line(run(["main.py", *base_args(meta, locked)]), str(locked))
 
 
 @pytest.mark.slow
