@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from preprocess.pipeline import PROBLEMS_FILE, preprocess_corpus
 from utils.cli import ArgumentParser, run_command
 from utils.config.schema import DATASETS
 
@@ -58,6 +57,8 @@ def _preprocess(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if not args.skip_frames and args.frames_output is None:
         parser.error("--frames-output is required unless --skip-frames is given")
+    from preprocess.pipeline import PROBLEMS_FILE, preprocess_corpus  # after parsing: --help answers at once
+
     summary = preprocess_corpus(
         args.dataset, args.dataset_root, args.output, None if args.skip_frames else args.frames_output,
         args.output_size, args.workers, args.annotation_file, args.split_file, args.use_shipped_gloss_dict)

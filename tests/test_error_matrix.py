@@ -221,8 +221,9 @@ def test_missing_info_file_and_stm(meta, work_dir, tmp_path):
     (edited / "phoenix2014-groundtruth-dev.stm").unlink()
     assert_one_error_line(run(["main.py", *base_args(edited, work_dir)]), "phoenix2014-groundtruth-dev.stm")
     (edited / "gloss_dict.json").unlink()
-    assert_one_error_line(run(["main.py", *base_args(edited, work_dir)]), "gloss dictionary not found",
-                          str(edited / "gloss_dict.json"))
+    done = run(["main.py", *base_args(edited, work_dir)])
+    assert_one_error_line(done, "gloss dictionary not found", str(edited / "gloss_dict.json"))
+    assert done.returncode == 1  # a data error, not a usage error
     assert_untouched(before, work_dir)
 
 
