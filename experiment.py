@@ -25,33 +25,27 @@ from dataset.frames import STORED_FRAME_SUFFIX, InputGeometry, read_geometry
 from dataset.gloss_dict import load_gloss_dict
 from dataset.paths import DataPaths
 from dataset.video_dataset import LAST_VIDEO_UNREAD_OFFICIALLY, SignVideoDataset, init_loader_worker
+from decoding.ctc_decoder import CTCDecoder
 from evaluation.analyse import write_analysis
 from evaluation.training_curves import plot_training_curves, write_tensorboard
 from evaluation.training_history import TrainingHistory
+from modules.c2_model_loading import load_c2_checkpoint
 from modules.losses import SLRLoss
 from slr_network import SLRModel
 from utils.allocator import reexec_under_jemalloc
-from modules.c2_model_loading import load_c2_checkpoint
-from utils.checkpoint import (
-    apply_model_weights,
-    read_checkpoint,
-    restore_training_state,
-    save_checkpoint,
-    training_state,
-    unwrap,
-)
+from utils.checkpoint import (apply_model_weights, read_checkpoint, restore_training_state, save_checkpoint,
+                              training_state, unwrap)
 from utils.config.merge import resolve_path, to_dict
 from utils.config.schema import Config, ConfigError
-from decoding.ctc_decoder import CTCDecoder
 from utils.distributed import DistContext, barrier, cleanup, init_distributed, select_device
 from utils.errors import UserError
 from utils.io import write_json_atomic, write_text_atomic
 from utils.logging import setup_logging
 from utils.precision import AMP_DTYPES, Precision
 from utils.random_state import configure_cudnn, seed_everything
-from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, BEST_CHECKPOINT, FEATURES_DIR, LAST_CHECKPOINT, PREDICTIONS_DIR,
-                            TENSORBOARD_DIR, TEST_RESULTS, TRAINING_CURVES, TRAINING_HISTORY, config_record,
-                            epoch_checkpoint, score_report)
+from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, BEST_CHECKPOINT, FEATURES_DIR, LAST_CHECKPOINT,
+                            PREDICTIONS_DIR, TENSORBOARD_DIR, TEST_RESULTS, TRAINING_CURVES, TRAINING_HISTORY,
+                            config_record, epoch_checkpoint, score_report)
 
 logger = logging.getLogger("slowfastsign")
 

@@ -20,6 +20,7 @@ from dataset.collate import Batch, PadCollate
 from dataset.frames import (InputGeometry, glob_root, is_glob, is_video_file, list_frame_files, read_frames,
                             read_video_file)
 from dataset.video_dataset import Sample
+from decoding.ctc_decoder import CTCDecoder, DecodedSequence
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
 from evaluation.alignment_figure import alignment_figure
 from evaluation.analysis_charts import save_figure
@@ -27,7 +28,6 @@ from evaluation.ctm import ctm_line
 from modules.losses import LossScale, SLRLoss
 from slr_network import SLROutput
 from utils.checkpoint import unwrap
-from decoding.ctc_decoder import CTCDecoder, DecodedSequence
 from utils.distributed import DistContext, all_reduce_sums, gather_objects
 from utils.io import atomic_open, write_json_atomic, write_text_atomic
 from utils.precision import Precision

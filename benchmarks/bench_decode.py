@@ -19,8 +19,8 @@ import torch
 
 from benchmarks.common import Row, load_note, record, released_gloss_dict, released_num_classes, run_benchmark
 from benchmarks.model_like_logits import model_like_logits
-from utils.cli import ArgumentParser
 from decoding.ctc_decoder import CTCDecoder
+from utils.cli import ArgumentParser
 
 SENTENCES, BATCH, BAR_SECONDS = 540, 2, 1.5
 GLOSS_DICT = released_gloss_dict()

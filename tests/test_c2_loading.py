@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from conftest import tiny_backbone
-from modules.slowfast import SlowFast
 from modules.c2_model_loading import c2_name_to_pytorch, load_c2_checkpoint, read_c2_blobs
+from modules.slowfast import SlowFast
 from utils.errors import CheckpointError
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import main as entry
 from checkpoint_files import CreatesAFile
 from conftest import child_env, run_args
+import main as entry
 from utils.checkpoint import read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]

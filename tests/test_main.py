@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-import experiment
-import main as entry
-from dataset.paths import DataPaths
-from preprocess.cli import main as preprocess_main
 from checkpoint_files import save_as_official_code
 from conftest import CORPUS_FRAME_SIZE, child_env, run_args
+from dataset.paths import DataPaths
+import experiment
+import main as entry
+from preprocess.cli import main as preprocess_main
 from utils.checkpoint import read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
