@@ -23,7 +23,7 @@ from utils.config.schema import DATASETS
 EMPTY_HYPOTHESIS = "[EMPTY]"
 
 # The official evaluation runs the same normalisation script for every corpus; "none" scores words as written.
-DATASET_NORMALISATION: dict[str, str] = {**{name: "phoenix" for name in DATASETS}, "none": "none"}
+DATASET_NORMALISATION: dict[str, str] = {**{name: "phoenix" for name in DATASETS}, "custom": "none", "none": "none"}
 
 _SUBSTRING_DELETIONS = ("loc-", "cl-", "qu-", "poss-", "lh-")
 _SUBSTRING_REPLACEMENTS = (("S0NNE", "SONNE"), ("HABEN2", "HABEN"))

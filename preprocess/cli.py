@@ -1,7 +1,10 @@
-"""Command line: one preprocessing command for PHOENIX-2014, PHOENIX-2014-T, CSL-Daily and CSL.
+"""Command line: one preprocessing command for PHOENIX-2014, PHOENIX-2014-T, CSL-Daily, CSL and a corpus of
+one's own described by a manifest (preprocess/manifest.py).
 
     python -m preprocess --dataset phoenix2014 --dataset-root <raw corpus> \\
         --frames-output <resized frame root> [--output preprocess/phoenix2014] [--workers N]
+    python -m preprocess --dataset custom --manifest corpus.csv --output preprocess/<name> \\
+        --frames-output <resized frame root> [--workers N]
 
 Writes <output>/gloss_dict.json, <output>/<split>_info.jsonl and
 <output>/<dataset>-groundtruth-<split>.stm, and the resized frames under
@@ -24,11 +27,17 @@ def build_parser() -> ArgumentParser:
         "rebuilt from the annotations and compared with the shipped reference (preprocess/meta/<dataset>); "
         "on the full released corpora they are identical. PHOENIX-2014 STMs are the corpus's own "
         "evaluation STMs (its evaluation/ folder, else the shipped copy when the videos match); any other "
-        "corpus laid out like PHOENIX-2014 (e.g. the synthetic one) gets STMs generated from its labels.",
+        "corpus laid out like PHOENIX-2014 (e.g. the synthetic one), and a custom corpus described by a "
+        "--manifest, get STMs generated from their labels.",
     )
     parser.add_argument("--dataset", required=True, choices=DATASETS)
-    parser.add_argument("--dataset-root", required=True, type=Path,
-                        help="raw corpus directory, e.g. .../phoenix-2014-multisigner or .../PHOENIX-2014-T")
+    parser.add_argument("--dataset-root", type=Path, default=None,
+                        help="raw corpus directory, e.g. .../phoenix-2014-multisigner or .../PHOENIX-2014-T "
+                        "(required for the known corpora)")
+    parser.add_argument("--manifest", type=Path, default=None,
+                        help="--dataset custom: UTF-8 CSV with the header id,split,path,glosses[,signer]; split is "
+                        "train/dev/test, path a video, a frame folder or a frame glob (relative to the manifest), "
+                        "glosses space-separated in any script")
     parser.add_argument("--output", type=Path, default=None, help="metadata directory (default preprocess/<dataset>)")
     parser.add_argument("--frames-output", type=Path, default=None,
                         help="root of the resized frames (required unless --skip-frames)")
@@ -57,6 +66,14 @@ def _preprocess(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if not args.skip_frames and args.frames_output is None:
         parser.error("--frames-output is required unless --skip-frames is given")
+    if args.dataset == "custom":
+        if args.manifest is None:
+            parser.error("--dataset custom needs --manifest corpus.csv")
+        if args.skip_frames:
+            parser.error("--dataset custom writes the frames the info files name: give --frames-output, not --skip-frames")
+        args.annotation_file, args.dataset_root = args.manifest, args.manifest.parent
+    elif args.dataset_root is None:
+        parser.error(f"--dataset {args.dataset} needs --dataset-root (the raw corpus directory)")
     from preprocess.pipeline import PROBLEMS_FILE, preprocess_corpus  # after parsing: --help answers at once
 
     summary = preprocess_corpus(

@@ -171,7 +171,8 @@ def csl(root: Path, split: str) -> list[VideoEntry]:
 
 def read_corpus(dataset: str, root: Path, annotation_file: Path | None = None,
                 split_file: Path | None = None) -> dict[str, list[VideoEntry]]:
-    """All splits of one corpus, in the official split order."""
+    """All splits of one corpus, in the official split order; `annotation_file` is CSL-Daily's label file or
+    a custom corpus's manifest."""
     if dataset == "phoenix2014":
         return {split: phoenix2014(root, split) for split in SPLITS[dataset]}
     if dataset == "phoenix2014-T":
@@ -180,6 +181,12 @@ def read_corpus(dataset: str, root: Path, annotation_file: Path | None = None,
         return csl_daily_splits(root, annotation_file, split_file)
     if dataset == "CSL":
         return {split: csl(root, split) for split in SPLITS[dataset]}
+    if dataset == "custom":
+        from preprocess.manifest import read_manifest
+
+        if annotation_file is None:
+            raise AnnotationError("--dataset custom needs --manifest corpus.csv (columns id,split,path,glosses[,signer])")
+        return read_manifest(annotation_file)
     raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
 
 

@@ -61,7 +61,7 @@ def test_unknown_yaml_key_names_the_file_and_the_closest_key(tmp_path):
 def test_every_shipped_config_is_valid():
     for path in sorted((REPO / "configs").glob("*.yaml")):
         config = config_from_args(["--config", str(path)])
-        assert config.dataset in ("phoenix2014", "phoenix2014-T", "CSL-Daily", "CSL"), path
+        assert config.dataset in ("phoenix2014", "phoenix2014-T", "CSL-Daily", "CSL", "custom"), path
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs" / "backbone").glob("*.yaml")), ids=lambda p: p.name)
@@ -93,7 +93,7 @@ def test_recorded_config_builds_the_same_config():
 @pytest.mark.parametrize("values, message", [
     ({"num_epoch": "80"}, "'num_epoch' must be an integer, got '80'"),
     ({"batch_size": "2"}, "'batch_size' must be an integer, got '2'"),
-    ({"dataset": "phoenix2015"}, "'dataset' must be one of phoenix2014, phoenix2014-T, CSL-Daily, CSL, got "
+    ({"dataset": "phoenix2015"}, "'dataset' must be one of phoenix2014, phoenix2014-T, CSL-Daily, CSL, custom, got "
                                  "'phoenix2015'; did you mean 'phoenix2014'?"),
     ({"eval_interval": 0}, "'eval_interval' must be at least 1, got 0"),
     ({"amp": "yes"}, "'amp' must be true or false, got 'yes'"),

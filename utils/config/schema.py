@@ -15,7 +15,7 @@ from typing import Any, Literal, Union, get_args
 
 from utils.errors import UserError
 
-DatasetName = Literal["phoenix2014", "phoenix2014-T", "CSL-Daily", "CSL"]
+DatasetName = Literal["phoenix2014", "phoenix2014-T", "CSL-Daily", "CSL", "custom"]
 DATASETS: tuple[str, ...] = get_args(DatasetName)
 Phase = Literal["train", "test", "features", "predict"]
 PHASES: tuple[str, ...] = get_args(Phase)
@@ -190,7 +190,7 @@ class PredictArgs:
 @dataclass
 class Config:
     phase: Phase = opt("train", "train, test, features or predict")
-    dataset: DatasetName = opt("phoenix2014", "phoenix2014, phoenix2014-T, CSL-Daily or CSL (selects STMs and normalisation)")
+    dataset: DatasetName = opt("phoenix2014", "phoenix2014, phoenix2014-T, CSL-Daily, CSL or custom (a corpus preprocessed from a manifest: no corpus-specific normalisation); selects STMs and normalisation")
     work_dir: str = opt("./work_dir/temp/", "checkpoints, logs, CTM/STM files and reports go here")
     device: str = opt("0", "GPU indexes such as '0' or '0,1', or 'cpu'; CPU is used when CUDA is absent")
     random_seed: int = opt(0, "seed of every random generator (bit-reproducible runs on CPU)")
