@@ -21,14 +21,14 @@ from torch.utils.data import DataLoader, DistributedSampler
 import seq_scripts
 from dataset.collate import PadCollate
 from dataset.errors import DataError
-from dataset.frames import STORED_FRAME_SUFFIX, InputGeometry, read_geometry
+from dataset.frames import STORED_FRAME_SUFFIX, InputGeometry
 from dataset.gloss_dict import load_gloss_dict
 from dataset.paths import DataPaths
-from dataset.video_dataset import LAST_VIDEO_UNREAD_OFFICIALLY, SignVideoDataset, init_loader_worker
+from dataset.video_dataset import SignVideoDataset, init_loader_worker, split_dataset
 from decoding.ctc_decoder import CTCDecoder
 from evaluation.analyse import write_analysis
 from evaluation.training_curves import plot_training_curves, write_tensorboard
-from evaluation.training_history import TrainingHistory
+from evaluation.training_history import STUCK_AT_EVALUATION, TrainingHistory
 from modules.c2_model_loading import load_c2_checkpoint
 from modules.losses import SLRLoss
 from slr_network import SLRModel
@@ -48,17 +48,6 @@ from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, BEST_CHECKPOINT, FEATU
                             config_record, epoch_checkpoint, score_report)
 
 logger = logging.getLogger("slowfastsign")
-
-
-def build_dataset(config: Config, paths: DataPaths, split: str, train: bool, gloss_dict: dict[str, int]) -> SignVideoDataset:
-    feeder = config.feeder_args
-    return SignVideoDataset(
-        paths.info(split), gloss_dict, paths.frames(split), mode="train" if train else "test",
-        input_size=feeder.input_size, image_scale=feeder.image_scale, frame_interval=feeder.frame_interval,
-        temporal_scaling=feeder.temporal_scaling, skip_bad=feeder.skip_bad, seed=config.random_seed,
-        geometry=read_geometry(config.dataset),
-        skip_last=feeder.skip_last_video and config.dataset in LAST_VIDEO_UNREAD_OFFICIALLY,
-    )
 
 
 def build_loader(config: Config, dataset: Any, collate: PadCollate, context: DistContext, train: bool) -> DataLoader:
@@ -204,7 +193,7 @@ class Experiment:
             if not self.paths.stm(split).is_file():
                 raise DataError(f"ground-truth STM of the {split} split not found: {self.paths.stm(split)}; the "
                                 f"preprocessing writes it (or set dataset_info.evaluation_dir / evaluation_prefix)")
-            dataset = build_dataset(self.config, self.paths, split, False, self.gloss_dict)
+            dataset = split_dataset(self.config, self.paths, split, False, self.gloss_dict)
             loaders[split] = build_loader(self.config, dataset, self.collate, self.context, train=False)
         return loaders
 
@@ -227,11 +216,15 @@ class Experiment:
             primary = scores.lstm[tool]
             for name, report in scores.lstm.items():
                 logger.info("%s; conv WER %.2f%%", report.summary_line(), scores.conv[name].wer)
+            length_ratio = scores.hypothesis_glosses / max(primary.num_ref_words, 1)
+            logger.info("%s: %.1f%% of the output steps decode to blank; hypotheses are %.2f x the reference length",
+                        split, 100 * scores.blank_share, length_ratio)
             if primary.note:
                 logger.info("  %s", primary.note)
             results[split] = {"wer": primary.wer, "conv_wer": scores.conv[tool].wer, "sub": primary.sub_rate,
                               "del": primary.del_rate, "ins": primary.ins_rate, "sentences": primary.num_sentences,
-                              "tool": tool, "note": primary.note}
+                              "tool": tool, "note": primary.note, "blank_share": scores.blank_share,
+                              "length_ratio": length_ratio}
             for name in scores.lstm:
                 results[split][f"wer_{name}"] = scores.lstm[name].wer
                 results[split][f"conv_wer_{name}"] = scores.conv[name].wer
@@ -284,7 +277,7 @@ class Experiment:
 
     def _start_training(self) -> "TrainingRun":
         config, context = self.config, self.context
-        train_set = build_dataset(config, self.paths, "train", True, self.gloss_dict)
+        train_set = split_dataset(config, self.paths, "train", True, self.gloss_dict)
         run = TrainingRun(train_set, build_loader(config, train_set, self.collate, context, train=True), self.eval_loaders(),
                           *build_optimizer(config, self.model, context.device),
                           torch.amp.GradScaler("cuda", enabled=self.train_precision.needs_grad_scaler(context.device)),
@@ -318,12 +311,26 @@ class Experiment:
         last_epoch = epoch == config.num_epoch - 1
         wer = self.evaluate(run.eval_loaders) if (epoch + 1) % config.eval_interval == 0 or last_epoch else {}
         run.history.add(epoch, lr=lr, loss=stats.loss, parts=stats.parts, wer=wer,
-                        skipped=stats.skipped_nonfinite, seconds=stats.seconds)
+                        skipped=stats.skipped_nonfinite, seconds=stats.seconds, ctc_infeasible=stats.excluded_samples)
+        if context.is_main and run.history.looks_stuck():
+            logger.warning(self._stuck_warning(run.history))
         if run.writer is not None:
             write_tensorboard(run.history, run.writer, epoch)
         if context.is_main:
             self._save_epoch(epoch, run, wer)
         barrier(context)
+
+    def _stuck_warning(self, history: TrainingHistory) -> str:
+        """What a user watching a run that recognises nothing should hear after its first evaluations."""
+        split, scores = next(iter(history.epochs[-1]["wer"].items()))
+        infeasible = sum(record.get("ctc_infeasible", 0) for record in history.epochs)
+        config = self.work_dir / config_record("train")
+        return (f"warning: after {STUCK_AT_EVALUATION} evaluations the {split} hypotheses are still (nearly) empty "
+                f"({scores['length_ratio']:.2f} x the reference length, {100 * scores['blank_share']:.0f}% of "
+                f"the output steps blank; {infeasible} CTC-infeasible training samples left out so far). Likely "
+                f"causes: clips too short for their labels, labels that do not match the videos, missing or "
+                f"wrong frames, or a learning rate too high or too low for this corpus. Check the data with: "
+                f"python -m dataset.check --config {config}")
 
     def _finish_training(self, run: "TrainingRun") -> None:
         if run.writer is not None:
@@ -391,7 +398,7 @@ class Experiment:
             if not self.paths.info_file(split).is_file():
                 logger.warning("No %s split (%s missing): no features", split, self.paths.info_file(split))
                 continue
-            dataset = build_dataset(self.config, self.paths, split, False, self.gloss_dict)
+            dataset = split_dataset(self.config, self.paths, split, False, self.gloss_dict)
             loader = build_loader(self.config, dataset, self.collate, self.context, train=False)
             out_dir = self.work_dir / FEATURES_DIR / split
             counts[split] = seq_scripts.extract_features(

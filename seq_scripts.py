@@ -176,10 +176,25 @@ def save_alignment_picture(out_dir: Path, name: str, frames: np.ndarray, posteri
 
 
 @torch.no_grad()
+@dataclass
+class DecodedSplit:
+    """A split's hypotheses from the BiLSTM and the temporal-conv logits, and how many of the BiLSTM's output
+    steps were most probably blank (a model that emits only blanks has not started to recognise)."""
+
+    lstm: dict[str, list[str]]
+    conv: dict[str, list[str]]
+    blank_steps: int
+    steps: int
+
+    @property
+    def blank_share(self) -> float:
+        return self.blank_steps / max(self.steps, 1)
+
+
 def decode_split(
     model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, precision: Precision,
     desc: str = "decode", on_sentence: SentenceHook | None = None, left_pad: int = 0,
-) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+) -> DecodedSplit:
     """Hypotheses of the BiLSTM and of the temporal-conv logits, gathered from every process.
 
     `on_sentence(name, frames, posteriors, decoded)`, when given, sees each clip's uint8 frames (without the
@@ -187,11 +202,16 @@ def decode_split(
     model = unwrap(model).eval()
     lstm: dict[str, list[str]] = {}
     conv: dict[str, list[str]] = {}
+    blank_steps = steps = 0
     for batch in progress(loader, desc=desc, disable=not context.is_main, leave=False):
         if batch is None:
             continue
         _, output = forward(model, batch, context, precision)
         names = [str(info["fileid"]) for info in batch.info]
+        logits = output.sequence_logits[0]
+        valid = torch.arange(logits.shape[0], device=logits.device)[:, None] < output.feat_len.to(logits.device)
+        blank_steps += int(((logits.argmax(-1) == decoder.blank_id) & valid).sum())
+        steps += int(output.feat_len.sum())
         decoded = decoder.decode(output.sequence_logits[0], output.feat_len)
         if on_sentence is not None:  # one softmax and one copy per batch; the frames are still on the CPU here
             posteriors = output.sequence_logits[0].float().softmax(-1).cpu().numpy()
@@ -205,8 +225,9 @@ def decode_split(
     for part_lstm, part_conv in gather_objects(context, (lstm, conv)):
         lstm.update(part_lstm)
         conv.update(part_conv)
+    blank_steps, steps = map(int, all_reduce_sums(context, [blank_steps, steps]))
     # ordered by id, so the CTM files are the same whatever the number of processes
-    return dict(sorted(lstm.items())), dict(sorted(conv.items()))
+    return DecodedSplit(dict(sorted(lstm.items())), dict(sorted(conv.items())), blank_steps, steps)
 
 
 @dataclass
@@ -215,6 +236,8 @@ class SplitScores:
 
     lstm: dict[str, ScoreReport]
     conv: dict[str, ScoreReport]
+    blank_share: float = 0.0  # of the BiLSTM's output steps
+    hypothesis_glosses: int = 0  # glosses the BiLSTM output decoded to, before any normalisation
 
 
 def evaluate_split(
@@ -224,12 +247,12 @@ def evaluate_split(
 ) -> SplitScores | None:
     """Decode a split, write the official CTM files and score each with both tools (main process only);
     `note` goes into every report."""
-    lstm, conv = decode_split(model, loader, decoder, context, precision, desc=f"decode {split}",
-                              on_sentence=on_sentence, left_pad=left_pad)
+    decoded = decode_split(model, loader, decoder, context, precision, desc=f"decode {split}",
+                           on_sentence=on_sentence, left_pad=left_pad)
     if not context.is_main:
         return None
-    scores = SplitScores({}, {})
-    for suffix, hypotheses, reports in (("", lstm, scores.lstm), ("-conv", conv, scores.conv)):
+    scores = SplitScores({}, {}, decoded.blank_share, sum(map(len, decoded.lstm.values())))
+    for suffix, hypotheses, reports in (("", decoded.lstm, scores.lstm), ("-conv", decoded.conv, scores.conv)):
         ctm = work_dir / hypothesis_ctm(split, suffix)
         write_ctm(ctm, hypotheses)
         for tool in SCORING_TOOLS:

@@ -17,9 +17,10 @@ import torch
 from torch.utils.data import Dataset
 
 from dataset.errors import DataError
-from dataset.frames import ReadGeometry, list_frame_files, read_frames, read_image_bgr
+from dataset.frames import ReadGeometry, list_frame_files, read_frames, read_geometry, read_image_bgr
 from dataset.gloss_dict import encode_label
 from dataset.info import InfoFile
+from dataset.paths import DataPaths
 from dataset.transforms import (
     center_window,
     cut_frames,
@@ -28,8 +29,9 @@ from dataset.transforms import (
     rescale,
     subsample_indices,
     temporal_rescale_indices,
+    temporal_rescale_length,
 )
-from utils.config.schema import FeederArgs
+from utils.config.schema import Config, FeederArgs
 
 logger = logging.getLogger(__name__)
 DEFAULTS = FeederArgs()  # the schema owns the loading defaults
@@ -138,6 +140,16 @@ class SignVideoDataset(Dataset):
             indices = indices[chosen]
         return indices
 
+    def shortest_clip(self, num_frames: int) -> int:
+        """The fewest frames `frame_indices` can give a video of `num_frames` stored frames: the latest offset,
+        then (train) the shortest temporal rescale."""
+        interval = min(self.frame_interval, num_frames)
+        kept = len(subsample_indices(num_frames, self.frame_interval, max(interval - 1, 0)))
+        if self.train and self.temporal_scaling > 0:
+            return temporal_rescale_length(kept, 1.0 - self.temporal_scaling, self.temporal_min_len,
+                                           self.temporal_max_len)
+        return kept
+
     def load(self, index: int) -> Sample:
         """Read and augment one record; raises DataError naming the video on bad input."""
         record = self.records[index]
@@ -168,3 +180,15 @@ class SignVideoDataset(Dataset):
                 raise DataError(message) from None
             logger.warning("skipping sample %d: %s", index, message)
             return None
+
+
+def split_dataset(config: Config, paths: DataPaths, split: str, train: bool, gloss_dict: dict[str, int]) -> SignVideoDataset:
+    """The dataset of one split exactly as a run of `config` reads it (training augmentation when `train`)."""
+    feeder = config.feeder_args
+    return SignVideoDataset(
+        paths.info(split), gloss_dict, paths.frames(split), mode="train" if train else "test",
+        input_size=feeder.input_size, image_scale=feeder.image_scale, frame_interval=feeder.frame_interval,
+        temporal_scaling=feeder.temporal_scaling, skip_bad=feeder.skip_bad, seed=config.random_seed,
+        geometry=read_geometry(config.dataset),
+        skip_last=feeder.skip_last_video and config.dataset in LAST_VIDEO_UNREAD_OFFICIALLY,
+    )

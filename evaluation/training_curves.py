@@ -9,15 +9,18 @@ from utils.io import atomic_open
 
 
 def write_tensorboard(history: TrainingHistory, writer: Any, epoch: int) -> None:
-    """Scalars of the latest epoch: loss parts, learning rate, WER per split."""
+    """Scalars of the latest epoch: loss parts, learning rate, CTC-infeasible samples; per split the WERs, the
+    share of blank output steps and the hypothesis length over the reference length."""
     record = history.epochs[-1]
     writer.add_scalar("train/loss", record["loss"], epoch)
     writer.add_scalar("train/lr", record["lr"], epoch)
+    writer.add_scalar("train/ctc_infeasible", record.get("ctc_infeasible", 0), epoch)
     for key, value in record["parts"].items():
         writer.add_scalar(f"train/{key}", value, epoch)
     for split, scores in record["wer"].items():
-        writer.add_scalar(f"{split}/wer", scores["wer"], epoch)
-        writer.add_scalar(f"{split}/conv_wer", scores["conv_wer"], epoch)
+        for key in ("wer", "conv_wer", "blank_share", "length_ratio"):
+            if key in scores:
+                writer.add_scalar(f"{split}/{key}", scores[key], epoch)
     writer.flush()
 
 

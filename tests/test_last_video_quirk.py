@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 
-import experiment
 import main as entry
 from data_fixtures import write_corpus
 from dataset.frame_layout import write_layout
+from dataset.paths import DataPaths
+from dataset.video_dataset import split_dataset
 from evaluation.stm import format_stm_line
 
 LABELS = {"S000001_P0000_T00": "他 去 学校", "S000002_P0001_T00": "我 喜欢 你", "S000003_P0002_T00": "他 喜欢 学校"}
@@ -71,5 +72,5 @@ def test_phoenix_reads_every_video(tmp_path):
     videos = {f"v{i}": (np.zeros((4, 8, 8, 3), dtype=np.uint8), "A") for i in range(3)}
     info_path, frame_root, gloss_dict = write_corpus(tmp_path, videos)
     config = entry.config_from_args(["--dataset", "phoenix2014", "--device", "cpu", f"dataset_info.info_dir={tmp_path}"])
-    dataset = experiment.build_dataset(config, experiment.DataPaths(config), "dev", False, gloss_dict)
+    dataset = split_dataset(config, DataPaths(config), "dev", False, gloss_dict)
     assert isinstance(dataset, SignVideoDataset) and len(dataset) == 3 and dataset.left_out == []

@@ -13,6 +13,7 @@ import torch
 from checkpoint_files import save_as_official_code
 from conftest import CORPUS_FRAME_SIZE, child_env, run_args
 from dataset.paths import DataPaths
+from dataset.video_dataset import split_dataset
 import experiment
 import main as entry
 from preprocess.cli import main as preprocess_main
@@ -42,6 +43,7 @@ def test_training_lowers_the_loss_and_beats_chance(trained):
                  "dev.sclite.report.json", "dev-conv.python.report.json"):
         assert (trained / name).is_file(), name
     assert list((trained / "tensorboard").glob("events.out.tfevents.*")), "no TensorBoard scalars"
+    assert "still (nearly) empty" not in (trained / "log.txt").read_text()  # no stuck-run warning
     checkpoint = read_checkpoint(trained / "last_checkpoint.pt")
     assert {"epoch", "model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "rng_state"} <= set(checkpoint)
     assert checkpoint["epoch"] == 19
@@ -86,6 +88,41 @@ def test_test_phase_reports_both_scorers_on_merged_beam_output(corpus, briefly_t
         assert (tmp_path / "analysis" / split / "confusions.png").is_file()
         assert f"{split}: WER {results[split]['wer_python']:.2f}% (official python scorer), " \
                f"{results[split]['wer_sclite']:.2f}% (sclite)" in printed
+
+
+def test_a_run_that_emits_only_blanks_is_told_why_after_two_evaluations(corpus, tmp_path, monkeypatch):
+    """A model whose outputs are all blank (here: a large blank logit at evaluation) gets one warning at its
+    second evaluation naming the likely causes and the data check; the figures behind it are recorded."""
+    import slr_network
+
+    real_forward = slr_network.SLRModel.forward
+
+    def blank_forward(self, x, lengths):
+        output = real_forward(self, x, lengths)
+        if not self.training:
+            for logits in output.sequence_logits:
+                logits[..., 0] += 1e3
+        return output
+
+    monkeypatch.setattr(slr_network.SLRModel, "forward", blank_forward)
+    work_dir = tmp_path / "work"
+    assert entry.main(run_args(corpus, work_dir, "--num-epoch", "3", "--max-steps-per-epoch", "1",
+                               "--log-interval", "0", "--eval-interval", "1")) == 0
+    warnings = [line.split("] ", 1)[1] for line in (work_dir / "log.txt").read_text().splitlines()
+                if "still (nearly) empty" in line]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("warning: after 2 evaluations the dev hypotheses are still (nearly) empty "
+                                  "(0.00 x the reference length, 100% of the output steps blank")
+    assert f"python -m dataset.check --config {work_dir / 'config.yaml'}" in warnings[0]
+    history = json.loads((work_dir / "training_history.json").read_text())
+    assert [epoch["wer"]["dev"]["blank_share"] for epoch in history["epochs"]] == [1.0, 1.0, 1.0]
+    assert [epoch["wer"]["dev"]["length_ratio"] for epoch in history["epochs"]] == [0.0, 0.0, 0.0]
+
+
+def test_a_run_that_emits_glosses_gets_no_stuck_warning(briefly_trained):
+    history = json.loads((briefly_trained / "training_history.json").read_text())
+    assert all(epoch["wer"]["dev"]["length_ratio"] > 0.1 for epoch in history["epochs"])
+    assert "still (nearly) empty" not in (briefly_trained / "log.txt").read_text()
 
 
 def predict_dev_clips_like_the_test_phase(corpus, work_dir, tmp_path) -> int:
@@ -272,7 +309,7 @@ def emulate_two_process_training(args: list[str], steps: int) -> dict[str, torch
         seed_everything(config.random_seed)  # what each rank does before building the same objects
         run = experiment.Experiment(config, DistContext(cpu), DataPaths(config))
         model = run.model.train()
-        train_set = experiment.build_dataset(config, run.paths, "train", True, run.gloss_dict)
+        train_set = split_dataset(config, run.paths, "train", True, run.gloss_dict)
         train_set.set_epoch(0)
         optimizer, _ = experiment.build_optimizer(config, model)
         criterion = SLRLoss(config.loss_weights.active())

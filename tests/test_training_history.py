@@ -25,3 +25,27 @@ def test_a_history_survives_a_round_trip_through_its_checkpoint_form():
     history.add(0, lr=1e-4, loss=2.5, parts={"SeqCTC": 1.5}, wer=scores(30.0), skipped=1, seconds=4.0)
     copy = TrainingHistory.from_dict(history.to_dict())
     assert copy == history and copy.epochs[0]["train_seconds"] == 4.0 and copy.epochs[0]["skipped"] == 1
+
+
+def evaluated(ratio: float) -> dict:
+    return {"dev": {"wer": 100.0, "conv_wer": 100.0, "length_ratio": ratio, "blank_share": 1.0}}
+
+
+def test_a_run_looks_stuck_only_at_its_second_evaluation_when_both_decoded_nearly_nothing():
+    history = TrainingHistory()
+    history.add(0, lr=1e-4, loss=9.0, parts={}, wer=evaluated(0.0))
+    assert not history.looks_stuck()  # one evaluation: CTC models start with blanks
+    history.add(1, lr=1e-4, loss=8.0, parts={}, wer={})
+    assert not history.looks_stuck()
+    history.add(2, lr=1e-4, loss=7.0, parts={}, wer=evaluated(0.09))
+    assert history.looks_stuck()
+    history.add(3, lr=1e-4, loss=6.0, parts={}, wer=evaluated(0.0))
+    assert not history.looks_stuck()  # said once
+
+
+def test_a_run_with_glosses_at_either_evaluation_is_not_stuck():
+    for first, second in ((0.0, 0.1), (0.5, 0.0)):
+        history = TrainingHistory()
+        history.add(0, lr=1e-4, loss=9.0, parts={}, wer=evaluated(first))
+        history.add(1, lr=1e-4, loss=8.0, parts={}, wer=evaluated(second))
+        assert not history.looks_stuck(), (first, second)
