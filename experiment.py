@@ -66,9 +66,9 @@ def build_loader(config: Config, dataset: Any, collate: PadCollate, context: Dis
 
 
 def build_model(config: Config, num_classes: int, context: DistContext, kinetics_init: bool = True,
-                weights: dict | None = None) -> torch.nn.Module:
-    """The model on its device (DDP-wrapped under torchrun); `weights`: the --load-weights checkpoint;
-    `kinetics_init` only for a fresh training run."""
+                weights: dict | None = None, gloss_dict: dict[str, int] | None = None) -> torch.nn.Module:
+    """The model on its device (DDP-wrapped under torchrun); `weights`: the --load-weights checkpoint, checked
+    against the run's `gloss_dict`; `kinetics_init` only for a fresh training run."""
     args = config.model_args
     model = SLRModel(num_classes, args.backbone, kernel_spec=args.conv_type, hidden_size=args.hidden_size,
                      share_classifier=args.share_classifier, lstm_dropout=args.lstm_dropout,
@@ -79,7 +79,7 @@ def build_model(config: Config, num_classes: int, context: DistContext, kinetics
         for line in report.unmapped:
             logger.info("  unmapped: %s", line)
     if weights is not None:
-        apply_model_weights(model, weights, config.ignore_weights, source=config.load_weights)
+        apply_model_weights(model, weights, config.ignore_weights, source=config.load_weights, gloss_dict=gloss_dict)
         logger.info("Loaded model weights from %s", config.load_weights)
     model.to(context.device)
     if config.channels_last:
@@ -166,7 +166,8 @@ class Experiment:
         self.gloss_dict = self._gloss_dict(checkpoint)
         self.num_classes = config.model_args.num_classes or len(self.gloss_dict) + 1
         fresh_training = config.phase == "train" and not config.load_weights and self.resume_from() is None
-        self.model = build_model(config, self.num_classes, context, kinetics_init=fresh_training, weights=checkpoint)
+        self.model = build_model(config, self.num_classes, context, kinetics_init=fresh_training, weights=checkpoint,
+                                 gloss_dict=self.gloss_dict)
         self.decoder = build_decoder(config, self.gloss_dict, self.num_classes)
         self.collate = PadCollate(unwrap(self.model).conv1d.layers)  # padded as the model's temporal head needs
         self.use_sclite = config.evaluate_tool == "sclite"

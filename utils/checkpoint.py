@@ -134,14 +134,42 @@ def _check_fit(model: nn.Module, weights: Mapping[str, torch.Tensor], strict: bo
                                   f"SlowFastSign checkpoint for this configuration?")
 
 
+CLASSIFIER_PREFIXES = ("classifier", "conv1d.fc")  # the layers whose rows are the gloss vocabulary's classes
+
+
+def _check_vocabulary(model: nn.Module, checkpoint: Mapping[str, Any], ignore: Sequence[str],
+                      gloss_dict: Mapping[str, int] | None, source: str) -> None:
+    """A checkpoint trained on another gloss vocabulary may only lend its classifiers' shapes by accident: its
+    rows would mean other glosses. Unless every classifier tensor is left out (re-initialised), refuse."""
+    stored = checkpoint.get("gloss_dict")
+    if gloss_dict is None or stored is None:
+        return  # the official checkpoints record no vocabulary
+    theirs = {gloss: value[0] if isinstance(value, (list, tuple)) else value for gloss, value in stored.items()}
+    if theirs == dict(gloss_dict):
+        return
+    classifier_keys = [key for key in unwrap(model).state_dict() if key.startswith(CLASSIFIER_PREFIXES)]
+    if all(any(key.startswith(prefix) for prefix in ignore) for key in classifier_keys):
+        return
+    shared = len(set(theirs) & set(gloss_dict))
+    raise CheckpointError(f"{source} was trained on another gloss vocabulary ({len(theirs)} glosses; this corpus has "
+                          f"{len(gloss_dict)}, {shared} in common): its classifier rows mean other glosses; to "
+                          f"fine-tune it, set ignore_weights=[classifier,conv1d.fc] so they start afresh")
+
+
 def apply_model_weights(model: nn.Module, checkpoint: Mapping[str, Any], ignore: Sequence[str] = (),
-                        source: str = "checkpoint") -> None:
-    """Load a checkpoint's weights strictly (all keys must match) unless `ignore` names prefixes to leave out."""
+                        source: str = "checkpoint", gloss_dict: Mapping[str, int] | None = None) -> None:
+    """Load a checkpoint's weights strictly (all keys must match) unless `ignore` names prefixes to leave out;
+    with `gloss_dict` (the run's vocabulary), a checkpoint of another vocabulary must leave its classifiers out.
+    Logs which tensors were loaded and which start from this model's initialisation."""
+    _check_vocabulary(model, checkpoint, ignore, gloss_dict, source)
     weights = model_weights(checkpoint, ignore)
     _check_fit(unwrap(model), weights, strict=not ignore, source=source)
     result = unwrap(model).load_state_dict(weights, strict=not ignore)
     if ignore:
-        logger.info("Loaded weights without %s (%d tensors kept their init)", list(ignore), len(result.missing_keys))
+        new = result.missing_keys
+        logger.info("Loaded %d of %d model tensors from %s; %d start from this model's initialisation (ignore_weights "
+                    "%s): %s", len(unwrap(model).state_dict()) - len(new), len(unwrap(model).state_dict()), source,
+                    len(new), list(ignore), ", ".join(new) or "none")
 
 
 def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any,
