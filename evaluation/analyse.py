@@ -52,7 +52,7 @@ def _analyse(argv: list[str]) -> int:
     comparison = None
     if args.compare:
         other = score(args.compare, args.ref, tool=args.tool, dataset=args.dataset, use_sclite=False)
-        comparison = compare(report, other, args.resamples, args.seed)
+        comparison = compare(report, other, args.resamples, args.seed, names=(args.hyp, args.compare))
     analysis = write_analysis(report, args.out_dir, comparison)
     print(f"{report.summary_line()}\nanalysis of {len(analysis.glosses)} glosses and {len(analysis.signers)} "
           f"signer(s) written to {args.out_dir} (analysis.json, analysis.md, 4 charts)")

@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from evaluation.error_analysis import Comparison, ErrorAnalysis, Rate  # noqa: E402
 from utils.io import atomic_open, write_text_atomic  # noqa: E402
@@ -34,30 +35,52 @@ def markdown(analysis: ErrorAnalysis, comparison: Comparison | None = None) -> s
         replaced = ", ".join(f"{hyp} ({n})" for hyp, n in stats.substituted_by.most_common(3))
         lines.append(f"| {gloss} | {stats.references} | {stats.correct} | {stats.substituted} | {stats.deleted} "
                      f"| {stats.inserted} | {replaced} |")
-    lines += ["", "## Most frequent substitutions", "", "| reference | recognised as | count |", "|---|---|---|"]
-    lines += [f"| {ref} | {hyp} | {n} |" for (ref, hyp), n in analysis.substitution_pairs.most_common(TOP)]
+    lines += ["", "## Most frequent substitutions", ""]
+    if analysis.substitution_pairs:
+        lines += ["| reference | recognised as | count |", "|---|---|---|"]
+        lines += [f"| {ref} | {hyp} | {n} |" for (ref, hyp), n in analysis.substitution_pairs.most_common(TOP)]
+    else:
+        lines.append("No substitutions.")
     lines += ["", "## WER per signer", "", rate_header.format("signer")]
     lines += [_rate_row(signer, rate) for signer, rate in analysis.signers.items()]
     lines += ["", "## WER by reference length (glosses)", "", rate_header.format("length")]
     lines += [_rate_row(bucket, rate) for bucket, rate in analysis.lengths.items()]
     if comparison is not None:
-        lines += ["", "## Compared with the other system", "",
-                  f"WER {comparison.wer_a:.2f}% here against {comparison.wer_b:.2f}%: difference "
+        lines += ["", f"## Compared with {comparison.system_b}", "",
+                  f"WER {comparison.wer_a:.2f}% ({comparison.system_a}) against {comparison.wer_b:.2f}% "
+                  f"({comparison.system_b}): difference "
                   f"{comparison.difference:+.2f} points, 95% interval [{comparison.interval[0]:+.2f}, "
                   f"{comparison.interval[1]:+.2f}], p = {comparison.p_value:.3f} (paired bootstrap, "
                   f"{comparison.resamples} resamples, seed {comparison.seed}).", "",
-                  f"Sentences only this system gets right: {len(comparison.only_a_correct)}; only the other: "
-                  f"{len(comparison.only_b_correct)}."]
+                  f"Sentences only {comparison.system_a} gets right: {len(comparison.only_a_correct)}; only "
+                  f"{comparison.system_b}: {len(comparison.only_b_correct)}."]
     return "\n".join(lines) + "\n"
 
 
+MIN_BAR_SLOTS = 6  # a chart of fewer bars keeps this many slots, so that one bar does not fill the plot
+
+
+def _bar_axes(count: int, height: float) -> tuple[Figure, plt.Axes]:
+    """A figure whose width grows with the number of bars, and axes with room for at least MIN_BAR_SLOTS."""
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.45 * count + 2.5), height))
+    axes.set_xlim(-0.6, max(count, MIN_BAR_SLOTS) - 0.4)
+    return figure, axes
+
+
+def _headroom(axes: plt.Axes, top: float) -> None:
+    """Space above the highest bar for its label (bars never touch the frame)."""
+    axes.set_ylim(0, max(top, 1.0) * 1.18)
+
+
 def _rates_figure(rates: dict[str, Rate], title: str, xlabel: str) -> Figure:
-    figure, axes = plt.subplots(figsize=(max(5.0, 0.6 * len(rates) + 2), 3.6))
     labels = list(rates)
+    figure, axes = _bar_axes(len(labels), 3.8)
     values = [rates[label].wer for label in labels]
-    bars = axes.bar(range(len(labels)), values, color="#4C72B0")
-    axes.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize=8)
-    axes.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center")
+    bars = axes.bar(range(len(labels)), values, width=0.6, color="#4C72B0")
+    axes.bar_label(bars, labels=[f"{v:.1f}" for v in values], fontsize=9, padding=2)
+    rotate = len(labels) > 6
+    axes.set_xticks(range(len(labels)), labels, rotation=30 if rotate else 0, ha="right" if rotate else "center")
+    _headroom(axes, max(values, default=0.0))
     axes.set_title(title)
     axes.set_xlabel(xlabel)
     axes.set_ylabel("WER (%)")
@@ -78,47 +101,61 @@ def gloss_figure(analysis: ErrorAnalysis, count: int = TOP) -> Figure:
     """Stacked substitution / deletion / insertion counts of the most error-prone glosses (those with errors)."""
     top = [(gloss, stats) for gloss, stats in analysis.most_error_prone(count) if stats.errors]
     names = [gloss for gloss, _ in top]
-    figure, axes = plt.subplots(figsize=(max(6.0, 0.45 * len(names) + 2), 4.2))
+    figure, axes = _bar_axes(len(names), 4.4)
     bottom = np.zeros(len(names))
     for label, values, color in (("substituted", [s.substituted for _, s in top], "#DD8452"),
                                  ("deleted", [s.deleted for _, s in top], "#C44E52"),
                                  ("inserted", [s.inserted for _, s in top], "#8172B3")):
-        axes.bar(range(len(names)), values, bottom=bottom, label=label, color=color)
+        axes.bar(range(len(names)), values, width=0.6, bottom=bottom, label=label, color=color)
         bottom += np.asarray(values, dtype=float)
-    axes.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    if not names:
+        axes.text(0.5, 0.5, "no errors", ha="center", va="center", transform=axes.transAxes)
+    axes.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=9)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _headroom(axes, float(bottom.max(initial=0.0)))
     axes.set_title(f"Most error-prone glosses ({analysis.name})")
     axes.set_xlabel("gloss")
     axes.set_ylabel("errors (count)")
-    axes.legend()
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)  # beside the bars, never over them
     figure.tight_layout()
     return figure
 
 
 def confusion_figure(analysis: ErrorAnalysis, count: int = CONFUSED) -> Figure:
-    """Substitution counts among the `count` glosses most involved in substitutions (reference x recognised)."""
+    """Substitution counts among the `count` glosses most involved in substitutions (reference x recognised),
+    written in their cells."""
     involvement: dict[str, int] = {}
     for (ref, hyp), n in analysis.substitution_pairs.items():
         involvement[ref] = involvement.get(ref, 0) + n
         involvement[hyp] = involvement.get(hyp, 0) + n
     names = sorted(involvement, key=lambda g: (-involvement[g], g))[:count]
+    if not names:
+        figure, axes = plt.subplots(figsize=(6.0, 2.5))
+        axes.text(0.5, 0.5, f"No substitutions in {analysis.name}", ha="center", va="center", fontsize=12,
+                  transform=axes.transAxes)
+        axes.set_axis_off()
+        return figure
     index = {gloss: k for k, gloss in enumerate(names)}
-    matrix = np.zeros((len(names), len(names)))
+    matrix = np.zeros((len(names), len(names)), dtype=int)
     for (ref, hyp), n in analysis.substitution_pairs.items():
         if ref in index and hyp in index:
             matrix[index[ref], index[hyp]] += n
-    size = max(4.0, 0.28 * len(names) + 2.5)
-    figure, axes = plt.subplots(figsize=(size + 1, size))
-    if not names:
-        axes.text(0.5, 0.5, "no substitutions", ha="center", va="center", transform=axes.transAxes)
-        matrix = np.zeros((1, 1))
-    image = axes.imshow(matrix, cmap="viridis", aspect="auto")
-    axes.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
-    axes.set_yticks(range(len(names)), names, fontsize=7)
-    axes.set_title(f"Confusions among the {len(names)} most confused glosses ({analysis.name})")
+    size = max(5.0, 0.32 * len(names) + 3.0)
+    figure, axes = plt.subplots(figsize=(size + 1.2, size))
+    image = axes.imshow(matrix, cmap="Blues", aspect="auto", vmin=0, vmax=max(int(matrix.max()), 1))
+    threshold = matrix.max() / 2
+    for (row, column), value in np.ndenumerate(matrix):
+        if value:
+            axes.text(column, row, str(value), ha="center", va="center", fontsize=7 if len(names) > 15 else 9,
+                      color="white" if value > threshold else "black")
+    axes.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
+    axes.set_yticks(range(len(names)), names, fontsize=8)
+    axes.set_title(f"Confusions among the {len(names)} most confused glosses\n({analysis.name})", fontsize=11)
     axes.set_xlabel("recognised as")
     axes.set_ylabel("reference gloss")
-    figure.colorbar(image, ax=axes, label="substitutions (count)")
+    bar = figure.colorbar(image, ax=axes, label="substitutions (count)")
+    bar.locator = MaxNLocator(integer=True)
+    bar.update_ticks()
     figure.tight_layout()
     return figure
 

@@ -135,13 +135,17 @@ class Comparison:
     p_value: float  # two-sided: how often the resampled difference falls on the other side of zero
     resamples: int
     seed: int
+    system_a: str = ""  # what was compared: the CTM files (or report names)
+    system_b: str = ""
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-def compare(a: ScoreReport, b: ScoreReport, resamples: int = 1000, seed: int = 0) -> Comparison:
-    """Paired bootstrap over sentences (Bisani & Ney, 2004) of WER(a) - WER(b) on the same references."""
+def compare(a: ScoreReport, b: ScoreReport, resamples: int = 1000, seed: int = 0,
+            names: tuple[str, str] | None = None) -> Comparison:
+    """Paired bootstrap over sentences (Bisani & Ney, 2004) of WER(a) - WER(b) on the same references;
+    `names` say what a and b are (default: the reports' names)."""
     sentences_a = {s.fileid: s for s in a.per_sentence}
     sentences_b = {s.fileid: s for s in b.per_sentence}
     if set(sentences_a) != set(sentences_b):
@@ -167,4 +171,5 @@ def compare(a: ScoreReport, b: ScoreReport, resamples: int = 1000, seed: int = 0
         only_a_correct=[i for i, ea, eb in zip(ids, errors_a, errors_b) if ea == 0 < eb],
         only_b_correct=[i for i, ea, eb in zip(ids, errors_a, errors_b) if eb == 0 < ea],
         difference=difference, interval=(low, high), p_value=min(1.0, 2 * min(at_or_below, at_or_above)),
-        resamples=resamples, seed=seed)
+        resamples=resamples, seed=seed, system_a=(names or (a.name, b.name))[0],
+        system_b=(names or (a.name, b.name))[1])

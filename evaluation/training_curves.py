@@ -25,26 +25,40 @@ def write_tensorboard(history: TrainingHistory, writer: Any, epoch: int) -> None
 
 
 def plot_training_curves(history: TrainingHistory, path: str | Path) -> None:
-    """Loss and WER against epochs, side by side, as a PNG."""
+    """Loss (the weighted total the optimiser sees, and each term before its weight) and WER (BiLSTM output
+    solid, temporal-conv output dashed, per split) against the same epoch axis, side by side, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    figure, (loss_axis, wer_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    figure, (loss_axis, wer_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
     epochs = [r["epoch"] for r in history.epochs]
-    loss_axis.plot(epochs, [r["loss"] for r in history.epochs], marker="o", label="total")
+    loss_axis.plot(epochs, [r["loss"] for r in history.epochs], marker="o", color="black",
+                   label="total (weighted sum)")
     for key in sorted({k for r in history.epochs for k in r["parts"]}):
-        loss_axis.plot(epochs, [r["parts"].get(key, float("nan")) for r in history.epochs], label=key, alpha=0.7)
-    loss_axis.set(xlabel="epoch", ylabel="training loss", title="Loss")
+        loss_axis.plot(epochs, [r["parts"].get(key, float("nan")) for r in history.epochs], alpha=0.8,
+                       label=f"{key} (before its weight)")
+    loss_axis.set(xlabel="epoch", ylabel="training loss (log scale)", title="Training loss")
     loss_axis.set_yscale("log")
-    loss_axis.legend(fontsize=7)
-    for split in sorted({s for r in history.epochs for s in r["wer"]}):
-        points = [(r["epoch"], r["wer"][split]["wer"]) for r in history.epochs if split in r["wer"]]
-        wer_axis.plot(*zip(*points), marker="o", label=f"{split} WER")
-    wer_axis.set(xlabel="epoch", ylabel="WER (%)", title="Word error rate")
+    loss_axis.legend(fontsize=9)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for colour, split in zip(colours, sorted({s for r in history.epochs for s in r["wer"]})):
+        records = [r for r in history.epochs if split in r["wer"]]
+        x = [r["epoch"] for r in records]
+        wer_axis.plot(x, [r["wer"][split]["wer"] for r in records], marker="o", color=colour, label=f"{split} WER")
+        wer_axis.plot(x, [r["wer"][split]["conv_wer"] for r in records], marker=".", linestyle="--", color=colour,
+                      alpha=0.8, label=f"{split} conv WER")
+    wer_axis.set(xlabel="epoch", ylabel="WER (%)", title="Word error rate (evaluated epochs)")
+    wer_axis.set_ylim(bottom=0)
+    for axis in (loss_axis, wer_axis):
+        if epochs:
+            axis.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)  # both panels span the whole run
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
     if any(r["wer"] for r in history.epochs):
-        wer_axis.legend(fontsize=7)
+        wer_axis.legend(fontsize=9)
     figure.tight_layout()
     with atomic_open(path, "wb") as handle:
         figure.savefig(handle, format="png", dpi=100)
