@@ -63,7 +63,8 @@ MIN_BAR_SLOTS = 6  # a chart of fewer bars keeps this many slots, so that one ba
 def _bar_axes(count: int, height: float) -> tuple[Figure, plt.Axes]:
     """A figure whose width grows with the number of bars, and axes with room for at least MIN_BAR_SLOTS."""
     figure, axes = plt.subplots(figsize=(max(6.0, 0.45 * count + 2.5), height))
-    axes.set_xlim(-0.6, max(count, MIN_BAR_SLOTS) - 0.4)
+    half = max(count, MIN_BAR_SLOTS) / 2
+    axes.set_xlim((count - 1) / 2 - half, (count - 1) / 2 + half)  # few bars stand in the middle
     return figure, axes
 
 

@@ -25,8 +25,18 @@ def write_tensorboard(history: TrainingHistory, writer: Any, epoch: int) -> None
 
 
 def plot_training_curves(history: TrainingHistory, path: str | Path) -> None:
+    """training_curves_figure as a PNG."""
+    import matplotlib.pyplot as plt
+
+    figure = training_curves_figure(history)
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=100)
+    plt.close(figure)
+
+
+def training_curves_figure(history: TrainingHistory) -> Any:
     """Loss (the weighted total the optimiser sees, and each term before its weight) and WER (BiLSTM output
-    solid, temporal-conv output dashed, per split) against the same epoch axis, side by side, as a PNG."""
+    solid, temporal-conv output dashed, per split) against the same epoch axis, side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -60,6 +70,4 @@ def plot_training_curves(history: TrainingHistory, path: str | Path) -> None:
     if any(r["wer"] for r in history.epochs):
         wer_axis.legend(fontsize=9)
     figure.tight_layout()
-    with atomic_open(path, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=100)
-    plt.close(figure)
+    return figure

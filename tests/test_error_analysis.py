@@ -93,8 +93,29 @@ def test_charts_have_titles_labels_and_content(files):
         assert axes.get_title().startswith(title) and axes.get_xlabel() == xlabel and axes.get_ylabel() == ylabel
     signer_axes = FIGURES["wer_per_signer"](analysis).axes[0]
     assert [round(p.get_height(), 3) for p in signer_axes.patches] == [round(100 * 2 / 6, 3), round(100 * 2 / 7, 3)]
-    confusion = FIGURES["confusions"](analysis).axes[0].images[0].get_array()
-    assert confusion.sum() == 2  # the two substitutions
+    confusion_axes = FIGURES["confusions"](analysis).axes[0]
+    assert confusion_axes.images[0].get_array().sum() == 2  # the two substitutions
+    # B -> X and G -> [EMPTY], each once, written in its cell
+    assert sorted(t.get_text() for t in confusion_axes.texts) == ["1", "1"]
+    for name in ("wer_per_signer", "wer_by_length", "error_prone_glosses"):
+        axes = FIGURES[name](analysis).axes[0]
+        tallest = max(p.get_y() + p.get_height() for p in axes.patches)
+        assert axes.get_ylim()[1] >= 1.15 * tallest, name  # room above the tallest bar and its label
+        left, right = axes.get_xlim()
+        assert right - left >= 6, name  # a few bars do not fill the plot
+    glosses = FIGURES["error_prone_glosses"](analysis).axes[0]
+    assert glosses.get_legend().get_bbox_to_anchor().x0 >= glosses.get_window_extent().x1  # beside the bars
+
+
+def test_an_analysis_without_substitutions_says_so(files, tmp_path):
+    stm, _ = files
+    perfect = write_ctm(tmp_path / "perfect.ctm", {"v1": "A B C D", "v2": "E F", "v3": "A B C D E F", "v4": "G"})
+    analysis = analyse(score(perfect, stm))
+    figure = FIGURES["confusions"](analysis)
+    assert len(figure.axes) == 1 and not figure.axes[0].images  # no matrix, no colour bar
+    assert [t.get_text() for t in figure.axes[0].texts] == [f"No substitutions in {analysis.name}"]
+    text = markdown(analysis)
+    assert "## Most frequent substitutions\n\nNo substitutions.\n" in text and "| reference |" not in text
 
 
 def test_cli_writes_json_markdown_and_charts(files, tmp_path, capsys):
@@ -110,6 +131,7 @@ def test_cli_writes_json_markdown_and_charts(files, tmp_path, capsys):
     assert content["comparison"]["only_a_correct"] == ["v2"]
     text = (out / "analysis.md").read_text()
     assert "| B | 2 | 0 | 1 | 1 | 0 | X (1) |" in text and "paired bootstrap" in text
+    assert f"## Compared with {worse}" in text and f"Sentences only {ctm} gets right: 1; only {worse}: 0" in text
     for name in FIGURES:
         assert (out / f"{name}.png").stat().st_size > 5000
     assert "written to" in capsys.readouterr().out

@@ -49,3 +49,20 @@ def test_a_run_with_glosses_at_either_evaluation_is_not_stuck():
         history.add(0, lr=1e-4, loss=9.0, parts={}, wer=evaluated(first))
         history.add(1, lr=1e-4, loss=8.0, parts={}, wer=evaluated(second))
         assert not history.looks_stuck(), (first, second)
+
+
+def test_training_curves_say_what_they_plot_over_the_whole_run():
+    from evaluation.training_curves import training_curves_figure
+
+    history = TrainingHistory()
+    for epoch in range(6):
+        history.add(epoch, lr=1e-4, loss=10.0 - epoch, parts={"SeqCTC": 2.0, "Dist": 0.1},
+                    wer=scores(40.0 - epoch) if epoch in (3, 5) else {})
+    loss, rate = training_curves_figure(history).axes
+    assert [line.get_label() for line in loss.get_lines()] == [
+        "total (weighted sum)", "Dist (before its weight)", "SeqCTC (before its weight)"]
+    labels = {line.get_label(): line for line in rate.get_lines()}
+    assert set(labels) == {"dev WER", "dev conv WER", "test WER", "test conv WER"}
+    assert list(labels["dev conv WER"].get_ydata()) == [38.0, 36.0] and labels["dev conv WER"].get_linestyle() == "--"
+    assert rate.get_xlim() == loss.get_xlim() == (-0.5, 5.5)  # the WER panel starts at the first epoch too
+    assert loss.get_legend().get_texts()[0].get_fontsize() >= 9
