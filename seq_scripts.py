@@ -175,7 +175,6 @@ def save_alignment_picture(out_dir: Path, name: str, frames: np.ndarray, posteri
     save_figure(figure, out_dir / f"{name}.alignment.png")
 
 
-@torch.no_grad()
 @dataclass
 class DecodedSplit:
     """A split's hypotheses from the BiLSTM and the temporal-conv logits, and how many of the BiLSTM's output
@@ -191,6 +190,7 @@ class DecodedSplit:
         return self.blank_steps / max(self.steps, 1)
 
 
+@torch.no_grad()
 def decode_split(
     model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, precision: Precision,
     desc: str = "decode", on_sentence: SentenceHook | None = None, left_pad: int = 0,

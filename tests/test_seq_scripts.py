@@ -82,3 +82,22 @@ def test_a_glob_over_several_folders_is_one_input_per_folder(tmp_path):
     single = str(tmp_path / "clips" / "a_clip" / "*.png")
     assert expand_inputs([str(tmp_path / "clips" / "*" / "*.png"), single]) == [
         tmp_path / "clips" / "a_clip" / "*.png", tmp_path / "clips" / "b_clip" / "*.png", Path(single)]
+
+
+def test_decoding_counts_blank_steps_without_building_graphs():
+    """decode_split runs under no_grad (no autograd graph kept for a whole split) and counts, over each clip's
+    own output steps only, those whose most probable class is the blank."""
+    from decoding.ctc_decoder import CTCDecoder
+    from seq_scripts import decode_split
+
+    model, _, _, context = _setup()
+    seen = []
+    model.register_forward_hook(lambda module, args, output: seen.append((torch.is_grad_enabled(), output)))
+    batch = _batch()
+    decoded = decode_split(model, [batch], CTCDecoder({"a": 1, "b": 2, "c": 3, "d": 4}, 5), context, Precision())
+    [(grad_enabled, output)] = seen
+    assert not grad_enabled
+    logits = output.sequence_logits[0]
+    expected = sum(int((logits[:n, b].argmax(-1) == 0).sum()) for b, n in enumerate(output.feat_len.tolist()))
+    assert (decoded.blank_steps, decoded.steps) == (expected, int(output.feat_len.sum()))
+    assert set(decoded.lstm) == set(decoded.conv) == {"v0", "v1"}
