@@ -28,7 +28,7 @@ from dataset.video_dataset import SignVideoDataset, init_loader_worker, split_da
 from decoding.ctc_decoder import CTCDecoder
 from evaluation.analyse import write_analysis
 from evaluation.training_curves import plot_training_curves, write_tensorboard
-from evaluation.training_history import STUCK_AT_EVALUATION, TrainingHistory
+from evaluation.training_history import TrainingHistory
 from modules.c2_model_loading import load_c2_checkpoint
 from modules.losses import SLRLoss
 from slr_network import SLRModel
@@ -312,8 +312,9 @@ class Experiment:
         last_epoch = epoch == config.num_epoch - 1
         wer = self.evaluate(run.eval_loaders) if (epoch + 1) % config.eval_interval == 0 or last_epoch else {}
         run.history.add(epoch, lr=lr, loss=stats.loss, parts=stats.parts, wer=wer,
-                        skipped=stats.skipped_nonfinite, seconds=stats.seconds, ctc_infeasible=stats.excluded_samples)
-        if context.is_main and run.history.looks_stuck():
+                        skipped=stats.skipped_nonfinite, seconds=stats.seconds, ctc_infeasible=stats.excluded_samples,
+                        steps=stats.steps)
+        if context.is_main and run.history.looks_stuck(config.stuck_warning_steps):
             logger.warning(self._stuck_warning(run.history))
         if run.writer is not None:
             write_tensorboard(run.history, run.writer, epoch)
@@ -326,7 +327,10 @@ class Experiment:
         split, scores = next(iter(history.epochs[-1]["wer"].items()))
         infeasible = sum(record.get("ctc_infeasible", 0) for record in history.epochs)
         config = self.work_dir / config_record("train")
-        return (f"warning: after {STUCK_AT_EVALUATION} evaluations the {split} hypotheses are still (nearly) empty "
+        steps = sum(record.get("steps", 0) for record in history.epochs)
+        evaluations = sum(1 for record in history.epochs if record["wer"])
+        return (f"warning: after {evaluations} evaluations and {steps} training steps the {split} hypotheses are "
+                f"still (nearly) empty "
                 f"({scores['length_ratio']:.2f} x the reference length, {100 * scores['blank_share']:.0f}% of "
                 f"the output steps blank; {infeasible} CTC-infeasible training samples left out so far). Likely "
                 f"causes: clips too short for their labels, labels that do not match the videos, missing or "

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# A run looks stuck when, at its second evaluation, the first split's hypotheses of both evaluations were
-# under a tenth of the reference length: CTC models start by emitting only blanks, but not for that long.
-STUCK_AT_EVALUATION = 2
+# A run looks stuck when every evaluation so far decoded the first evaluated split to under a tenth of the
+# reference length, judged once: at the first evaluation that is at least the second and comes after the
+# configured number of optimiser steps (CTC models start by emitting only blanks, but not for that long).
+STUCK_AFTER_EVALUATIONS = 2
 STUCK_LENGTH_RATIO = 0.1
 
 
@@ -20,20 +21,30 @@ class TrainingHistory:
     best_epoch: int | None = None
 
     def add(self, epoch: int, *, lr: float, loss: float, parts: dict[str, float], wer: dict[str, dict[str, float]],
-            skipped: int = 0, seconds: float = 0.0, ctc_infeasible: int = 0) -> None:
+            skipped: int = 0, seconds: float = 0.0, ctc_infeasible: int = 0, steps: int = 0) -> None:
         """Record an epoch; `seconds` is its training time (evaluation excluded), `ctc_infeasible` the samples
-        left out because CTC could not align them."""
+        left out because CTC could not align them, `steps` the optimiser steps taken."""
         self.epochs.append({"epoch": epoch, "lr": lr, "loss": loss, "parts": parts, "wer": wer, "skipped": skipped,
-                            "train_seconds": seconds, "ctc_infeasible": ctc_infeasible})
+                            "train_seconds": seconds, "ctc_infeasible": ctc_infeasible, "steps": steps})
         dev = wer.get("dev", {}).get("wer")
         if dev is not None and (self.best_wer is None or dev < self.best_wer):
             self.best_wer, self.best_epoch = dev, epoch
 
-    def looks_stuck(self) -> bool:
-        """True exactly at the STUCK_AT_EVALUATION-th evaluation when every evaluation so far decoded the first
-        evaluated split to (nearly) nothing; evaluations without the length figure never count as stuck."""
-        evaluated = [record["wer"] for record in self.epochs if record["wer"]]
-        if len(evaluated) != STUCK_AT_EVALUATION:
+    def looks_stuck(self, after_steps: int) -> bool:
+        """True at the one evaluation where the run is judged (the first that is at least the
+        STUCK_AFTER_EVALUATIONS-th and comes after `after_steps` optimiser steps; 0 never judges) when every
+        evaluation so far decoded the first evaluated split to (nearly) nothing; evaluations without the length
+        figure never count as stuck."""
+        if after_steps <= 0 or not self.epochs or not self.epochs[-1]["wer"]:
+            return False
+        steps, evaluated, judged_at = 0, [], None
+        for index, record in enumerate(self.epochs):
+            steps += record.get("steps", 0)
+            if record["wer"]:
+                evaluated.append(record["wer"])
+                if judged_at is None and len(evaluated) >= STUCK_AFTER_EVALUATIONS and steps >= after_steps:
+                    judged_at = index
+        if judged_at != len(self.epochs) - 1:
             return False
         ratios = [next(iter(scores.values())).get("length_ratio") for scores in evaluated]
         return all(ratio is not None and ratio < STUCK_LENGTH_RATIO for ratio in ratios)

@@ -91,8 +91,9 @@ def test_test_phase_reports_both_scorers_on_merged_beam_output(corpus, briefly_t
 
 
 def test_a_run_that_emits_only_blanks_is_told_why_after_two_evaluations(corpus, tmp_path, monkeypatch):
-    """A model whose outputs are all blank (here: a large blank logit at evaluation) gets one warning at its
-    second evaluation naming the likely causes and the data check; the figures behind it are recorded."""
+    """A model whose outputs are all blank (here: a large blank logit at evaluation) gets one warning, at the
+    first evaluation (the second or later) after stuck_warning_steps, naming the likely causes and the data
+    check, and no second one; the figures behind it are recorded."""
     import slr_network
 
     real_forward = slr_network.SLRModel.forward
@@ -106,17 +107,18 @@ def test_a_run_that_emits_only_blanks_is_told_why_after_two_evaluations(corpus, 
 
     monkeypatch.setattr(slr_network.SLRModel, "forward", blank_forward)
     work_dir = tmp_path / "work"
-    assert entry.main(run_args(corpus, work_dir, "--num-epoch", "2", "--max-steps-per-epoch", "1",
-                               "--log-interval", "0", "--eval-interval", "1", "dataset_info.eval_splits=[dev]")) == 0
+    assert entry.main(run_args(corpus, work_dir, "--num-epoch", "3", "--max-steps-per-epoch", "1",
+                               "--log-interval", "0", "--eval-interval", "1", "dataset_info.eval_splits=[dev]",
+                               "stuck_warning_steps=2")) == 0
     warnings = [line.split("] ", 1)[1] for line in (work_dir / "log.txt").read_text().splitlines()
                 if "still (nearly) empty" in line]
     assert len(warnings) == 1, warnings
-    assert warnings[0].startswith("warning: after 2 evaluations the dev hypotheses are still (nearly) empty "
-                                  "(0.00 x the reference length, 100% of the output steps blank")
+    assert warnings[0].startswith("warning: after 2 evaluations and 2 training steps the dev hypotheses are still "
+                                  "(nearly) empty (0.00 x the reference length, 100% of the output steps blank")
     assert f"python -m dataset.check --config {work_dir / 'config.yaml'}" in warnings[0]
     history = json.loads((work_dir / "training_history.json").read_text())
-    assert [epoch["wer"]["dev"]["blank_share"] for epoch in history["epochs"]] == [1.0, 1.0]
-    assert [epoch["wer"]["dev"]["length_ratio"] for epoch in history["epochs"]] == [0.0, 0.0]
+    assert [epoch["wer"]["dev"]["blank_share"] for epoch in history["epochs"]] == [1.0, 1.0, 1.0]
+    assert [epoch["wer"]["dev"]["length_ratio"] for epoch in history["epochs"]] == [0.0, 0.0, 0.0]
 
 
 def test_a_run_that_emits_glosses_gets_no_stuck_warning(briefly_trained):

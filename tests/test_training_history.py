@@ -31,24 +31,30 @@ def evaluated(ratio: float) -> dict:
     return {"dev": {"wer": 100.0, "conv_wer": 100.0, "length_ratio": ratio, "blank_share": 1.0}}
 
 
-def test_a_run_looks_stuck_only_at_its_second_evaluation_when_both_decoded_nearly_nothing():
+def test_a_run_is_judged_once_at_the_first_evaluation_after_enough_steps():
+    """Judged at the first evaluation that is the second or later and comes after `after_steps` steps; stuck when
+    every evaluation so far decoded nearly nothing; never again afterwards, evaluated or not."""
     history = TrainingHistory()
-    history.add(0, lr=1e-4, loss=9.0, parts={}, wer=evaluated(0.0))
-    assert not history.looks_stuck()  # one evaluation: CTC models start with blanks
-    history.add(1, lr=1e-4, loss=8.0, parts={}, wer={})
-    assert not history.looks_stuck()
-    history.add(2, lr=1e-4, loss=7.0, parts={}, wer=evaluated(0.09))
-    assert history.looks_stuck()
-    history.add(3, lr=1e-4, loss=6.0, parts={}, wer=evaluated(0.0))
-    assert not history.looks_stuck()  # said once
+    history.add(0, lr=1e-4, loss=9.0, parts={}, wer=evaluated(0.0), steps=100)
+    assert not history.looks_stuck(150)  # one evaluation: CTC models start with blanks
+    history.add(1, lr=1e-4, loss=8.0, parts={}, wer=evaluated(0.0), steps=40)
+    assert not history.looks_stuck(150)  # the second evaluation, but only 140 steps
+    history.add(2, lr=1e-4, loss=7.5, parts={}, wer={}, steps=40)
+    assert not history.looks_stuck(150)  # not evaluated
+    history.add(3, lr=1e-4, loss=7.0, parts={}, wer=evaluated(0.09), steps=40)
+    assert history.looks_stuck(150) and not history.looks_stuck(0)  # 0: never judged
+    history.add(4, lr=1e-4, loss=6.5, parts={}, wer={}, steps=40)
+    assert not history.looks_stuck(150)  # said once, and only at an evaluation
+    history.add(5, lr=1e-4, loss=6.0, parts={}, wer=evaluated(0.0), steps=40)
+    assert not history.looks_stuck(150)
 
 
-def test_a_run_with_glosses_at_either_evaluation_is_not_stuck():
+def test_a_run_with_glosses_at_any_evaluation_is_not_stuck():
     for first, second in ((0.0, 0.1), (0.5, 0.0)):
         history = TrainingHistory()
-        history.add(0, lr=1e-4, loss=9.0, parts={}, wer=evaluated(first))
-        history.add(1, lr=1e-4, loss=8.0, parts={}, wer=evaluated(second))
-        assert not history.looks_stuck(), (first, second)
+        history.add(0, lr=1e-4, loss=9.0, parts={}, wer=evaluated(first), steps=10)
+        history.add(1, lr=1e-4, loss=8.0, parts={}, wer=evaluated(second), steps=10)
+        assert not history.looks_stuck(1), (first, second)
 
 
 def test_training_curves_say_what_they_plot_over_the_whole_run():

@@ -210,6 +210,9 @@ class Config:
     analysis: bool = opt(True, "test phase: error analysis per split in <work_dir>/analysis/<split>/ (JSON, Markdown, charts)")
     alignment_pictures: bool = opt(False, "test phase: also a picture of frames, glosses and posteriors per video in <work_dir>/alignments/<split>/")
     resume: bool = opt(True, "resume automatically from <work_dir>/last_checkpoint.pt when it exists")
+    stuck_warning_steps: int = opt(500, "warn once, at the first evaluation (the second or later) after this many "
+                                        "training steps, when every evaluation so far decoded (nearly) nothing; 0: "
+                                        "never", at_least=0)
     ignore_weights: list[str] = opt([], "key prefixes dropped from --load-weights (e.g. classifier when classes differ)")
     decode_mode: Literal["beam", "max"] = opt("beam", "beam or max (greedy)")
     amp: bool = opt(True, "mixed precision for training on CUDA: autocast in amp_dtype (float16 with a GradScaler, "
