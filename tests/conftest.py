@@ -81,3 +81,18 @@ def briefly_trained(corpus, tmp_path_factory) -> Path:
     assert entry.main(run_args(corpus, work_dir, "--num-epoch", "2", "--max-steps-per-epoch", "2",
                                "--log-interval", "0", "--eval-interval", "1", "optimizer_args.base_lr=1e-5")) == 0
     return work_dir
+
+
+def edited_meta(source: Path, tmp_path: Path, edit=None) -> Path:
+    """A copy of a corpus's metadata in tmp_path/meta whose train_info records `edit(records)` changes."""
+    import json
+    import shutil
+
+    meta = tmp_path / "meta"
+    shutil.copytree(source, meta)
+    if edit is not None:
+        lines = (meta / "train_info.jsonl").read_text().splitlines()
+        records = [json.loads(line) for line in lines[1:]]
+        edit(records)
+        (meta / "train_info.jsonl").write_text("\n".join([lines[0]] + [json.dumps(r) for r in records]) + "\n")
+    return meta

@@ -8,20 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_args
+from conftest import edited_meta, run_args
 from dataset.check import main as check_main
-
-
-def copy_meta(corpus, tmp_path: Path, edit=None) -> Path:
-    """A copy of the corpus's metadata whose training records `edit(records)` changes."""
-    meta = tmp_path / "meta"
-    shutil.copytree(corpus["info_dir"], meta)
-    if edit is not None:
-        lines = (meta / "train_info.jsonl").read_text().splitlines()
-        records = [json.loads(line) for line in lines[1:]]
-        edit(records)
-        (meta / "train_info.jsonl").write_text("\n".join([lines[0]] + [json.dumps(r) for r in records]) + "\n")
-    return meta
 
 
 def check(corpus, tmp_path: Path, meta: Path, *extra: str) -> int:
@@ -42,7 +30,7 @@ def test_a_clean_corpus_passes_with_its_figures(corpus, tmp_path, capsys):
 
 
 def test_missing_frames_fail_the_check(corpus, tmp_path, capsys):
-    meta = copy_meta(corpus, tmp_path, lambda records: records[3].update(folder="train/absent/1/*.png"))
+    meta = edited_meta(corpus["info_dir"], tmp_path, lambda records: records[3].update(folder="train/absent/1/*.png"))
     assert check(corpus, tmp_path, meta) == 1
     out = capsys.readouterr().out
     assert "problem: train: 1 videos with missing frames" in out and "absent" in out
@@ -53,11 +41,11 @@ def test_clips_too_short_for_their_labels_fail_the_check(corpus, tmp_path, capsy
     def edit(records):
         records[0]["label"] = " ".join(records[0]["label"].split()[:1] * 40)  # 40 repeats: 79 steps needed
 
-    assert check(corpus, tmp_path, copy_meta(corpus, tmp_path, edit)) == 1
+    assert check(corpus, tmp_path, edited_meta(corpus["info_dir"], tmp_path, edit)) == 1
     out = capsys.readouterr().out
     assert "problem: train: 1 of 48 clips are too short for their labels under CTC" in out
     assert "its 40 glosses need 79" in out
-    assert check(corpus, tmp_path, copy_meta(corpus, tmp_path / "again", edit), "--max-infeasible", "0.05") == 0
+    assert check(corpus, tmp_path, edited_meta(corpus["info_dir"], tmp_path / "again", edit), "--max-infeasible", "0.05") == 0
 
 
 def test_an_undecodable_frame_fails_the_full_check(corpus, tmp_path, capsys):

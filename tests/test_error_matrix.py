@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from checkpoint_files import CreatesAFile
-from conftest import child_env, run_args
+from conftest import child_env, edited_meta, run_args
 import main as entry
 from utils.checkpoint import read_checkpoint
 
@@ -84,18 +84,6 @@ def work_dir(earlier_run, tmp_path):
     target = tmp_path / "work"
     shutil.copytree(earlier_run, target)
     return target
-
-
-def edited_meta(meta: Path, tmp_path: Path, edit) -> Path:
-    """A copy of the metadata whose train_info records are changed by `edit(records)`."""
-    copy = tmp_path / "meta"
-    shutil.copytree(meta, copy)
-    meta = copy
-    lines = (meta / "train_info.jsonl").read_text().splitlines()
-    header, records = lines[0], [json.loads(line) for line in lines[1:]]
-    edit(records)
-    (meta / "train_info.jsonl").write_text("\n".join([header] + [json.dumps(r) for r in records]) + "\n")
-    return meta
 
 
 def first_train_record(meta: Path) -> dict:
