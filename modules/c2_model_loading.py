@@ -111,6 +111,10 @@ def _adapt(blob: np.ndarray, target: torch.Tensor) -> tuple[torch.Tensor | None,
 
 def read_c2_blobs(path: str | Path) -> dict[str, np.ndarray]:
     """Read the blobs of a Caffe2 checkpoint pickle (data only: utils/safe_pickle.py)."""
+    if not Path(path).is_file():
+        raise CheckpointError(f"the Kinetics-400 backbone weights {path} (model_args.pretrained_backbone) are not "
+                              f"there: download SLOWFAST_64x2_R101_50_50.pkl from the PySlowFast model zoo to that "
+                              f"path, or set model_args.pretrained_backbone= to start from random weights")
     with open(path, "rb") as handle:
         try:
             checkpoint = load_data_pickle(handle, encoding="latin1")

@@ -18,6 +18,7 @@ import experiment
 import main as entry
 from preprocess.cli import main as preprocess_main
 from utils.checkpoint import read_checkpoint
+from utils.errors import CheckpointError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -391,7 +392,7 @@ def test_evaluating_a_checkpoint_never_reads_the_kinetics_pickle(corpus, briefly
     assert entry.main(run_args(corpus, tmp_path, "--phase", "test", "--load-weights",
                                 str(briefly_trained / "best_model.pt"),
                                 f"model_args.pretrained_backbone={tmp_path / 'absent.pkl'}")) == 0
-    with pytest.raises(FileNotFoundError, match="absent.pkl"):
+    with pytest.raises(CheckpointError, match=r"absent.pkl \(model_args.pretrained_backbone\) are not there"):
         config = entry.config_from_args(run_args(
             corpus, tmp_path / "fresh", f"model_args.pretrained_backbone={tmp_path / 'absent.pkl'}"))
         experiment.Experiment(config, experiment.init_distributed("cpu"), DataPaths(config))
