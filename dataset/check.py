@@ -18,19 +18,19 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import cv2
+from typing import TYPE_CHECKING
 
 from dataset.errors import DataError
-from dataset.frames import list_frame_files
 from dataset.gloss_dict import load_gloss_dict
 from dataset.paths import DataPaths
-from dataset.video_dataset import SignVideoDataset, split_dataset
 from utils.cli import ArgumentParser, run_command
 from utils.config.command_line import config_from_args
 from utils.config.schema import Config
 from utils.kernel_spec import KernelLayer, feature_length, padded_length, parse_kernel_spec
 from utils.progress import progress
+
+if TYPE_CHECKING:  # the frame readers load OpenCV and torch: imported where frames are read, so --help is quick
+    from dataset.video_dataset import SignVideoDataset
 
 PICTURE = "data_check.png"
 SAMPLED_VIDEOS = 200  # videos per split whose first, middle and last frames are decoded (all with --all)
@@ -70,6 +70,10 @@ def output_steps(frames: int, layers: list[KernelLayer]) -> int:
 def check_split(dataset: SignVideoDataset, split: str, gloss_dict: dict, layers: list[KernelLayer],
                 decode_all: bool, rng: random.Random) -> SplitCheck:
     """Every record of the split as `dataset` would read it."""
+    import cv2
+
+    from dataset.frames import list_frame_files
+
     check = SplitCheck(split)
     records = dataset.records
     decoded = set(range(len(records))) if decode_all else set(rng.sample(range(len(records)),
@@ -105,6 +109,8 @@ def check_split(dataset: SignVideoDataset, split: str, gloss_dict: dict, layers:
 
 def check_corpus(config: Config, decode_all: bool = False, seed: int = 0) -> list[SplitCheck]:
     """The training split and every evaluated split with an info file, as a run of `config` reads them."""
+    from dataset.video_dataset import split_dataset
+
     paths = DataPaths(config)
     gloss_dict = load_gloss_dict(paths.gloss_dict)
     layers = parse_kernel_spec(config.model_args.conv_type)

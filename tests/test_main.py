@@ -226,7 +226,7 @@ def test_help_and_configuration_errors_answer_before_torch_is_loaded(argv):
     assert done.stdout.strip().splitlines()[-1] == f"{0 if argv == ['--help'] else 2} False", done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("module", ["preprocess", "evaluation"])
+@pytest.mark.parametrize("module", ["preprocess", "evaluation", "dataset.check"])
 def test_the_other_commands_answer_help_before_torch_is_loaded(module):
     code = (f"import runpy, sys; sys.argv = [{module!r}, '--help']\ntry:\n    runpy.run_module({module!r}, "
             f"run_name='__main__')\nexcept SystemExit as stop:\n    print(stop.code, 'torch' in sys.modules)")
