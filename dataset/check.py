@@ -57,11 +57,6 @@ class SplitCheck:
         return len(self.frames)
 
 
-def ctc_steps_needed(glosses: list[str]) -> int:
-    """Output steps a CTC alignment of `glosses` needs: one per gloss and a blank between repeats."""
-    return len(glosses) + sum(a == b for a, b in zip(glosses, glosses[1:]))
-
-
 def output_steps(frames: int, layers: list[KernelLayer]) -> int:
     """The temporal head's output steps for a clip of `frames` frames, padded as the collate pads it."""
     return feature_length(padded_length(frames, layers), layers)
@@ -73,6 +68,7 @@ def check_split(dataset: SignVideoDataset, split: str, gloss_dict: dict, layers:
     import cv2
 
     from dataset.frames import list_frame_files
+    from modules.losses import ctc_required_length
 
     check = SplitCheck(split)
     records = dataset.records
@@ -100,7 +96,7 @@ def check_split(dataset: SignVideoDataset, split: str, gloss_dict: dict, layers:
             bad = [path for path in chosen if cv2.imread(str(path), cv2.IMREAD_COLOR) is None]
             if bad:
                 check.undecodable.append(f"{fileid}: {len(bad)} frame(s) do not decode, e.g. {bad[0]}")
-        steps, needed = output_steps(dataset.shortest_clip(len(files)), layers), ctc_steps_needed(glosses)
+        steps, needed = output_steps(dataset.shortest_clip(len(files)), layers), ctc_required_length(glosses)
         if steps < needed:
             check.infeasible.append(f"{fileid}: {len(files)} frames give as few as {steps} output steps; "
                                     f"its {len(glosses)} glosses need {needed}")

@@ -48,13 +48,16 @@ class SeqKD(nn.Module):
         return F.kl_div(student, teacher, reduction="sum") / rows * t * t
 
 
+def ctc_required_length(label: Sequence) -> int:
+    """Shortest input a CTC alignment of `label` (class indices or glosses) needs: one step per label plus a
+    blank between repeats."""
+    return len(label) + sum(a == b for a, b in zip(label, label[1:]))
+
+
 def ctc_required_lengths(labels: torch.Tensor, label_lengths: torch.Tensor) -> torch.Tensor:
-    """Shortest input a CTC alignment needs: one step per label plus a blank between repeats."""
-    required = []
-    for label in torch.split(labels.cpu(), label_lengths.cpu().tolist()):
-        repeats = int((label[1:] == label[:-1]).sum()) if label.numel() > 1 else 0
-        required.append(label.numel() + repeats)
-    return torch.tensor(required, dtype=torch.long)
+    """ctc_required_length of each label of a batch (labels concatenated, as CTC takes them)."""
+    return torch.tensor([ctc_required_length(label.tolist()) for label in
+                         torch.split(labels.cpu(), label_lengths.cpu().tolist())], dtype=torch.long)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -85,9 +87,6 @@ def briefly_trained(corpus, tmp_path_factory) -> Path:
 
 def edited_meta(source: Path, tmp_path: Path, edit=None) -> Path:
     """A copy of a corpus's metadata in tmp_path/meta whose train_info records `edit(records)` changes."""
-    import json
-    import shutil
-
     meta = tmp_path / "meta"
     shutil.copytree(source, meta)
     if edit is not None:
@@ -96,3 +95,33 @@ def edited_meta(source: Path, tmp_path: Path, edit=None) -> Path:
         edit(records)
         (meta / "train_info.jsonl").write_text("\n".join([lines[0]] + [json.dumps(r) for r in records]) + "\n")
     return meta
+
+
+def corpus_as_manifest(corpus: dict[str, Path], root: Path, names: list[str], counts: dict[str, int],
+                       videos: bool = False) -> Path:
+    """The shared corpus's first `counts[split]` clips of each split as a custom corpus's manifest (root/corpus.csv)
+    whose glosses are renamed (the i-th of the corpus's sorted glosses becomes names[i]); its clips are the
+    corpus's frame globs, or .mp4 videos written into root/videos when `videos`."""
+    import cv2
+
+    glosses = sorted(json.loads((corpus["info_dir"] / "gloss_dict.json").read_text()))
+    rows = ["id,split,path,glosses,signer"]
+    for split, count in counts.items():
+        lines = (corpus["info_dir"] / f"{split}_info.jsonl").read_text().splitlines()[1:count + 1]
+        for record in map(json.loads, lines):
+            path = corpus["frames"] / record["folder"]
+            if videos:
+                frames = sorted(corpus["frames"].glob(record["folder"]))
+                path = root / "videos" / f"{record['fileid']}.mp4"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                height, width = cv2.imread(str(frames[0])).shape[:2]
+                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (width, height))
+                for frame in frames:
+                    writer.write(cv2.imread(str(frame)))
+                writer.release()
+                path = path.relative_to(root)
+            label = " ".join(names[glosses.index(gloss)] for gloss in record["label"].split())
+            rows.append(f"{record['fileid']},{split},{path},{label},{record['signer']}")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "corpus.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root / "corpus.csv"

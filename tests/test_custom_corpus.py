@@ -5,41 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import pytest
 
 import main as entry
-from conftest import run_args
+from conftest import corpus_as_manifest, run_args
 from dataset.check import main as check_main
 from preprocess.cli import main as preprocess_main
 
 CYRILLIC = ["ДОМ", "МАМА", "ИДТИ", "ХЛЕБ"]  # the demo corpus's four glosses, renamed
 
 
-def write_mp4(frames: list[Path], path: Path) -> None:
-    first = cv2.imread(str(frames[0]))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (first.shape[1], first.shape[0]))
-    for frame in frames:
-        writer.write(cv2.imread(str(frame)))
-    writer.release()
-
-
 @pytest.fixture(scope="module")
 def manifest(corpus, tmp_path_factory) -> Path:
     """The shared corpus's clips (24 train, 6 dev, 4 test) as .mp4 videos beside a manifest, glosses in Cyrillic,
     signers from the corpus."""
-    root = tmp_path_factory.mktemp("cyrillic")
-    (root / "videos").mkdir()
-    names = sorted(json.loads((corpus["info_dir"] / "gloss_dict.json").read_text()))
-    rows = ["id,split,path,glosses,signer"]
-    for split, count in (("train", 24), ("dev", 6), ("test", 4)):
-        lines = (corpus["info_dir"] / f"{split}_info.jsonl").read_text().splitlines()[1:count + 1]
-        for record in map(json.loads, lines):
-            write_mp4(sorted(corpus["frames"].glob(record["folder"])), root / "videos" / f"{record['fileid']}.mp4")
-            label = " ".join(CYRILLIC[names.index(gloss)] for gloss in record["label"].split())
-            rows.append(f"{record['fileid']},{split},videos/{record['fileid']}.mp4,{label},{record['signer']}")
-    (root / "corpus.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return root / "corpus.csv"
+    return corpus_as_manifest(corpus, tmp_path_factory.mktemp("cyrillic"), CYRILLIC, {"train": 24, "dev": 6, "test": 4},
+                              videos=True)
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import torch
 
 import experiment
 import main as entry
-from conftest import run_args
+from conftest import corpus_as_manifest, run_args
 from dataset.paths import DataPaths
 from preprocess.cli import main as preprocess_main
 from utils.checkpoint import CLASSIFIER_PREFIXES, read_checkpoint
@@ -25,14 +25,7 @@ def greek_corpus(corpus, tmp_path_factory) -> Path:
     """The shared corpus's first 12 train and 4 dev clips as a custom corpus whose glosses are renamed in Greek:
     a vocabulary of the same size as the checkpoint's, so only the names tell them apart."""
     root = tmp_path_factory.mktemp("greek")
-    names = sorted(json.loads((corpus["info_dir"] / "gloss_dict.json").read_text()))
-    rows = ["id,split,path,glosses"]
-    for split, count in (("train", 12), ("dev", 4)):
-        lines = (corpus["info_dir"] / f"{split}_info.jsonl").read_text().splitlines()[1:count + 1]
-        for record in map(json.loads, lines):
-            label = " ".join(GREEK[names.index(gloss)] for gloss in record["label"].split())
-            rows.append(f"{record['fileid']},{split},{corpus['frames'] / record['folder']},{label}")
-    (root / "corpus.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    corpus_as_manifest(corpus, root, GREEK, {"train": 12, "dev": 4})
     assert preprocess_main(["--dataset", "custom", "--manifest", str(root / "corpus.csv"), "--output",
                             str(root / "meta"), "--frames-output", str(root / "frames"), "--output-size", "72",
                             "--workers", "1"]) == 0
