@@ -137,17 +137,17 @@ def _check_fit(model: nn.Module, weights: Mapping[str, torch.Tensor], strict: bo
 CLASSIFIER_PREFIXES = ("classifier", "conv1d.fc")  # the layers whose rows are the gloss vocabulary's classes
 
 
-def _check_vocabulary(model: nn.Module, checkpoint: Mapping[str, Any], ignore: Sequence[str],
+def _check_vocabulary(model_keys: Sequence[str], checkpoint: Mapping[str, Any], ignore: Sequence[str],
                       gloss_dict: Mapping[str, int] | None, source: str) -> None:
     """A checkpoint trained on another gloss vocabulary may only lend its classifiers' shapes by accident: its
     rows would mean other glosses. Unless every classifier tensor is left out (re-initialised), refuse."""
     stored = checkpoint.get("gloss_dict")
     if gloss_dict is None or stored is None:
         return  # the official checkpoints record no vocabulary
-    theirs = {gloss: value[0] if isinstance(value, (list, tuple)) else value for gloss, value in stored.items()}
+    theirs = dict(stored)  # {gloss: class index}, as training_state records it
     if theirs == dict(gloss_dict):
         return
-    classifier_keys = [key for key in unwrap(model).state_dict() if key.startswith(CLASSIFIER_PREFIXES)]
+    classifier_keys = [key for key in model_keys if key.startswith(CLASSIFIER_PREFIXES)]
     if all(any(key.startswith(prefix) for prefix in ignore) for key in classifier_keys):
         return
     shared = len(set(theirs) & set(gloss_dict))
@@ -161,15 +161,17 @@ def apply_model_weights(model: nn.Module, checkpoint: Mapping[str, Any], ignore:
     """Load a checkpoint's weights strictly (all keys must match) unless `ignore` names prefixes to leave out;
     with `gloss_dict` (the run's vocabulary), a checkpoint of another vocabulary must leave its classifiers out.
     Logs which tensors were loaded and which start from this model's initialisation."""
-    _check_vocabulary(model, checkpoint, ignore, gloss_dict, source)
+    model = unwrap(model)
+    keys = list(model.state_dict())
+    total = len(keys)
+    _check_vocabulary(keys, checkpoint, ignore, gloss_dict, source)
     weights = model_weights(checkpoint, ignore)
-    _check_fit(unwrap(model), weights, strict=not ignore, source=source)
-    result = unwrap(model).load_state_dict(weights, strict=not ignore)
+    _check_fit(model, weights, strict=not ignore, source=source)
+    result = model.load_state_dict(weights, strict=not ignore)
     if ignore:
         new = result.missing_keys
         logger.info("Loaded %d of %d model tensors from %s; %d start from this model's initialisation (ignore_weights "
-                    "%s): %s", len(unwrap(model).state_dict()) - len(new), len(unwrap(model).state_dict()), source,
-                    len(new), list(ignore), ", ".join(new) or "none")
+                    "%s): %s", total - len(new), total, source, len(new), list(ignore), ", ".join(new) or "none")
 
 
 def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any,
