@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 import yaml
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 import seq_scripts
 from dataset.collate import PadCollate
@@ -24,6 +26,7 @@ from dataset.errors import DataError
 from dataset.frames import STORED_FRAME_SUFFIX, InputGeometry
 from dataset.gloss_dict import load_gloss_dict
 from dataset.paths import DataPaths
+from dataset.sampler import ResumableSampler
 from dataset.video_dataset import SignVideoDataset, init_loader_worker, split_dataset
 from decoding.ctc_decoder import CTCDecoder
 from evaluation.analyse import write_analysis
@@ -33,16 +36,19 @@ from modules.c2_model_loading import load_c2_checkpoint
 from modules.losses import SLRLoss
 from slr_network import SLRModel
 from utils.allocator import reexec_under_jemalloc
+from training.epoch_state import EpochProgress, EpochStats
+from training.preemption import StopRequest, TrainingStopped, ignore_stop_signals
 from utils.checkpoint import (apply_model_weights, read_checkpoint, restore_training_state, save_checkpoint,
                               training_state, unwrap)
 from utils.config.merge import resolve_path, to_dict
 from utils.config.schema import Config, ConfigError
-from utils.distributed import DistContext, barrier, cleanup, init_distributed, select_device
-from utils.errors import UserError
+from utils.distributed import (DistContext, any_process, barrier, broadcast_buffers, cleanup, gather_objects,
+                               init_distributed, select_device)
+from utils.errors import CheckpointError, UserError
 from utils.io import write_json_atomic, write_text_atomic
 from utils.logging import setup_logging
 from utils.precision import AMP_DTYPES, Precision
-from utils.random_state import configure_cudnn, seed_everything
+from utils.random_state import configure_cudnn, get_rng_state, seed_everything, seed_process_stream
 from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, BEST_CHECKPOINT, FEATURES_DIR, LAST_CHECKPOINT,
                             PREDICTIONS_DIR, TENSORBOARD_DIR, TEST_RESULTS, TRAINING_CURVES, TRAINING_HISTORY,
                             config_record, epoch_checkpoint, score_report)
@@ -55,14 +61,19 @@ def build_loader(config: Config, dataset: Any, collate: PadCollate, context: Dis
     make (consecutive clips, as officially), dealt out whole, since a clip's features depend on the
     padding its batch gives it: any number of processes then scores exactly like one."""
     common = dict(collate_fn=collate, num_workers=config.num_worker, pin_memory=context.device.type == "cuda",
-                  worker_init_fn=init_loader_worker)
+                  worker_init_fn=_init_loader_worker)
     if train:
-        sampler = DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
-                                     seed=config.random_seed, drop_last=True)
+        sampler = ResumableSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
+                                   seed=config.random_seed, drop_last=True)
         return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True, **common)
     size = config.test_batch_size
     batches = [list(range(start, min(start + size, len(dataset)))) for start in range(0, len(dataset), size)]
     return DataLoader(dataset, batch_sampler=batches[context.rank::context.world_size], **common)
+
+
+def _init_loader_worker(worker_id: int) -> None:
+    init_loader_worker(worker_id)
+    ignore_stop_signals()  # the main process finishes its step and checkpoints; the workers end with it
 
 
 def build_model(config: Config, num_classes: int, context: DistContext, kinetics_init: bool = True,
@@ -88,6 +99,9 @@ def build_model(config: Config, num_classes: int, context: DistContext, kinetics
         if config.sync_bn:
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         device_ids = [context.device.index] if context.device.type == "cuda" else None
+        # heads no active loss term reads get no gradient, as in one process: DDP must not wait for theirs
+        unused = unwrap(model).parameters_outside(SLRLoss(config.loss_weights.active()).outputs_read())
+        torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, unused)
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     return model
 
@@ -135,7 +149,8 @@ def prediction_geometry(config: Config, recorded: dict) -> InputGeometry:
 
 @dataclass
 class TrainingRun:
-    """What the epochs of one training run share."""
+    """What the epochs of one training run share; `resume` is the epoch a checkpoint stopped part-way and
+    `evaluation_pending` the finished epoch whose evaluation a checkpoint still owes."""
 
     train_set: SignVideoDataset
     train_loader: DataLoader
@@ -148,6 +163,38 @@ class TrainingRun:
     history: TrainingHistory = field(default_factory=TrainingHistory)
     writer: Any = None
     input_geometry: InputGeometry = field(default_factory=InputGeometry)
+    resume: EpochProgress | None = None
+    evaluation_pending: bool = False
+    control: "CheckpointControl | None" = None
+    config_recorded: bool = False
+
+
+class CheckpointControl:
+    """The training loop's questions between steps, answered for a run (training.epoch_state.StepControl): a
+    stop was requested by a signal; a checkpoint is due every `checkpoint_steps` steps or once
+    `checkpoint_minutes` have passed since the last one (judged by the main process's clock, then agreed)."""
+
+    def __init__(self, experiment: "Experiment", run: TrainingRun, stop: StopRequest) -> None:
+        self.experiment, self.run, self.stop = experiment, run, stop
+        self.last_save = time.monotonic()
+
+    def stop_requested(self) -> bool:
+        return self.stop.requested
+
+    def save_due(self, step: int) -> bool:
+        config = self.experiment.config
+        if config.checkpoint_steps and step % config.checkpoint_steps == 0:
+            return True
+        elapsed = time.monotonic() - self.last_save
+        return bool(config.checkpoint_minutes) and self.experiment.context.is_main and \
+            elapsed >= 60 * config.checkpoint_minutes
+
+    def save(self, progress: EpochProgress) -> None:
+        self.experiment._save_position(self.run, progress)
+        self.saved()
+
+    def saved(self) -> None:
+        self.last_save = time.monotonic()
 
 
 class Experiment:
@@ -198,9 +245,11 @@ class Experiment:
             loaders[split] = build_loader(self.config, dataset, self.collate, self.context, train=False)
         return loaders
 
-    def evaluate(self, loaders: dict[str, DataLoader], pictures: bool = False) -> dict[str, dict[str, float]]:
+    def evaluate(self, loaders: dict[str, DataLoader], pictures: bool = False,
+                 should_stop: Callable[[], bool] | None = None) -> dict[str, dict[str, float]]:
         """WER per split under both official scorers (and the conv WERs); `wer` is the configured tool's.
-        Only the main process gets the numbers; its reports stay in `self.split_scores`."""
+        Only the main process gets the numbers; its reports stay in `self.split_scores`. `should_stop`:
+        training's stop request, which ends the evaluation at once (TrainingStopped)."""
         results = {}
         tool = self.config.evaluate_tool
         for split, loader in loaders.items():
@@ -209,7 +258,7 @@ class Experiment:
                 dataset=self.config.dataset, work_dir=self.work_dir, precision=self.eval_precision, use_sclite=self.use_sclite,
                 sclite=self.config.sclite_path or None, left_pad=self.collate.left_pad,
                 on_sentence=self._picture_saver(self.work_dir / ALIGNMENTS_DIR / split) if pictures else None,
-                note=self._left_out_note(loader.dataset),
+                note=self._left_out_note(loader.dataset), should_stop=should_stop,
             )
             if scores is None:
                 continue
@@ -267,17 +316,37 @@ class Experiment:
         return last if self.config.resume and last.is_file() else None
 
     def train(self) -> dict:
-        """The recipe: set up (or resume), train and evaluate epoch by epoch, record, optionally test."""
+        """The recipe: set up (or resume), train and evaluate epoch by epoch, record, optionally test. A stop
+        signal ends it with a resumable checkpoint (TrainingStopped)."""
         run = self._start_training()
-        for epoch in range(run.start_epoch, self.config.num_epoch):
-            self._train_epoch(run, epoch)
+        stop = StopRequest()
+        run.control = CheckpointControl(self, run, stop)
+        with stop.installed():
+            try:
+                if run.evaluation_pending:
+                    self._evaluate_epoch(run, run.start_epoch - 1)
+                for epoch in range(run.start_epoch, self.config.num_epoch):
+                    self._train_epoch(run, epoch)
+            except TrainingStopped as stopped:
+                self._finish_training(run)  # the history and curves so far
+                raise TrainingStopped(self._stopped_message(stop, stopped)) from None
+            finally:
+                if run.writer is not None:
+                    run.writer.close()
         self._finish_training(run)
         if self.config.test_after_train:
             self.test_best()
         return run.history.to_dict()
 
+    def _stopped_message(self, stop: StopRequest, stopped: TrainingStopped) -> str:
+        cause = stop.signal_name or "a signal to another process"
+        delay = f" {time.monotonic() - stop.received_at:.1f} s after it" if stop.received_at is not None else ""
+        return (f"stopped on {cause} {stopped}{delay}; {self.work_dir / LAST_CHECKPOINT} holds everything to "
+                f"continue: run the same command again")
+
     def _start_training(self) -> "TrainingRun":
         config, context = self.config, self.context
+        seed_process_stream(config.random_seed, context.rank)
         train_set = split_dataset(config, self.paths, "train", True, self.gloss_dict)
         run = TrainingRun(train_set, build_loader(config, train_set, self.collate, context, train=True), self.eval_loaders(),
                           *build_optimizer(config, self.model, context.device),
@@ -286,41 +355,77 @@ class Experiment:
         run.input_geometry = self.training_geometry(train_set)
         resume = self.resume_from()
         if resume is not None:
-            point = restore_training_state(resume, self.model, run.optimizer, run.scheduler, run.scaler)
+            point = restore_training_state(resume, self.model, run.optimizer, run.scheduler, run.scaler, context.rank)
             run.history, run.start_epoch = TrainingHistory.from_dict(point.history), point.start_epoch
-            logger.info("Resumed from %s: continuing at epoch %d", resume, run.start_epoch)
+            run.evaluation_pending = point.evaluation_pending
+            if point.position is not None:
+                run.resume = self._resume_position(resume, point.position, point.rng_states)
+            where = f"epoch {run.start_epoch}" + (f" step {run.resume.step}" if run.resume else "")
+            pending = f" after evaluating epoch {run.start_epoch - 1}" if run.evaluation_pending else ""
+            logger.info("Resumed from %s: continuing at %s%s", resume, where, pending)
         run.writer = self._tensorboard()
-        logger.info("Training %d clips (%d steps/epoch) for epochs %d..%d on %s%s", len(train_set),
-                    len(run.train_loader), run.start_epoch, config.num_epoch - 1, context.device,
+        steps = len(run.train_loader) // config.accumulate_grad_batches
+        logger.info("Training %d clips (%d steps/epoch) for epochs %d..%d on %s%s", len(train_set), steps,
+                    run.start_epoch, config.num_epoch - 1, context.device,
                     f" x{context.world_size}" if context.distributed else "")
         return run
 
-    def _train_epoch(self, run: "TrainingRun", epoch: int) -> None:
-        """One epoch of training, then (every eval_interval epochs and at the end) evaluation and checkpoints."""
+    def _resume_position(self, path: Path, position: dict, rng_states: list[dict]) -> EpochProgress:
+        """Where the stopped epoch continues on this process; a checkpoint written part-way through an epoch
+        continues only with the batches it was reading."""
         config, context = self.config, self.context
+        layout = {"processes": context.world_size, "batch_size": config.batch_size,
+                  "accumulate_grad_batches": config.accumulate_grad_batches}
+        differing = [f"{key} {position.get(key)} (now {value})" for key, value in layout.items()
+                     if position.get(key) != value]
+        if differing:
+            raise CheckpointError(f"{path} stopped part-way through epoch {position['epoch']} with {', '.join(differing)}; "
+                                  f"continue it with the same settings, or resume from an epoch checkpoint "
+                                  f"(--load-checkpoints {self.work_dir / epoch_checkpoint(position['epoch'] - 1)})")
+        stats = EpochStats.from_dict(position["epoch_stats"][context.rank])
+        return EpochProgress(int(position["epoch"]), int(position["step"]), stats, rng_states[context.rank])
+
+    def _train_epoch(self, run: "TrainingRun", epoch: int) -> None:
+        """One epoch of training, its checkpoint, then (every eval_interval epochs and at the end) evaluation."""
+        config, context = self.config, self.context
+        resume, run.resume = run.resume, None
         run.train_set.set_epoch(epoch)
         run.train_loader.sampler.set_epoch(epoch)
+        if resume is not None:
+            run.train_loader.sampler.start_at(resume.step * config.accumulate_grad_batches * config.batch_size)
         lr = run.optimizer.param_groups[0]["lr"]
         stats = seq_scripts.train_epoch(
             self.model, run.train_loader, run.criterion, run.optimizer, run.scaler, context, epoch=epoch,
             precision=self.train_precision, log_interval=config.log_interval, max_steps=config.max_steps_per_epoch,
+            accumulate=config.accumulate_grad_batches, resume=resume, control=run.control,
         )
         run.scheduler.step()
         logger.info("epoch %d: mean loss %.4f over %d steps in %.0f s (lr %.2e; %d non-finite steps skipped, "
                     "%d CTC-infeasible samples left out, %d bad samples skipped)", epoch, stats.loss, stats.steps,
                     stats.seconds, lr, stats.skipped_nonfinite, stats.excluded_samples, stats.bad_samples)
-        last_epoch = epoch == config.num_epoch - 1
-        wer = self.evaluate(run.eval_loaders) if (epoch + 1) % config.eval_interval == 0 or last_epoch else {}
-        run.history.add(epoch, lr=lr, loss=stats.loss, parts=stats.parts, wer=wer,
-                        skipped=stats.skipped_nonfinite, seconds=stats.seconds, ctc_infeasible=stats.excluded_samples,
-                        steps=stats.steps)
-        if context.is_main and run.history.looks_stuck(config.stuck_warning_steps):
+        run.history.add(epoch, lr=lr, loss=stats.loss, parts=stats.parts, skipped=stats.skipped_nonfinite,
+                        seconds=stats.seconds, ctc_infeasible=stats.excluded_samples, steps=stats.steps)
+        evaluate = (epoch + 1) % config.eval_interval == 0 or epoch == config.num_epoch - 1
+        # written before the evaluation, so that a failure or a stop during it never costs the epoch's training
+        self._save_epoch(run, epoch, evaluation_pending=evaluate)
+        if evaluate:
+            self._evaluate_epoch(run, epoch)
+        elif run.writer is not None:
+            write_tensorboard(run.history, run.writer, epoch)
+
+    def _evaluate_epoch(self, run: "TrainingRun", epoch: int) -> None:
+        """Evaluate the finished `epoch` with the buffers its checkpoint holds, record it, keep the best."""
+        context = self.context
+        if any_process(context, run.control.stop_requested()):
+            raise TrainingStopped(f"after epoch {epoch}'s training, before its evaluation")
+        broadcast_buffers(self.model, context)
+        wer = self.evaluate(run.eval_loaders, should_stop=run.control.stop_requested)
+        run.history.record_evaluation(epoch, wer)
+        if context.is_main and run.history.looks_stuck(self.config.stuck_warning_steps):
             logger.warning(self._stuck_warning(run.history))
         if run.writer is not None:
             write_tensorboard(run.history, run.writer, epoch)
-        if context.is_main:
-            self._save_epoch(epoch, run, wer)
-        barrier(context)
+        self._save_epoch(run, epoch, evaluation_pending=False)
 
     def _stuck_warning(self, history: TrainingHistory) -> str:
         """What a user watching a run that recognises nothing should hear after its first evaluations."""
@@ -338,8 +443,6 @@ class Experiment:
                 f"python -m dataset.check --config {config}")
 
     def _finish_training(self, run: "TrainingRun") -> None:
-        if run.writer is not None:
-            run.writer.close()
         if self.context.is_main:
             plot_training_curves(run.history, self.work_dir / TRAINING_CURVES)
             write_json_atomic(self.work_dir / TRAINING_HISTORY, run.history.to_dict())
@@ -355,17 +458,48 @@ class Experiment:
         logger.info("Testing %s", path)
         return self.test()
 
-    def _save_epoch(self, epoch: int, run: "TrainingRun", wer: dict) -> None:
-        if epoch == run.start_epoch:  # with the run's first checkpoint
+    def _state(self, run: "TrainingRun", epoch: int, rng_states: list[dict], **extra: Any) -> dict:
+        return training_state(epoch, self.model, run.optimizer, run.scheduler, run.scaler, run.history.to_dict(),
+                              self.gloss_dict, to_dict(self.config), run.input_geometry.to_dict(),
+                              rng_states=rng_states, **extra)
+
+    def _write_last(self, run: "TrainingRun", state: dict) -> None:
+        if not run.config_recorded:  # with the run's first checkpoint
             self.record_config()
-        state = training_state(epoch, self.model, run.optimizer, run.scheduler, run.scaler, run.history.to_dict(),
-                               self.gloss_dict, to_dict(self.config), run.input_geometry.to_dict())
-        if "dev" in wer and run.history.best_epoch == epoch:
-            save_checkpoint(self.work_dir / BEST_CHECKPOINT, state)
-            logger.info("New best dev WER %.2f%%: saved %s", wer["dev"]["wer"], self.work_dir / BEST_CHECKPOINT)
-        if (epoch + 1) % self.config.save_interval == 0:
-            save_checkpoint(self.work_dir / epoch_checkpoint(epoch), state)
+            run.config_recorded = True
         save_checkpoint(self.work_dir / LAST_CHECKPOINT, state)
+        run.control.saved()
+
+    def _save_epoch(self, run: "TrainingRun", epoch: int, evaluation_pending: bool) -> None:
+        """After `epoch`'s training (its evaluation pending or not asked for) and after its evaluation: the
+        resumable last checkpoint with every process's random state; with the evaluation's results, the best
+        and the kept epoch checkpoints."""
+        rng_states = gather_objects(self.context, get_rng_state())
+        if self.context.is_main:
+            state = self._state(run, epoch, rng_states, evaluation_pending=evaluation_pending)
+            wer = run.history.epochs[-1]["wer"]
+            if not evaluation_pending and "dev" in wer and run.history.best_epoch == epoch:
+                save_checkpoint(self.work_dir / BEST_CHECKPOINT, state)
+                logger.info("New best dev WER %.2f%%: saved %s", wer["dev"]["wer"], self.work_dir / BEST_CHECKPOINT)
+            if not evaluation_pending and (epoch + 1) % self.config.save_interval == 0:
+                save_checkpoint(self.work_dir / epoch_checkpoint(epoch), state)
+            self._write_last(run, state)
+        barrier(self.context)
+
+    def _save_position(self, run: "TrainingRun", progress: EpochProgress) -> None:
+        """The resumable checkpoint of an epoch stopped part-way: before `progress.step`, with every process's
+        figures and random state (collective: every process calls it at the same step)."""
+        gathered = gather_objects(self.context, (get_rng_state(), progress.stats.to_dict()))
+        if self.context.is_main:
+            config = self.config
+            position = {"epoch": progress.epoch, "step": progress.step, "processes": self.context.world_size,
+                        "batch_size": config.batch_size, "accumulate_grad_batches": config.accumulate_grad_batches,
+                        "epoch_stats": [stats for _, stats in gathered]}
+            state = self._state(run, progress.epoch - 1, [rng for rng, _ in gathered], position=position)
+            self._write_last(run, state)
+            logger.info("Checkpoint at epoch %d step %d: %s", progress.epoch, progress.step,
+                        self.work_dir / LAST_CHECKPOINT)
+        barrier(self.context)
 
     def _tensorboard(self) -> Any:
         if not self.context.is_main:
@@ -489,6 +623,11 @@ def launch(config: Config, allow_reexec: bool = False) -> int:
     context = init_distributed(config.device)
     try:
         run(config, context)
+    except TrainingStopped as stopped:
+        logger.info("%s (exit code %d)", stopped, stopped.exit_code)
+        if context.is_main:
+            print(f"{stopped} (exit code {stopped.exit_code})", file=sys.stderr)
+        return stopped.exit_code
     finally:
         cleanup(context)
     return 0

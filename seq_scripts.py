@@ -5,12 +5,13 @@ read the command line or the configuration themselves.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -25,32 +26,20 @@ from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
 from evaluation.alignment_figure import alignment_figure
 from evaluation.analysis_charts import save_figure
 from evaluation.ctm import ctm_line
-from modules.losses import LossScale, SLRLoss
+from modules.losses import SLRLoss
 from slr_network import SLROutput
+from training.epoch_state import EpochProgress, EpochStats, StepControl
+from training.preemption import TrainingStopped
+from training.step_plan import StepPlan, plan_step
 from utils.checkpoint import unwrap
-from utils.distributed import DistContext, all_reduce_sums, gather_objects
+from utils.distributed import DistContext, all_reduce_sums, any_process, gather_objects, gather_values
 from utils.io import atomic_open, write_json_atomic, write_text_atomic
 from utils.precision import Precision
 from utils.progress import progress
+from utils.random_state import set_rng_state
 from utils.work_dir import PREDICTIONS_CTM, hypothesis_ctm
 
 logger = logging.getLogger("slowfastsign")
-
-
-@dataclass
-class EpochStats:
-    """What one training epoch did; `parts` are mean loss terms over the steps taken. Every count covers
-    all processes: steps and skips are decided together, so they are the same on each."""
-
-    loss: float = 0.0
-    parts: dict[str, float] = field(default_factory=dict)
-    steps: int = 0
-    skipped_nonfinite: int = 0
-    skipped_infeasible_batches: int = 0
-    skipped_missing_batches: int = 0
-    excluded_samples: int = 0
-    bad_samples: int = 0
-    seconds: float = 0.0
 
 
 def forward(model: nn.Module, batch: Batch, context: DistContext, precision: Precision) -> tuple[Batch, SLROutput]:
@@ -62,75 +51,100 @@ def forward(model: nn.Module, batch: Batch, context: DistContext, precision: Pre
 
 @dataclass
 class _StepLoss:
-    """One step's loss on this process (its share of the global batch's) and the global values to report."""
+    """One optimiser step's loss: the global values to report (summed over its micro-batches)."""
 
-    local: torch.Tensor
     value: float
     parts: dict[str, float]
 
 
-def _step_loss(model: nn.Module, batch: Batch | None, criterion: SLRLoss, context: DistContext,
-               precision: Precision, stats: EpochStats, where: str) -> _StepLoss | None:
-    """Forward and loss of one step, with the decision to step taken by all processes together: the step is
-    skipped everywhere when a process has no batch (it could not join the gradient reduction), when no clip
-    of the global batch can be aligned, or when the loss is not finite on any process (docs/METHOD.md,
-    "Several processes"). In one process the same rules see just its batch."""
-    alignable = None
-    if batch is not None:
-        stats.bad_samples += batch.skipped
-        batch, output = forward(model, batch, context, precision)
-        alignable = criterion.alignability(output, batch.label, batch.label_length)
-    local = alignable.scale if alignable else None
-    missing, samples, rows = all_reduce_sums(context, [local is None, local.ctc_samples if local else 0,
-                                                       local.kd_rows if local else 0])
-    if missing:
-        stats.skipped_missing_batches += 1
-        return None
-    if samples == 0:
-        stats.skipped_infeasible_batches += 1
-        return None
-    names = [str(info.get("fileid", i)) for i, info in enumerate(batch.info)]
-    result = criterion(output, batch.label, batch.label_length, names, LossScale(int(samples), int(rows)),
-                       alignable)
-    stats.excluded_samples += len(result.excluded)
-    keys = list(result.parts)
-    totals = all_reduce_sums(context, torch.stack([result.total.detach(), *(result.parts[k].detach() for k in keys)]))
-    if not np.isfinite(totals[0]):
-        stats.skipped_nonfinite += 1
-        own = float(result.total.detach())
-        if np.isfinite(own):
-            logger.warning("%s: non-finite loss on another process; step skipped on all", where)
-        else:
-            logger.warning("%s: non-finite loss %s for %s; step skipped", where, own, names)
-        return None
-    return _StepLoss(result.total, totals[0], dict(zip(keys, totals[1:])))
+def _accumulate(model: nn.Module, plan: StepPlan, criterion: SLRLoss, scaler: torch.amp.GradScaler,
+                context: DistContext, precision: Precision, stats: EpochStats, where: str) -> _StepLoss | None:
+    """Forward and backward of this process's micro-batches, gradients accumulating (DDP reduces them with
+    the last one only), each loss term averaged over the whole global batch (`plan.scale`), so the sum is the
+    loss one batch of all the clips would have. None, with nothing reduced, when a micro-batch's loss is not
+    finite on any process (decided together, before its backward pass)."""
+    value, parts = 0.0, {}
+    last = len(plan.batches) - 1
+    for index, (batch, alignable) in enumerate(zip(plan.batches, plan.alignability)):
+        synchronised = contextlib.nullcontext() if index == last or not context.distributed else model.no_sync()
+        with synchronised:
+            batch, output = forward(model, batch, context, precision)
+            if not torch.equal(output.feat_len.cpu(), alignable.feat_len):
+                raise RuntimeError("the temporal head's length rule disagrees with the model's output lengths")
+            names = [str(info.get("fileid", i)) for i, info in enumerate(batch.info)]
+            result = criterion(output, batch.label, batch.label_length, names, plan.scale, alignable)
+            stats.excluded_samples += len(result.excluded)
+            keys = list(result.parts)
+            totals = all_reduce_sums(context, torch.stack([result.total.detach(),
+                                                           *(result.parts[k].detach() for k in keys)]))
+            if not np.isfinite(totals[0]):
+                stats.skipped_nonfinite += 1
+                own = float(result.total.detach())
+                if np.isfinite(own):
+                    logger.warning("%s: non-finite loss on another process; step skipped on all", where)
+                else:
+                    logger.warning("%s: non-finite loss %s for %s; step skipped", where, own, names)
+                return None
+            # DDP averages gradients over the processes: each contributes its share times their number
+            scaler.scale(result.total * context.world_size if context.distributed else result.total).backward()
+        value += totals[0]
+        for key, total in zip(keys, totals[1:]):
+            parts[key] = parts.get(key, 0.0) + total
+    return _StepLoss(value, parts)
 
 
 def train_epoch(
-    model: nn.Module, loader: Iterable[Batch | None], criterion: SLRLoss, optimizer: torch.optim.Optimizer,
+    model: nn.Module, loader: Sequence[Batch | None], criterion: SLRLoss, optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler, context: DistContext, *, epoch: int, precision: Precision, log_interval: int,
-    max_steps: int = 0, on_step: Callable[[int, float, dict[str, float]], None] | None = None,
+    max_steps: int = 0, accumulate: int = 1, on_step: Callable[[int, float, dict[str, float]], None] | None = None,
+    resume: EpochProgress | None = None, control: StepControl | None = None,
 ) -> EpochStats:
-    """One pass over the training data (autocast as `precision` says). Any number of processes takes the
-    steps one process would take on the same global batches: the loss is the global batch's mean (DDP
-    averages gradients, so each process scales its share by the world size), and steps with nothing
-    usable, non-finite losses or non-finite gradients are skipped on every process, moving nothing."""
+    """One pass over the training data (autocast as `precision` says): optimiser steps of `accumulate`
+    micro-batches each. Any number of processes and micro-batches takes the steps one process would take on
+    the same global batches (training/step_plan.py; docs/METHOD.md, "Several processes"): the loss is the
+    global batch's mean, and steps with an unreadable micro-batch, nothing alignable, non-finite losses or
+    non-finite gradients are skipped on every process, moving nothing.
+
+    `resume`: the epoch continues at `resume.step` (the loader then yields only the batches after it) with
+    its figures and random state; `control` may checkpoint before a step, or stop there (TrainingStopped)."""
     model.train()
-    stats = EpochStats()
-    totals: dict[str, float] = {}
+    stats = resume.stats if resume is not None else EpochStats()
+    first = resume.step if resume is not None else 0
     params = [p for p in model.parameters() if p.requires_grad]
-    total_steps = len(loader) if max_steps <= 0 else min(max_steps, len(loader))
+    head = unwrap(model).conv1d
+    total_steps = first + len(loader) // accumulate
+    if max_steps > 0:
+        total_steps = min(max_steps, total_steps)
     start = time.perf_counter()
-    bar = progress(total=total_steps, desc=f"epoch {epoch}", disable=not context.is_main, leave=False)
-    for step, batch in enumerate(loader):
-        if step >= total_steps:
-            break
+    batches = iter(loader)  # a DataLoader draws its base seed here, before the restored state takes over
+    if resume is not None and resume.rng_state is not None:
+        set_rng_state(resume.rng_state)
+    bar = progress(total=total_steps, initial=first, desc=f"epoch {epoch}", disable=not context.is_main,
+                   leave=False)
+    for step in range(first, total_steps):
+        micro_batches = [next(batches) for _ in range(accumulate)]
+        plan = plan_step(context, micro_batches, head, stop=control is not None and control.stop_requested(),
+                         save=control is not None and step > first and control.save_due(step))
+        if plan.save or plan.stop:
+            stats.seconds += time.perf_counter() - start
+            start = time.perf_counter()
+            control.save(EpochProgress(epoch, step, stats))
+            if plan.stop:
+                bar.close()
+                raise TrainingStopped(f"epoch {epoch}, before step {step}")
         bar.update(1)
         optimizer.zero_grad(set_to_none=True)
-        loss = _step_loss(model, batch, criterion, context, precision, stats, f"epoch {epoch} step {step}")
-        if loss is None:
+        stats.bad_samples += plan.bad_samples
+        if plan.missing:
+            stats.skipped_missing_batches += 1
             continue
-        scaler.scale(loss.local * context.world_size if context.distributed else loss.local).backward()
+        if plan.scale.ctc_samples == 0:
+            stats.skipped_infeasible_batches += 1
+            continue
+        loss = _accumulate(model, plan, criterion, scaler, context, precision, stats, f"epoch {epoch} step {step}")
+        if loss is None:
+            optimizer.zero_grad(set_to_none=True)
+            continue
         scaler.unscale_(optimizer)
         # DDP has averaged the gradients by now, so every process sees the same norm and decides alike
         grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm=float("inf"))
@@ -143,10 +157,7 @@ def train_epoch(
             continue
         scaler.step(optimizer)
         scaler.update()
-        stats.steps += 1
-        stats.loss += loss.value
-        for key, part in loss.parts.items():
-            totals[key] = totals.get(key, 0.0) + part
+        stats.add_step(loss.value, loss.parts)
         bar.set_postfix(loss=f"{loss.value:.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
         if on_step is not None:
             on_step(step, loss.value, loss.parts)
@@ -156,11 +167,9 @@ def train_epoch(
                         optimizer.param_groups[0]["lr"])
     bar.close()
     optimizer.zero_grad(set_to_none=True)
-    stats.loss /= max(stats.steps, 1)
-    stats.parts = {k: v / max(stats.steps, 1) for k, v in sorted(totals.items())}
     stats.excluded_samples, stats.bad_samples = map(int, all_reduce_sums(
         context, [stats.excluded_samples, stats.bad_samples]))
-    stats.seconds = time.perf_counter() - start
+    stats.seconds += time.perf_counter() - start
     return stats
 
 
@@ -190,21 +199,40 @@ class DecodedSplit:
         return self.blank_steps / max(self.steps, 1)
 
 
+def _stoppable(loader: Sequence[Batch], context: DistContext, should_stop: Callable[[], bool] | None) -> Iterator[Batch]:
+    """The loader's batches; with `should_stop`, the processes ask it together before each batch (as often on
+    each: their shares of a split differ by one batch at most) and raise TrainingStopped together."""
+    if should_stop is None:
+        yield from loader
+        return
+    rounds = int(max(row[0] for row in gather_values(context, [len(loader)])))
+    batches = iter(loader)
+    for _ in range(rounds):
+        if any_process(context, should_stop()):
+            raise TrainingStopped("during evaluation")
+        batch = next(batches, None)
+        if batch is not None:
+            yield batch
+
+
 @torch.no_grad()
 def decode_split(
-    model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, precision: Precision,
+    model: nn.Module, loader: Sequence[Batch], decoder: CTCDecoder, context: DistContext, precision: Precision,
     desc: str = "decode", on_sentence: SentenceHook | None = None, left_pad: int = 0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DecodedSplit:
     """Hypotheses of the BiLSTM and of the temporal-conv logits, gathered from every process.
 
     `on_sentence(name, frames, posteriors, decoded)`, when given, sees each clip's uint8 frames (without the
-    padding, `left_pad` copies before them), its per-step BiLSTM posteriors and what was decoded."""
+    padding, `left_pad` copies before them), its per-step BiLSTM posteriors and what was decoded.
+    `should_stop`: asked before each batch (training's evaluations: a stop signal ends them at once)."""
     model = unwrap(model).eval()
     lstm: dict[str, list[str]] = {}
     conv: dict[str, list[str]] = {}
     blank_steps = steps = 0
-    for batch in progress(loader, desc=desc, disable=not context.is_main, leave=False):
-        if batch is None:
+    for batch in progress(_stoppable(loader, context, should_stop), total=len(loader), desc=desc,
+                          disable=not context.is_main, leave=False):
+        if batch.is_empty:
             continue
         _, output = forward(model, batch, context, precision)
         names = [str(info["fileid"]) for info in batch.info]
@@ -241,14 +269,15 @@ class SplitScores:
 
 
 def evaluate_split(
-    model: nn.Module, loader: Iterable[Batch | None], decoder: CTCDecoder, context: DistContext, *, split: str,
+    model: nn.Module, loader: Sequence[Batch], decoder: CTCDecoder, context: DistContext, *, split: str,
     stm: Path, dataset: str, work_dir: Path, precision: Precision, use_sclite: bool, sclite: str | None = None,
     on_sentence: SentenceHook | None = None, left_pad: int = 0, note: str = "",
+    should_stop: Callable[[], bool] | None = None,
 ) -> SplitScores | None:
     """Decode a split, write the official CTM files and score each with both tools (main process only);
-    `note` goes into every report."""
+    `note` goes into every report; `should_stop` as decode_split's."""
     decoded = decode_split(model, loader, decoder, context, precision, desc=f"decode {split}",
-                           on_sentence=on_sentence, left_pad=left_pad)
+                           on_sentence=on_sentence, left_pad=left_pad, should_stop=should_stop)
     if not context.is_main:
         return None
     scores = SplitScores({}, {}, decoded.blank_share, sum(map(len, decoded.lstm.values())))
@@ -263,14 +292,14 @@ def evaluate_split(
 
 @torch.no_grad()
 def extract_features(
-    model: nn.Module, loader: Iterable[Batch | None], out_dir: Path, left_pad: int, context: DistContext,
+    model: nn.Module, loader: Iterable[Batch], out_dir: Path, left_pad: int, context: DistContext,
     precision: Precision,
 ) -> int:
     """Save each video's framewise backbone features (T x C, float32 .npy) for downstream work."""
     model = unwrap(model).eval()
     written = 0
     for batch in progress(loader, desc=f"features {out_dir.name}", disable=not context.is_main):
-        if batch is None:
+        if batch.is_empty:
             continue
         batch = batch.to(context.device, non_blocking=True)
         with precision.autocast(context.device):

@@ -6,7 +6,7 @@ Parameter names match the official SlowFastSign checkpoints, so a released
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -62,6 +62,23 @@ class SLRModel(nn.Module):
         """The SlowFast backbone (`conv2d` in the official parameter names): `model.backbone(x)` gives the
         per-frame features, B x (C_slow + C_fast) x T, that feature extraction saves."""
         return self.conv2d
+
+    def output_modules(self, kind: str, branch: int) -> list[nn.Module]:
+        """The modules an output runs through: kind "sequence" (BiLSTM logits) or "conv" (temporal-conv logits)
+        of branch 0 (main), 1 (slow) or 2 (fast)."""
+        temporal = (self.conv1d.main_temporal_conv, self.conv1d.slow_temporal_conv, self.conv1d.fast_temporal_conv)
+        if kind == "conv":
+            return [self.conv2d, temporal[branch], self.conv1d.fc[branch]]
+        return [self.conv2d, temporal[branch], self.temporal_model[branch], self.classifier[branch]]
+
+    def parameters_outside(self, outputs: Iterable[tuple[str, int]]) -> list[str]:
+        """Names (as named_parameters gives them) of the parameters none of `outputs` depends on, so a loss
+        reading only those outputs gives them no gradient (e.g. the slow and fast heads when loss_weights sets
+        no Slow or Fast term): DDP must leave them out of its gradient reduction. The outputs must include
+        one of the main branch, which depends on the whole backbone."""
+        reached = {id(parameter) for kind, branch in outputs for module in self.output_modules(kind, branch)
+                   for parameter in module.parameters()}
+        return [name for name, parameter in self.named_parameters() if id(parameter) not in reached]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> SLROutput:
         """x: B x 3 x T x H x W (padded clips), lengths: (B,) padded frame counts."""

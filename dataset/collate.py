@@ -11,7 +11,7 @@ normalised float32 B x C x T x H x W input where the model runs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import torch
@@ -36,6 +36,28 @@ class Batch:
     info: list[dict] = field(default_factory=list)
     skipped: int = 0  # samples of this batch dropped as bad (skip_bad), for the driver's count
     num_frames: list[int] = field(default_factory=list)  # clip lengths before padding
+
+    @classmethod
+    def without_clips(cls, skipped: int) -> "Batch":
+        """The batch of a step whose every sample was unreadable (skip_bad): no clip, only the count."""
+        return cls(torch.empty((0, 0, 0, 0, 3), dtype=torch.uint8), torch.empty(0, dtype=torch.int64),
+                   torch.empty(0, dtype=torch.int64), torch.empty(0, dtype=torch.int64), skipped=skipped)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.video.shape[0] == 0
+
+    def padded_to(self, length: int) -> "Batch":
+        """The batch padded in time to `length` frames as if a longer clip had been collated with it: more
+        copies of each clip's last frame (the last column already is one). Several processes, or several
+        micro-batches of one optimiser step, pad alike so that each clip sees what one batch would show it."""
+        extra = length - self.video.shape[1]
+        if extra < 0:
+            raise ValueError(f"cannot pad a batch of {self.video.shape[1]} frames to {length}")
+        if extra == 0:
+            return self
+        tail = self.video[:, -1:].expand(-1, extra, -1, -1, -1)
+        return replace(self, video=torch.cat([self.video, tail], dim=1))
 
     def pin_memory(self) -> "Batch":
         """Page-lock the tensors (called by DataLoader(pin_memory=True))."""
@@ -85,11 +107,11 @@ class PadCollate:
         """Length of a clip of `num_frames` after padding (utils/kernel_spec.py padded_length)."""
         return pad_to_stride(num_frames, self.left_pad, self.stride)
 
-    def __call__(self, samples: list[Sample | None]) -> Batch | None:
+    def __call__(self, samples: list[Sample | None]) -> Batch:
         kept = [sample for sample in samples if sample is not None]
         skipped = len(samples) - len(kept)
         if not kept:
-            return None
+            return Batch.without_clips(skipped)
         kept.sort(key=lambda sample: len(sample.video), reverse=True)
         total = self.padded_length(len(kept[0].video))
         frame_shape = tuple(kept[0].video.shape[1:])

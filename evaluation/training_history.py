@@ -20,12 +20,22 @@ class TrainingHistory:
     best_wer: float | None = None
     best_epoch: int | None = None
 
-    def add(self, epoch: int, *, lr: float, loss: float, parts: dict[str, float], wer: dict[str, dict[str, float]],
-            skipped: int = 0, seconds: float = 0.0, ctc_infeasible: int = 0, steps: int = 0) -> None:
-        """Record an epoch; `seconds` is its training time (evaluation excluded), `ctc_infeasible` the samples
-        left out because CTC could not align them, `steps` the optimiser steps taken."""
-        self.epochs.append({"epoch": epoch, "lr": lr, "loss": loss, "parts": parts, "wer": wer, "skipped": skipped,
+    def add(self, epoch: int, *, lr: float, loss: float, parts: dict[str, float],
+            wer: dict[str, dict[str, float]] | None = None, skipped: int = 0, seconds: float = 0.0,
+            ctc_infeasible: int = 0, steps: int = 0) -> None:
+        """Record an epoch's training; `seconds` is its training time (evaluation excluded), `ctc_infeasible`
+        the samples left out because CTC could not align them, `steps` the optimiser steps taken; `wer` its
+        evaluation, when it is known already (record_evaluation adds it later)."""
+        self.epochs.append({"epoch": epoch, "lr": lr, "loss": loss, "parts": parts, "wer": {}, "skipped": skipped,
                             "train_seconds": seconds, "ctc_infeasible": ctc_infeasible, "steps": steps})
+        if wer:
+            self.record_evaluation(epoch, wer)
+
+    def record_evaluation(self, epoch: int, wer: dict[str, dict[str, float]]) -> None:
+        """The evaluation of the latest recorded epoch, `epoch`; a lower dev WER makes it the best."""
+        if not self.epochs or self.epochs[-1]["epoch"] != epoch:
+            raise ValueError(f"epoch {epoch} is not the latest recorded epoch")
+        self.epochs[-1]["wer"] = wer
         dev = wer.get("dev", {}).get("wer")
         if dev is not None and (self.best_wer is None or dev < self.best_wer):
             self.best_wer, self.best_epoch = dev, epoch

@@ -92,6 +92,15 @@ class Alignability:
         return LossScale(int(self.feasible.sum()), self.kd_rows)
 
 
+def batch_alignability(feat_len: torch.Tensor, labels: torch.Tensor, label_lengths: torch.Tensor,
+                       kd_rows: int) -> Alignability:
+    """Which clips of a batch CTC can align, from the clips' output lengths (the model's, or the temporal head's
+    rule applied to the padded input lengths before any forward pass) and their labels; `kd_rows`: the
+    distillation's frame rows (output steps x clips)."""
+    label_lengths = label_lengths.cpu()
+    return Alignability(feat_len.cpu(), label_lengths, ctc_required_lengths(labels, label_lengths), kd_rows)
+
+
 @dataclass
 class LossResult:
     """Weighted total and its parts; `excluded` names samples left out as CTC-infeasible."""
@@ -150,10 +159,21 @@ class SLRLoss:
 
     @staticmethod
     def alignability(output: BranchLogits, labels: torch.Tensor, label_lengths: torch.Tensor) -> Alignability:
-        label_lengths = label_lengths.cpu()
+        """The batch's alignability read off the model's output."""
         steps, clips = output.conv_logits[0].shape[:2]
-        return Alignability(output.feat_len.cpu(), label_lengths, ctc_required_lengths(labels, label_lengths),
-                            steps * clips)
+        return batch_alignability(output.feat_len, labels, label_lengths, steps * clips)
+
+    def outputs_read(self) -> set[tuple[str, int]]:
+        """The model outputs the active terms take gradients through: ("sequence" or "conv", branch), branch 0
+        main, 1 slow, 2 fast. Distillation reads the conv logits only (its teacher is detached)."""
+        branches = [0] + [branch for branch, key in ((1, "Slow"), (2, "Fast")) if self.weights.get(key, 0.0)]
+        read = set()
+        for branch in branches:
+            if self.weights.get("SeqCTC", 0.0):
+                read.add(("sequence", branch))
+            if self.weights.get("ConvCTC", 0.0) or self.weights.get("Dist", 0.0):
+                read.add(("conv", branch))
+        return read
 
     def __call__(
         self, output: BranchLogits, labels: torch.Tensor, label_lengths: torch.Tensor,

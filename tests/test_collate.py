@@ -66,7 +66,8 @@ def test_padding_follows_the_kernel_spec():
 def test_bad_samples_dropped_and_counted():
     batch = PadCollate()([None, sample(4, [1], "a", 0), None])
     assert batch.video.shape[0] == 1 and batch.skipped == 2
-    assert PadCollate()([None, None]) is None
+    nothing = PadCollate()([None, None])
+    assert nothing.is_empty and nothing.skipped == 2 and not batch.is_empty
 
 
 def test_mismatched_frame_sizes_name_the_video():
@@ -88,3 +89,16 @@ def test_batch_to_moves_every_tensor_and_keeps_the_rest():
 def test_pin_memory():
     batch = PadCollate()([sample(4, [1], "a", 0)]).pin_memory()
     assert batch.video.is_pinned() and batch.label.is_pinned()
+
+
+def test_padding_a_batch_further_equals_collating_it_with_a_longer_clip():
+    """What another process's (or micro-batch's) longer clip would have made of these clips' rows."""
+    short, middle, longest = sample(7, [3, 4], "short", 0), sample(10, [5], "middle", 1), sample(23, [1], "long", 2)
+    collate = PadCollate("K5 P2 K5 P2")
+    together = collate([short, middle, longest])
+    alone = collate([short, middle]).padded_to(together.video.shape[1])
+    assert torch.equal(alone.video, together.video[1:])
+    assert torch.equal(alone.video_length, together.video_length[1:])
+    assert collate([short]).padded_to(collate([short]).video.shape[1]).video.shape == collate([short]).video.shape
+    with pytest.raises(ValueError):
+        together.padded_to(4)

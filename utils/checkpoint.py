@@ -176,35 +176,52 @@ def apply_model_weights(model: nn.Module, checkpoint: Mapping[str, Any], ignore:
 
 def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any,
                    history: Mapping[str, Any], gloss_dict: Mapping[str, Any], config: Mapping[str, Any],
-                   input_geometry: Mapping[str, Any] | None = None) -> dict:
-    """Everything a run needs to continue after `epoch`, in the official layout (module docstring), and what
-    prediction needs: the gloss dictionary and how the training data was read (dataset.frames.InputGeometry)."""
-    return {
+                   input_geometry: Mapping[str, Any] | None = None, *, rng_states: Sequence[Mapping] | None = None,
+                   position: Mapping[str, Any] | None = None, evaluation_pending: bool = False) -> dict:
+    """Everything a run needs to continue after `epoch` (the last finished one), in the official layout (module
+    docstring), and what prediction needs: the gloss dictionary and how the training data was read
+    (dataset.frames.InputGeometry). `rng_states`: every process's generators, in rank order (`rng_state`
+    keeps the main process's, as officially); `position`: where an epoch stopped part-way (its number, the
+    next step, the processes' figures); `evaluation_pending`: `epoch` finished training but not its evaluation."""
+    states = [dict(state) for state in rng_states] if rng_states else [get_rng_state()]
+    state = {
         "epoch": epoch,
         "model_state_dict": unwrap(model).state_dict(),
         "optimizer_state_dict": optimizer.state_dict(),
         "scheduler_state_dict": scheduler.state_dict(),
-        "rng_state": get_rng_state(),
+        "rng_state": states[0],
         "scaler_state_dict": scaler.state_dict(),
         "history": dict(history),
         "gloss_dict": dict(gloss_dict),
         "config": dict(config),
         "input_geometry": dict(input_geometry or {}),
+        "rng_states": states,
+        "evaluation_pending": evaluation_pending,
     }
+    if position is not None:
+        state["position"] = dict(position)
+    return state
 
 
 @dataclass
 class ResumePoint:
-    """Where a restored run continues: its next epoch and the history of the epochs before it."""
+    """Where a restored run continues: its next epoch (the stopped one when `position` says it stopped
+    part-way), the history of the epochs before it, whether the last finished epoch still awaits its
+    evaluation, and the random state of each process that saved it (the main process's alone for
+    checkpoints of one process or of the official code)."""
 
     start_epoch: int
     history: dict[str, Any] = field(default_factory=dict)
+    position: dict[str, Any] | None = None
+    evaluation_pending: bool = False
+    rng_states: list[dict[str, Any]] = field(default_factory=list)
 
 
 def restore_training_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-                           scaler: Any) -> ResumePoint:
-    """Load a checkpoint of ours or an official one into the model, optimiser, schedule, scaler and random
-    generators, so the run continues as if it had not stopped."""
+                           scaler: Any, rank: int = 0) -> ResumePoint:
+    """Load a checkpoint of ours or an official one into the model, optimiser, schedule, scaler and this
+    process's (`rank`'s) random generators, so the run continues as if it had not stopped. A process the
+    checkpoint has no random state for (it was saved by fewer processes) keeps the stream it has."""
     checkpoint = read_checkpoint(path)
     missing = [key for key in ("epoch", "optimizer_state_dict", "scheduler_state_dict", "rng_state")
                if key not in checkpoint]
@@ -216,7 +233,15 @@ def restore_training_state(path: str | Path, model: nn.Module, optimizer: torch.
     scheduler.load_state_dict(checkpoint["scheduler_state_dict"])
     if "scaler_state_dict" in checkpoint:
         scaler.load_state_dict(checkpoint["scaler_state_dict"])
-    note = set_rng_state(checkpoint["rng_state"])
-    if note:
-        logger.info(note)
-    return ResumePoint(int(checkpoint["epoch"]) + 1, dict(checkpoint.get("history", {})))
+    rng_states = list(checkpoint.get("rng_states") or [checkpoint["rng_state"]])
+    if rank < len(rng_states):
+        note = set_rng_state(rng_states[rank])
+        if note:
+            logger.info(note)
+    else:
+        logger.info("%s holds the random state of %d process(es): process %d keeps its own stream", path,
+                    len(rng_states), rank)
+    position = checkpoint.get("position")
+    start = int(position["epoch"]) if position else int(checkpoint["epoch"]) + 1
+    return ResumePoint(start, dict(checkpoint.get("history", {})), dict(position) if position else None,
+                       bool(checkpoint.get("evaluation_pending", False)), rng_states)

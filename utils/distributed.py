@@ -74,6 +74,29 @@ def all_reduce_sums(context: DistContext, values: Sequence[float] | torch.Tensor
         dist.all_reduce(values)
     return values.tolist()
 
+def gather_values(context: DistContext, values: Sequence[float]) -> list[list[float]]:
+    """Every process's `values` (the same count on each), in rank order, in one collective (float64)."""
+    local = torch.tensor([float(value) for value in values], dtype=torch.float64)
+    if not context.distributed:
+        return [local.tolist()]
+    local = local.to(context.device)
+    gathered = [torch.empty_like(local) for _ in range(context.world_size)]
+    dist.all_gather(gathered, local)
+    return [row.tolist() for row in gathered]
+
+
+def any_process(context: DistContext, flag: bool) -> bool:
+    """Whether `flag` is set on any process: one collective, so that every process decides alike."""
+    return bool(all_reduce_sums(context, [float(flag)])[0])
+
+
+def broadcast_buffers(model: torch.nn.Module, context: DistContext) -> None:
+    """Every process takes the main process's buffers (BatchNorm running statistics): those its checkpoints
+    save. DDP broadcasts them only before a training forward pass, and each process's own batches move them
+    after it, so evaluating without this would give each process's share of a split other statistics."""
+    if context.distributed:
+        for buffer in model.buffers():
+            dist.broadcast(buffer.data, src=0)
 
 
 def cleanup(context: DistContext) -> None:

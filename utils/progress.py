@@ -17,15 +17,15 @@ class PlainProgress:
     lines to `stream` at every tenth of `total`."""
 
     def __init__(self, iterable: Iterable | None = None, total: int | None = None, desc: str = "",
-                 stream: TextIO | None = None) -> None:
+                 stream: TextIO | None = None, initial: int = 0) -> None:
         self.iterable = iterable
         self.total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
         self.desc = desc
         self.stream = stream or sys.stdout
-        self.done = 0
+        self.done = initial  # work done before (a resumed epoch's steps)
         self.postfix = ""
         self.start = time.perf_counter()
-        self.next_line = self._step()
+        self.next_line = initial + self._step()
 
     def _step(self) -> int:
         return max(1, -(-(self.total or 0) // PLAIN_LINES))
@@ -64,4 +64,4 @@ def progress(iterable: Iterable | None = None, *, total: int | None = None, desc
         return tqdm(iterable, total=total, desc=desc, disable=True)
     if sys.stderr.isatty():
         return tqdm(iterable, total=total, desc=desc, dynamic_ncols=True, **tqdm_options)
-    return PlainProgress(iterable, total, desc)
+    return PlainProgress(iterable, total, desc, initial=tqdm_options.get("initial", 0))

@@ -16,6 +16,23 @@ def seed_everything(seed: int) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
+def process_seed(seed: int, rank: int) -> int:
+    """The seed of process `rank`'s generators: `seed` itself for rank 0 (so one process draws what it always
+    drew), for the others a 32-bit seed (what NumPy's global generator takes) hashed from (seed, rank), so that
+    rank 1 of seed 0 does not draw what rank 0 of seed 1 draws."""
+    if rank == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+
+
+def seed_process_stream(seed: int, rank: int) -> None:
+    """Give this process its own random stream for training (dropout masks, the loader's base seed), as one
+    process drawing for the whole global batch would draw independent masks for every clip; rank 0 keeps
+    the stream it has (docs/METHOD.md, "Several processes")."""
+    if rank > 0:
+        seed_everything(process_seed(seed, rank))
+
+
 def configure_cudnn(deterministic: bool) -> None:
     """cuDNN autotuning (the fastest kernel per input shape; the official code does not force determinism),
     or deterministic kernels, which make CUDA runs repeatable at some speed cost."""

@@ -15,7 +15,8 @@ from typing import Any, Literal, Mapping, Sequence, Union, get_args, get_origin
 
 import yaml
 
-from utils.config.schema import OFFICIAL_CONV_TYPES, Config, ConfigError, SlowFastConfig, section_type
+from utils.config.schema import (MAIN_BRANCH_TERMS, OFFICIAL_CONV_TYPES, Config, ConfigError, SlowFastConfig,
+                                 section_type)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -152,6 +153,9 @@ def validate(config: Config) -> Config:
     except ValueError as error:
         raise ConfigError(f"model_args.conv_type: {error}") from None
     config.model_args.backbone.validate("model_args.backbone")
+    if not any(config.loss_weights.active().get(term) for term in MAIN_BRANCH_TERMS):
+        raise ConfigError(f"loss_weights: set at least one of {', '.join(MAIN_BRANCH_TERMS)} (the main branch, which "
+                          f"is what gets evaluated); got {config.loss_weights.active()}")
     return config
 
 

@@ -138,6 +138,7 @@ class LossWeights:
 
 
 LOSS_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LossWeights))
+MAIN_BRANCH_TERMS = ("SeqCTC", "ConvCTC", "Dist")
 
 
 @dataclass
@@ -195,12 +196,19 @@ class Config:
     device: str = opt("0", "GPU indexes such as '0' or '0,1', or 'cpu'; CPU is used when CUDA is absent")
     random_seed: int = opt(0, "seed of every random generator (bit-reproducible runs on CPU)")
     num_epoch: int = opt(80, "epochs to train", at_least=1)
-    batch_size: int = opt(2, "training clips per step (per process under torchrun)", at_least=1)
+    batch_size: int = opt(2, "training clips per forward pass (per process under torchrun)", at_least=1)
+    accumulate_grad_batches: int = opt(1, "forward passes of batch_size clips whose gradients make one optimiser "
+                                          "step, as one batch of batch_size x this x processes (less memory)",
+                                       at_least=1)
     test_batch_size: int = opt(2, "clips per evaluation step", at_least=1)
     num_worker: int = opt(4, "data loader processes", at_least=0)
     log_interval: int = opt(50, "iterations between log lines", at_least=0)
     eval_interval: int = opt(1, "epochs between evaluations on the eval splits", at_least=1)
     save_interval: int = opt(5, "epochs between kept checkpoints (the latest is always kept for resuming)", at_least=1)
+    checkpoint_minutes: float = opt(15.0, "also write the resumable last_checkpoint.pt within an epoch once this many "
+                                          "minutes have passed since the last one (0: only at epoch ends)", at_least=0)
+    checkpoint_steps: int = opt(0, "also write it every this many optimiser steps within an epoch (0: off)",
+                                at_least=0)
     max_steps_per_epoch: int = opt(0, "stop each epoch after this many steps (0 = whole epoch); for smoke tests", at_least=0)
     evaluate_tool: Literal["python", "sclite"] = opt("python", "scorer whose WER selects the best checkpoint: python (the official Python scorer, the official default) or sclite (NIST rules; the binary also runs when found); both WERs are always reported")
     sclite_path: str = opt("", "explicit sclite binary (default: PATH, then /usr/lib/sctk/bin/sclite)")

@@ -1,0 +1,57 @@
+"""Stopping on a scheduler's signal: SIGTERM (sent by SLURM, Kubernetes or torchrun before a kill) or SIGUSR1
+(SLURM's `--signal`) asks the run to finish its current step, write a resumable checkpoint and exit with
+STOPPED_EXIT_CODE; running the same command again continues where it stopped."""
+from __future__ import annotations
+
+import signal
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+# EX_TEMPFAIL of sysexits.h: "temporary failure, the user is invited to retry"
+STOPPED_EXIT_CODE = 75
+
+
+class StopRequest:
+    """Whether a stop signal has arrived. The handler only records it (a second signal, even one arriving
+    while a checkpoint is being written, changes nothing); the training loop reads `requested` between steps
+    and all processes agree on it before anyone stops."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self.received_at: float | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signal_name is not None
+
+    def _handle(self, number: int, _frame: object) -> None:
+        if self.signal_name is None:
+            self.signal_name, self.received_at = signal.Signals(number).name, time.monotonic()
+
+    @contextmanager
+    def installed(self) -> Iterator["StopRequest"]:
+        """Handle the stop signals while the block runs; the previous handlers come back after it."""
+        previous = {number: signal.signal(number, self._handle) for number in STOP_SIGNALS}
+        try:
+            yield self
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
+def ignore_stop_signals() -> None:
+    """For DataLoader worker processes: a scheduler signals every process of the job, and a worker killed by
+    it would break the step its main process is finishing; workers end with their main process."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+
+
+class TrainingStopped(Exception):
+    """The run stopped on a signal after writing a resumable checkpoint (not an error)."""
+
+    exit_code = STOPPED_EXIT_CODE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
