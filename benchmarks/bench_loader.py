@@ -22,6 +22,7 @@ import torch
 
 from benchmarks.common import Row, load_note, record, run_benchmark
 from dataset.collate import PadCollate
+from dataset.frames import frame_glob
 from dataset.gloss_dict import load_gloss_dict
 from dataset.info import read_info
 from dataset.paths import GLOSS_DICT_FILE, info_file_name
@@ -54,7 +55,7 @@ def _decode_clip(paths: list[str]) -> int:
 def raw_read_seconds(info: Path, frame_root: Path, processes: int) -> float:
     """Time for `processes` processes (start-up included) to cv2.imread every frame of every clip."""
     _, records = read_info(info)
-    paths = [sorted(glob.glob(str(frame_root / r["folder"]))) for r in records]
+    paths = [sorted(glob.glob(str(frame_glob(frame_root, r["folder"])))) for r in records]
     start = time.perf_counter()
     with Pool(processes, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
         pool.map(_decode_clip, paths, chunksize=1)

@@ -9,7 +9,8 @@ training can give it (the latest frame_interval offset, then the shortest tempor
 per 4 frames for the released head, one step per gloss and one between repeats); glosses of the evaluated
 splits that training never sees; signers shared with training. Prints one table per split, draws
 `<work_dir>/data_check.png` (clip lengths, glosses per clip, gloss frequency) and exits 1 when something would
-stop or silently harm training, 0 otherwise.
+stop or silently harm training, 0 otherwise. An id, signer or gloss that the scoring files cannot carry (in an
+info file preprocessed before such values were refused) stops it at once, in one line naming the info file's line.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def check_split(dataset: SignVideoDataset, split: str, gloss_dict: dict, layers:
     """Every record of the split as `dataset` would read it."""
     import cv2
 
-    from dataset.frames import list_frame_files
+    from dataset.frames import frame_glob, list_frame_files
     from modules.losses import ctc_required_length
 
     check = SplitCheck(split)
@@ -82,7 +83,7 @@ def check_split(dataset: SignVideoDataset, split: str, gloss_dict: dict, layers:
         check.signers.add(str(record.get("signer", "")))
         check.unknown_glosses.update(g for g in glosses if g not in gloss_dict)
         try:
-            files = list_frame_files(dataset.frame_root / record["folder"])
+            files = list_frame_files(frame_glob(dataset.frame_root, record["folder"]))
         except DataError as error:
             check.missing.append(f"{fileid}: {error}")
             check.frames.append(int(record.get("num_frames", 0)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -27,20 +28,39 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own messages, read when a video is first opened
 _GLOB_CHARS = set("*?[")
+_ESCAPED_CHAR = re.compile(r"\[([*?[])\]")  # `[*]`, `[?]`, `[[]`: a glob character as glob.escape writes it
 
 
 def is_glob(path: str | Path) -> bool:
-    """Whether `path` is a glob pattern (as the info files' frame folders are) rather than a plain path."""
-    return bool(_GLOB_CHARS & set(str(path)))
+    """Whether `path` is a glob pattern with a wildcard (as the info files' frame folders are) rather than one path;
+    characters escaped as glob.escape escapes them (`clip[[]2]`) are no wildcards."""
+    return bool(_GLOB_CHARS & set(_ESCAPED_CHAR.sub("", str(path))))
+
+
+def frame_glob(folder: str | Path, pattern: str) -> Path:
+    """`pattern` (a glob, e.g. `*.png` or an info file's `dev/<id>/1/*.png`) under `folder`, a path taken literally:
+    its glob characters (`clip[2]`) are escaped, so the pattern finds the files under that very folder."""
+    return Path(glob.escape(str(folder))) / pattern
 
 
 def glob_root(path: str | Path) -> Path:
     """The deepest folder above every wildcard of a frame glob (`dev/<id>/1/*.png` -> `dev/<id>/1`,
-    `dev/*/1/*.png` -> `dev`); a plain path itself."""
-    folder = Path(path)
-    while is_glob(folder):
-        folder = folder.parent
-    return folder
+    `dev/*/1/*.png` -> `dev`, `train/clip[[]2]/*.png` -> `train/clip[2]`); a plain path itself."""
+    return _glob_base(path)[1]
+
+
+def _glob_base(path: str | Path) -> tuple[Path, Path]:
+    """(the deepest part of `path` above every wildcard, the folder it names): escaped characters are unescaped, and
+    a folder that exists is taken as named, glob characters and all (`clips/clip[2]`, as info files written before
+    the escaping name an id with glob characters)."""
+    part = Path(path)
+    while is_glob(part) and not _unescaped(part).is_dir():
+        part = part.parent
+    return part, _unescaped(part)
+
+
+def _unescaped(path: Path) -> Path:
+    return Path(_ESCAPED_CHAR.sub(r"\1", str(path)))
 
 
 def is_video_file(path: str | Path) -> bool:
@@ -74,19 +94,18 @@ def read_geometry(dataset: str) -> ReadGeometry:
 def list_frame_files(folder_glob: str | Path) -> list[Path]:
     """Frame files of one video, sorted by path as the official loader sorts them.
 
-    `folder_glob` is either a glob (`dev/<id>/1/*.png`) or a directory, in
-    which case every image file inside it is taken.
+    `folder_glob` is either a glob (`dev/<id>/1/*.png`; a literal folder in it escaped, see `frame_glob`) or a
+    folder, in which case every image file inside it is taken.
     """
     text = str(folder_glob)
-    if is_glob(text):
-        directory = glob_root(text)
-        if not directory.is_dir():
-            raise DataError(f"frame folder {directory} does not exist (looking for {text})")
-        files = [Path(p) for p in glob.glob(text) if Path(p).is_file()]
+    base, directory = _glob_base(text)
+    pattern = base != Path(text)  # else `text` names the folder itself
+    if not directory.is_dir():
+        raise DataError(f"frame folder {directory} does not exist" + (f" (looking for {text})" if pattern else ""))
+    if pattern:
+        matches = glob.glob(str(frame_glob(directory, str(Path(text).relative_to(base)))))
+        files = [Path(p) for p in matches if Path(p).is_file()]
     else:
-        directory = Path(text)
-        if not directory.is_dir():
-            raise DataError(f"frame folder {directory} does not exist")
         files = [p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
     if not files:
         raise DataError(f"frame folder {text} contains no frames")

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dataset.errors import DataError
-from dataset.frames import ReadGeometry, list_frame_files, read_frames, read_geometry, read_image_bgr
+from dataset.frames import ReadGeometry, frame_glob, list_frame_files, read_frames, read_geometry, read_image_bgr
 from dataset.gloss_dict import encode_label
 from dataset.info import InfoFile
 from dataset.paths import DataPaths
@@ -61,8 +61,8 @@ class Sample:
 class SignVideoDataset(Dataset):
     """Videos stored as frame folders, described by a `<split>_info.jsonl` file.
 
-    Frames of a record are found at `Path(frame_root) / record["folder"]`
-    (a glob such as `dev/<id>/1/*.png`, or a directory of images).
+    Frames of a record are found at `record["folder"]` (a glob such as `dev/<id>/1/*.png`, or a directory of
+    images) under `frame_root`, a folder taken literally even when its name holds glob characters.
     """
 
     def __init__(
@@ -111,7 +111,7 @@ class SignVideoDataset(Dataset):
         is for the loader to report or skip)."""
         for record in self.records:
             try:
-                first = list_frame_files(self.frame_root / record["folder"])[0]
+                first = list_frame_files(frame_glob(self.frame_root, record["folder"]))[0]
                 return tuple(read_image_bgr(first, str(record["fileid"])).shape[:2]), first.suffix.lower()
             except DataError:
                 continue
@@ -157,7 +157,7 @@ class SignVideoDataset(Dataset):
         label = encode_label(str(record["label"]), self.gloss_dict, video_id)
         rng = self.rng_for(index)
         try:
-            files = list_frame_files(self.frame_root / record["folder"])
+            files = list_frame_files(frame_glob(self.frame_root, record["folder"]))
         except DataError as error:
             raise DataError(f"video {video_id!r}: {error}") from None
         indices = self.frame_indices(len(files), rng)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation.input_lines import EvaluationInputError, iter_content_lines, parse_time
+from evaluation.scorable import sclite_word_problem
 
 # The end time of a whole-file segment in the official ground truth (the largest double, as printed there).
 STM_INFINITY = "1.79769e+308"
@@ -29,7 +30,7 @@ class StmSegment:
 def read_stm(path: str | Path) -> dict[str, StmSegment]:
     """Read `fileid channel speaker begin end [<label>] words...` lines, keyed by file id in file order.
 
-    Optionally-deletable `(word)` and alternation `{ a / b }` tokens change how
+    Optionally-deletable `(word)`, alternation `{ a / b }` and null `@` words change how
     sclite aligns; no shipped ground truth uses them, so they are refused rather
     than scored differently from sclite.
     """
@@ -44,8 +45,9 @@ def read_stm(path: str | Path) -> dict[str, StmSegment]:
         if words and words[0].startswith("<") and words[0].endswith(">"):
             words = words[1:]
         for word in words:
-            if word[0] in "({" or word[-1] in ")}" or word == "/":
-                raise EvaluationInputError(path, number, f"optional/alternative reference word {word!r} is not supported")
+            reason = sclite_word_problem(word)
+            if reason is not None:
+                raise EvaluationInputError(path, number, f"reference word {word!r} {reason}; it is not supported")
         fileid = fields[0]
         if fileid in segments:
             raise EvaluationInputError(

@@ -10,7 +10,7 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataset.frames import VIDEO_SUFFIXES, is_glob
+from dataset.frames import VIDEO_SUFFIXES, frame_glob, is_glob
 from dataset.paths import SHIPPED_METADATA_DIR
 from utils.config.schema import DATASETS
 from utils.errors import UserError
@@ -34,7 +34,7 @@ class VideoEntry:
     """One video: its info record, where its raw frames are, and where the resized ones go."""
 
     record: dict
-    source: Path  # a glob of frame files, or a directory
+    source: Path  # a glob of frame files (literal folders in it escaped: dataset.frames.frame_glob), or a directory
     output_dir: Path  # relative to the frames output root
     video_file: Path | None = None  # decoded when there are no frames
 
@@ -90,7 +90,7 @@ def phoenix2014(root: Path, split: str) -> list[VideoEntry]:
         rows = [row for i, row in enumerate(rows) if i not in PHOENIX14_BROKEN_TRAIN_ROWS]
     entries = []
     for index, (raw, (fileid, folder, signer, label)) in enumerate(rows):
-        source = root / PHOENIX_FEATURES / split / folder
+        source = frame_glob(root / PHOENIX_FEATURES / split, folder)
         record = {"fileid": fileid, "folder": f"{split}/{folder}", "signer": signer, "label": label,
                   "num_frames": count_frames(source), "original_info": raw, "index": index}
         entries.append(VideoEntry(record, source, Path(split) / Path(folder).parent))
@@ -103,7 +103,7 @@ def phoenix2014_t(root: Path, split: str) -> list[VideoEntry]:
     rows = read_phoenix_csv(path, "name|video|start|end|speaker|orth|translation", 7)
     entries = []
     for index, (raw, (name, video, _start, _end, speaker, orth, _translation)) in enumerate(rows):
-        source = root / PHOENIX_FEATURES / split / video
+        source = frame_glob(root / PHOENIX_FEATURES / split, video)
         record = {"fileid": name, "folder": f"{split}/{video}", "signer": speaker, "label": orth,
                   "num_frames": count_frames(source), "original_info": raw, "index": index}
         entries.append(VideoEntry(record, source, Path(split) / Path(video).parent))
@@ -144,7 +144,7 @@ def csl_daily_splits(root: Path, annotation_file: Path | None, split_file: Path 
         record = {"fileid": name, "folder": f"{name}/*.jpg", "signer": "unknown", "label": gloss,
                   "num_frames": int(length), "original_info": "|".join(line.split("|")[1:]),
                   "index": len(entries[split])}
-        entries[split].append(VideoEntry(record, frames_dir / "*.jpg", Path(name),
+        entries[split].append(VideoEntry(record, frame_glob(frames_dir, "*.jpg"), Path(name),
                                          find_video_file(name, video_dirs)))
     return entries
 
@@ -162,9 +162,9 @@ def csl(root: Path, split: str) -> list[VideoEntry]:
         basename = name.rstrip("/").split("/")[-1]
         frames_dir = Path(name) if Path(name).is_dir() else root / basename
         record = {"fileid": name, "folder": f"{basename}/*.jpg", "signer": "unknown", "label": label,
-                  "num_frames": count_frames(frames_dir / "*.jpg"), "original_info": line,
+                  "num_frames": count_frames(frame_glob(frames_dir, "*.jpg")), "original_info": line,
                   "index": len(entries)}
-        entries.append(VideoEntry(record, frames_dir / "*.jpg", Path(basename),
+        entries.append(VideoEntry(record, frame_glob(frames_dir, "*.jpg"), Path(basename),
                                   find_video_file(basename, [root, root / "videos"])))
     return entries
 

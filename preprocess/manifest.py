@@ -5,6 +5,10 @@ an optional `signer` column, one row per video.
 manifest's folder unless absolute; `glosses` is space-separated, in any script. The rows become the same
 records the known corpora get (preprocess/corpora.py), so metadata and frame resizing run unchanged:
 videos are decoded into PNG frames, frame folders are resized keeping their file names.
+
+Ids and folders may hold glob characters (`clip[2]`): a video or folder is taken as named, and the info files'
+frame globs escape them. Ids, signers and glosses that the STM/CTM files or the scorers would break on or
+misread (evaluation/scorable.py) stop preprocessing with one line naming the row.
 """
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import csv
 import glob
 from pathlib import Path
 
-from dataset.frames import IMAGE_SUFFIXES, is_glob, is_video_file
+from dataset.frames import IMAGE_SUFFIXES, frame_glob, is_glob, is_video_file
+from evaluation.scorable import id_clash, video_problem
 from preprocess.corpora import AnnotationError, VideoEntry, count_frames
 
 MANIFEST_COLUMNS = ("id", "split", "path", "glosses")
@@ -21,34 +26,49 @@ UNKNOWN_SIGNER = "unknown"  # the STM speaker when the manifest has no signer co
 VIDEO_FRAME_SUFFIX = ".png"  # frames decoded from a video are stored losslessly, as PHOENIX's
 
 
-def _frame_suffix(source: Path) -> str | None:
-    """The suffix of the first frame a folder or glob holds, None when it holds none."""
-    pattern = str(source) if is_glob(source) else str(source / "*")
-    frames = sorted(p for p in glob.glob(pattern) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
-    return Path(frames[0]).suffix if frames else None
+def _frames(path: Path, pattern: Path) -> tuple[Path, str] | None:
+    """(glob, suffix) of the frames of the folder `path` (its name taken literally, glob characters and all) or of
+    the glob `pattern`, None when it holds none."""
+    folder = path.is_dir()
+    matches = glob.glob(str(frame_glob(path, "*") if folder else pattern))
+    frames = sorted(match for match in matches if Path(match).suffix.lower() in IMAGE_SUFFIXES)
+    if not frames:
+        return None
+    suffix = Path(frames[0]).suffix
+    return (frame_glob(path, f"*{suffix}") if folder else pattern), suffix
 
 
 def _entry(row: dict[str, str], split: str, base: Path, where: str, index: int) -> VideoEntry:
-    """The record and frame source of one manifest row; a path that holds nothing is an error."""
+    """The record and frame source of one manifest row; a path that holds nothing is an error. `path` names a video
+    or a folder literally (glob characters and all), or is a glob; relative, it is under the manifest's folder `base`,
+    taken literally. The record's frame folder is a glob whose split and id are escaped."""
     fileid, path_text = row["id"].strip(), row["path"].strip()
-    path = Path(path_text) if Path(path_text).is_absolute() else base / path_text
+    absolute = Path(path_text).is_absolute()
+    path = Path(path_text) if absolute else base / path_text
+    pattern = Path(path_text) if absolute else frame_glob(base, path_text)
     output_dir = Path(split) / fileid
-    record = {"fileid": fileid, "signer": (row.get("signer") or "").strip() or UNKNOWN_SIGNER,
-              "label": " ".join(row["glosses"].split()), "original_info": ",".join(row[c] or "" for c in row),
-              "index": index}
-    if is_video_file(path) and not is_glob(path):
+    record = {"fileid": fileid, "signer": _signer(row), "label": " ".join(row["glosses"].split()),
+              "original_info": ",".join(row[c] or "" for c in row), "index": index}
+    if is_video_file(path) and (path.is_file() or not is_glob(path_text)):
         if not path.is_file():
             raise AnnotationError(f"{where}: video {path} not found")
-        record.update(folder=f"{output_dir.as_posix()}/*{VIDEO_FRAME_SUFFIX}", num_frames=0)  # counted when decoded
-        # a frame glob under the file itself matches nothing, so the video is decoded into that suffix
-        return VideoEntry(record, path / f"*{VIDEO_FRAME_SUFFIX}", output_dir, video_file=path)
-    suffix = _frame_suffix(path)
-    if suffix is None:
+        record.update(folder=frame_glob(output_dir, f"*{VIDEO_FRAME_SUFFIX}").as_posix(), num_frames=0)
+        # a frame glob under the file itself matches nothing, so the video is decoded into that suffix; its frames
+        # are counted when decoded
+        return VideoEntry(record, frame_glob(path, f"*{VIDEO_FRAME_SUFFIX}"), output_dir, video_file=path)
+    frames = _frames(path, pattern)
+    if frames is None:
+        hint = "; a glob matches a literal '[' written as '[[]'" if "[" in path_text and not path.exists() else ""
         raise AnnotationError(f"{where}: {path} is neither a video file nor a folder or glob of frames "
-                              f"({', '.join(IMAGE_SUFFIXES)})")
-    source = path if is_glob(path) else path / f"*{suffix}"
-    record.update(folder=f"{output_dir.as_posix()}/*{suffix}", num_frames=count_frames(source))
+                              f"({', '.join(IMAGE_SUFFIXES)}){hint}")
+    source, suffix = frames
+    record.update(folder=frame_glob(output_dir, f"*{suffix}").as_posix(), num_frames=count_frames(source))
     return VideoEntry(record, source, output_dir)
+
+
+def _signer(row: dict[str, str]) -> str:
+    """The row's signer, UNKNOWN_SIGNER when the column is absent or empty."""
+    return (row.get("signer") or "").strip() or UNKNOWN_SIGNER
 
 
 def read_manifest(path: Path) -> dict[str, list[VideoEntry]]:
@@ -67,7 +87,7 @@ def read_manifest(path: Path) -> dict[str, list[VideoEntry]]:
                               f"{','.join(MANIFEST_COLUMNS)}[,signer], found {','.join(columns) or 'nothing'}")
     reader.fieldnames = columns
     splits: dict[str, list[VideoEntry]] = {split: [] for split in MANIFEST_SPLITS}
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[str, int]] = {}
     for line_number, row in enumerate(reader, start=2):
         where = f"{path}:{line_number}"
         if None in row or any(row[name] is None for name in MANIFEST_COLUMNS):
@@ -75,15 +95,18 @@ def read_manifest(path: Path) -> dict[str, list[VideoEntry]]:
         fileid, split = row["id"].strip(), row["split"].strip()
         if not fileid:
             raise AnnotationError(f"{where}: empty id")
-        if fileid in seen:
-            raise AnnotationError(f"{where}: id {fileid!r} already used on line {seen[fileid]}")
-        seen[fileid] = line_number
+        clash = id_clash(fileid, line_number, seen)
+        if clash is not None:
+            raise AnnotationError(f"{where}: {clash}")
         if split not in splits:
             raise AnnotationError(f"{where}: split {split!r} is not one of {', '.join(MANIFEST_SPLITS)}")
         if not row["glosses"].split():
             raise AnnotationError(f"{where}: video {fileid!r} has no glosses")
         if "/" in fileid or "\\" in fileid or fileid in (".", ".."):
             raise AnnotationError(f"{where}: id {fileid!r} must not contain a path separator")
+        problem = video_problem(fileid, _signer(row), row["glosses"].split())
+        if problem is not None:
+            raise AnnotationError(f"{where}: {problem}")
         splits[split].append(_entry(row, split, path.parent, where, len(splits[split])))
     if not splits["train"]:
         raise AnnotationError(f"{path}: no row of the train split")

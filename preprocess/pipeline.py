@@ -47,10 +47,10 @@ def preprocess_corpus(dataset: str, dataset_root: Path, output: Path | None = No
         entries = [entry for split_entries in splits.values() for entry in split_entries]
         results = resize_all(entries, frames_output, output_size, workers)
         summary.problems = [problem for result in results for problem in result.problems]
-        written = {result.fileid: result.written for result in results}
-        for entry in entries:
+        frames = {result.fileid: result.frames for result in results}
+        for entry in entries:  # a video decoded now or by an earlier run: as many frames as it has in the output
             if entry.video_file is not None and entry.record["num_frames"] == 0:
-                entry.record["num_frames"] = written.get(str(entry.record["fileid"]), 0)
+                entry.record["num_frames"] = frames.get(str(entry.record["fileid"]), 0)
         summary.already_done = sum(result.skipped for result in results)
         summary.resized = len(results) - summary.already_done
     prefix = str(frames_output if frames_output is not None else raw_frame_root(dataset, dataset_root))

@@ -27,10 +27,11 @@ VIDEO_MARKER = ".extracted"
 
 @dataclass
 class VideoResult:
-    """Outcome of one video: frames written, skipped as already done, and problems."""
+    """Outcome of one video: the frames its output folder holds (written now, or by an earlier run when skipped as
+    already done), and problems."""
 
     fileid: str
-    written: int = 0
+    frames: int = 0
     skipped: bool = False
     problems: list[str] = field(default_factory=list)
 
@@ -57,7 +58,7 @@ def resize_folder(entry: VideoEntry, target: Path, size: int) -> VideoResult:
         result.problems.append(f"{result.fileid}: no frames at {entry.source}")
         return result
     if target.is_dir() and len([p for p in target.iterdir() if p.suffix == files[0].suffix]) == len(files):
-        result.skipped = True
+        result.skipped, result.frames = True, len(files)
         return result
     for path in files:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -65,7 +66,7 @@ def resize_folder(entry: VideoEntry, target: Path, size: int) -> VideoResult:
             result.problems.append(f"{result.fileid}: unreadable frame {path}")
             continue
         write_image(target / path.name, resize_frame(image, size))
-        result.written += 1
+        result.frames += 1
     return result
 
 
@@ -73,7 +74,7 @@ def extract_video(entry: VideoEntry, target: Path, size: int, suffix: str) -> Vi
     """Decode a video file into resized numbered frames; a marker written last makes it resumable."""
     result = VideoResult(str(entry.record["fileid"]))
     if (target / VIDEO_MARKER).is_file():
-        result.skipped = True
+        result.skipped, result.frames = True, sum(1 for p in target.iterdir() if p.suffix == suffix)
         return result
     try:
         frames = read_video_file(entry.video_file)
@@ -83,7 +84,7 @@ def extract_video(entry: VideoEntry, target: Path, size: int, suffix: str) -> Vi
     for index, frame in enumerate(frames):
         bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
         write_image(target / f"{index:06d}{suffix}", resize_frame(bgr, size))
-    result.written = len(frames)
+    result.frames = len(frames)
     with atomic_open(target / VIDEO_MARKER, "w") as handle:
         handle.write(f"{len(frames)}\n")
     return result

@@ -63,3 +63,31 @@ def test_an_undecodable_frame_fails_the_full_check(corpus, tmp_path, capsys):
 def test_ctc_steps_needed(label, needed):
     from modules.losses import ctc_required_length
     assert ctc_required_length(label.split()) == needed
+
+
+def _set(key: str, value: str):
+    return lambda records: records[2].update({key: value})
+
+
+@pytest.mark.parametrize("edit, message", [
+    pytest.param(_set("fileid", "my clip 01"), "4: fileid 'my clip 01' contains whitespace", id="space-in-id"),
+    pytest.param(_set("signer", "Signer One"), "4: signer 'Signer One' contains whitespace", id="space-in-signer"),
+    pytest.param(_set("fileid", ";;x"), "4: fileid ';;x' starts with ';;'", id="comment-id"),
+    pytest.param(lambda records: records[3].update(fileid=records[2]["fileid"].upper()),
+                 "5: id 'SYNTHETIC_TRAIN_00002' differs from 'synthetic_train_00002' (line 4) only in letter case",
+                 id="ids-differing-in-case"),
+    pytest.param(_set("label", "(laugh)"), "4: gloss '(laugh)' in label is in parentheses", id="parenthesised-gloss"),
+    pytest.param(_set("label", "{x}"), "4: gloss '{x}' in label contains a brace", id="braced-gloss"),
+    pytest.param(_set("label", "A / B"), "4: gloss '/' in label is a bare '/'", id="bare-slash"),
+    pytest.param(_set("label", "<PAUSE> A"), "4: gloss '<PAUSE>' in label is in angle brackets",
+                 id="sentence-starting-with-<PAUSE>"),
+])
+def test_an_older_info_file_with_a_value_the_scorers_cannot_carry_is_refused_at_once(corpus, tmp_path, capsys, edit,
+                                                                                   message):
+    """An info file preprocessed before the manifest refused such values: one line naming it, before any frame is
+    read (and main.py stops the same way, before training)."""
+    meta = edited_meta(corpus["info_dir"], tmp_path, edit)
+    assert check(corpus, tmp_path, meta) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: {meta / 'train_info.jsonl'}:{message}") and "\n" not in error, error
+    assert error.endswith("then preprocess again")

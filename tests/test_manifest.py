@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from data_fixtures import write_clip
-from evaluation import normalise_hypothesis
+from dataset.video_dataset import SignVideoDataset
+from evaluation import normalise_hypothesis, read_stm
 from preprocess.cli import main as preprocess_main
 
 SIZE = 32
@@ -116,3 +117,78 @@ def test_custom_hypotheses_are_scored_as_written():
     glosses = ["loc-ДОМ", "__LEFTHAND__", "ΓΕΙΑ"]
     assert normalise_hypothesis(glosses, "custom") == glosses
     assert normalise_hypothesis(glosses, "phoenix2014") != glosses
+
+
+@pytest.mark.parametrize("row, message", [
+    pytest.param("my clip 01,dev,videos/b.mp4,ДОМ,s1", "id 'my clip 01' contains whitespace, which splits STM/CTM "
+                 "lines", id="space-in-id"),
+    pytest.param("f,dev,videos/b.mp4,ДОМ,Signer One", "signer 'Signer One' contains whitespace, which splits STM/CTM "
+                 "lines", id="space-in-signer"),
+    pytest.param("f\x07g,dev,videos/b.mp4,ДОМ,s1", "id 'f\\x07g' contains the control character '\\x07'",
+                 id="control-character"),
+    pytest.param(";;f,dev,videos/b.mp4,ДОМ,s1", "id ';;f' starts with ';;', which makes its STM and CTM lines comments",
+                 id="comment-id"),
+    pytest.param("A,dev,videos/b.mp4,ДОМ,s1", "id 'A' differs from 'a' (line 2) only in letter case, which sclite "
+                 "ignores", id="ids-differing-in-case"),
+    pytest.param("f,dev,videos/b.mp4,ДОМ (laugh),s1", "gloss '(laugh)' in glosses is in parentheses, which sclite "
+                 "reads as an optionally deletable word", id="parenthesised-gloss"),
+    pytest.param("f,dev,videos/b.mp4,ДОМ {x},s1", "gloss '{x}' in glosses contains a brace", id="braced-gloss"),
+    pytest.param("f,dev,videos/b.mp4,ДОМ x{y,s1", "gloss 'x{y' in glosses contains a brace", id="brace-in-gloss"),
+    pytest.param("f,dev,videos/b.mp4,ДОМ / МАМА,s1", "gloss '/' in glosses is a bare '/', which separates sclite's "
+                 "alternatives", id="bare-slash"),
+    pytest.param("f,dev,videos/b.mp4,ДОМ @,s1", "gloss '@' in glosses is '@', sclite's null word", id="null-word"),
+    pytest.param("f,dev,videos/b.mp4,<PAUSE> ДОМ,s1", "gloss '<PAUSE>' in glosses is in angle brackets, which sclite "
+                 "reads as the video's label at the start of a reference", id="sentence-starting-with-<PAUSE>"),
+    pytest.param("f,dev,videos/b.mp4,ДОМ*,s1", "gloss 'ДОМ*' in glosses contains '*', the official Python scorer's "
+                 "gap marker", id="asterisk"),
+    pytest.param("f,dev,videos/b.mp4,[EMPTY],s1", "gloss '[EMPTY]' in glosses is what the scorers put for a video "
+                 "without output", id="empty-hypothesis-marker"),
+    pytest.param("f,dev,videos/b.mp4,IGNORE_TIME_SEGMENT_IN_SCORING,s1", "gloss 'IGNORE_TIME_SEGMENT_IN_SCORING' in "
+                 "glosses makes sclite leave the whole video out of scoring", id="ignored-segment"),
+])
+def test_a_value_the_scoring_files_cannot_carry_is_one_line_naming_it(corpus, capsys, row, message):
+    """Each value would break the STM/CTM files or be scored wrongly at the first evaluation, after an epoch."""
+    manifest = corpus / "bad.csv"
+    manifest.write_text("id,split,path,glosses,signer\na,train,videos/a.mp4,ДОМ,s1\n" + row + "\n", encoding="utf-8")
+    assert preprocess(corpus, manifest) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: {manifest}:3: {message}") and "\n" not in error, error
+    assert ": rename" in error  # what to do
+    assert not (corpus / "meta").exists()
+
+
+def test_glob_characters_in_ids_and_folders_work(tmp_path):
+    """`[`, `*` and `?` in ids, in the manifest's folder, in frame folders and in the output folders: the frames are
+    found where they were written (an info file of an earlier version, whose folders are not escaped, too)."""
+    root = tmp_path / "set[1]"
+    (root / "videos").mkdir(parents=True)
+    write_video(root / "videos" / "take[1].mp4", 5, seed=1)
+    write_clip(root / "frames" / "clip[2]", np.zeros((6, 20, 30, 3), np.uint8))
+    write_clip(root / "frames" / "g[3]", np.zeros((4, 20, 30, 3), np.uint8))
+    (root / "corpus.csv").write_text("id,split,path,glosses\n"
+                                     "v[1],train,videos/take[1].mp4,ДОМ МАМА\n"
+                                     "what?,train,frames/clip[2],ДОМ\n"
+                                     "a*,dev,frames/g[[]3]/*.png,МАМА\n", encoding="utf-8")
+    out, meta = tmp_path / "out[1]", tmp_path / "meta[1]"
+    assert preprocess_main(["--dataset", "custom", "--manifest", str(root / "corpus.csv"), "--output", str(meta),
+                            "--frames-output", str(out), "--output-size", str(SIZE), "--workers", "1"]) == 0
+    gloss_dict = {"ДОМ": 1, "МАМА": 2}
+    for split, expected in (("train", [("v[1]", 5), ("what?", 6)]), ("dev", [("a*", 4)])):
+        info = meta / f"{split}_info.jsonl"
+        records = [json.loads(line) for line in info.read_text(encoding="utf-8").splitlines()[1:]]
+        assert [(r["fileid"], r["num_frames"]) for r in records] == expected
+        assert list(read_stm(meta / f"custom-groundtruth-{split}.stm")) == [fileid for fileid, _ in expected]
+        unescaped = info.with_name(f"old_{split}_info.jsonl")
+        text = info.read_text(encoding="utf-8")
+        unescaped.write_text(text.replace("[[]", "[").replace("[*]", "*").replace("[?]", "?"), encoding="utf-8")
+        for path in (info, unescaped):
+            dataset = SignVideoDataset(path, gloss_dict, out, mode="test", input_size=SIZE)
+            assert [len(dataset.load(i).video) for i in range(len(dataset))] == [frames for _, frames in expected]
+
+
+def test_a_rerun_writes_the_same_metadata(corpus):
+    """Resuming finds every video done and writes the info files (frame counts included) byte for byte again."""
+    assert preprocess(corpus, corpus / "corpus.csv") == 0
+    first = {path.name: path.read_bytes() for path in (corpus / "meta").iterdir()}
+    assert preprocess(corpus, corpus / "corpus.csv") == 0
+    assert {path.name: path.read_bytes() for path in (corpus / "meta").iterdir()} == first

@@ -1,5 +1,6 @@
 """score() with the sclite tool: merging with the STM, totals worked out by hand, reports, bad input, absent sclite."""
 import json
+import re
 
 import pytest
 
@@ -56,6 +57,15 @@ def test_malformed_stm_line_names_the_line(files):
 def test_duplicate_stm_id_is_refused(files):
     (files / "ref.stm").write_text(STM + "v3 1 signer02 0.0 1.0 Q\n", encoding="utf-8")
     with pytest.raises(EvaluationInputError, match=r"ref\.stm:5: file id v3 already has a segment on line 4"):
+        read_stm(files / "ref.stm")
+
+
+@pytest.mark.parametrize("word", ["(A)", "{", "x{y", "/", "@", "IGNORE_TIME_SEGMENT_IN_SCORING"])
+def test_a_reference_word_sclite_gives_a_meaning_is_refused(files, word):
+    """Optional, alternation and null words, and the ignored segment: sclite would not score them as words (and a '{'
+    inside a word crashes it), so the Python scores would silently differ from sclite's."""
+    (files / "ref.stm").write_text(STM + f"v4 1 signer02 0.0 1.0 Q {word}\n", encoding="utf-8")
+    with pytest.raises(EvaluationInputError, match=rf"ref\.stm:5: reference word {re.escape(repr(word))}"):
         read_stm(files / "ref.stm")
 
 
