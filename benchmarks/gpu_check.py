@@ -6,7 +6,8 @@
 Per GPU it trains the full R101 SlowFastSign (PHOENIX-2014's classes) on generated clips of
 PHOENIX-like length (batch 2, 120 and 200 frames, 224x224) and prints, for
 float32, float16 AMP and bfloat16 AMP, each with and without channels_last_3d:
-the median step time and the peak GPU memory. It checks that the AMP losses
+the median step time and the peak GPU memory; then the peak memory of steps on the longest training clips
+with batch 2 or 1 x 2 accumulated, with and without activation checkpointing (README's memory table). It checks that the AMP losses
 agree with float32 on the same batch (dropout off), that uint8 frames normalised on the
 GPU have the official CPU bits, measures the training
 loader's clips/s on generated PNG frames against the GPU's consumption rate,
@@ -97,10 +98,11 @@ def training_loss(model: nn.Module, batch: Batch, device: torch.device, precisio
 
 
 def measure_training(model: nn.Module, batch: Batch, device: torch.device, precision: Precision,
-                     steps: int = 3) -> tuple[float, float | None]:
-    """Median seconds per step of the real training loop (seq_scripts.train_epoch, with the optimiser that
-    experiment.build_optimizer makes from the default configuration: the official Adam, fused on CUDA) after one
-    warm-up step, and the peak GPU memory in GB (None on CPU)."""
+                     steps: int = 3, accumulate: int = 1) -> tuple[float, float | None]:
+    """Median seconds per optimiser step of the real training loop (seq_scripts.train_epoch, with the optimiser
+    that experiment.build_optimizer makes from the default configuration: the official Adam, fused on CUDA; each
+    step `accumulate` forward passes of `batch`) after one warm-up step, and the peak GPU memory in GB (None on
+    CPU)."""
     from experiment import build_optimizer
 
     model = model.to(device).train()
@@ -117,8 +119,9 @@ def measure_training(model: nn.Module, batch: Batch, device: torch.device, preci
             torch.cuda.synchronize(device)
         stamps.append(time.perf_counter())
 
-    seq_scripts.train_epoch(model, [batch] * (steps + 1), SLRLoss(), optimizer, scaler, DistContext(device), epoch=0,
-                            precision=precision, log_interval=0, on_step=stamp)
+    seq_scripts.train_epoch(model, [batch] * (accumulate * (steps + 1)), SLRLoss(), optimizer, scaler,
+                            DistContext(device), epoch=0, precision=precision, log_interval=0, on_step=stamp,
+                            accumulate=accumulate)
     if len(stamps) < 2:
         raise RuntimeError(f"only {len(stamps)} of {steps + 1} training steps were taken (non-finite loss or gradients)")
     peak = torch.cuda.max_memory_allocated(device) / 1e9 if device.type == "cuda" else None
@@ -164,6 +167,41 @@ def check_device(device: torch.device, frames: tuple[int, ...], steps: int, fail
                 fp16_step = seconds
             torch.cuda.empty_cache()
     return rows, fp16_step
+
+
+# (label, clips per forward pass, forward passes per step, activation checkpointing, autocast dtype): the settings
+# README's memory table ("The GPU you have") is filled from; each makes optimiser steps of 2 clips, as officially.
+MEMORY_SETTINGS = [
+    ("batch 2, float16 AMP (official)", 2, 1, False, torch.float16),
+    ("batch 1 x 2 accumulated, float16 AMP", 1, 2, False, torch.float16),
+    ("batch 2, float16 AMP, activation checkpointing", 2, 1, True, torch.float16),
+    ("batch 1 x 2 accumulated, float16 AMP, activation checkpointing", 1, 2, True, torch.float16),
+    ("batch 2, float32", 2, 1, False, None),
+    ("batch 1 x 2 accumulated, float32, activation checkpointing", 1, 2, True, None),
+]
+
+
+def check_memory(device: torch.device, frames: int, failures: list[str]) -> list[Row]:
+    """Peak GPU memory of R101 training steps on the longest clips training makes (`frames` each) under each
+    MEMORY_SETTINGS entry: what decides whether a run fits an 8, 12, 16 or 24 GB card."""
+    name = torch.cuda.get_device_name(device)
+    rows = []
+    for label, size, accumulate, checkpointing, dtype in MEMORY_SETTINGS:
+        torch.manual_seed(0)
+        model = SLRModel(NUM_CLASSES, backbone_from_yaml(R101), activation_checkpointing=checkpointing)
+        figure = f"[{name}] peak memory, {label}, clips of {frames} frames"
+        try:
+            seconds, peak = measure_training(model, generated_batch((frames,) * size), device, Precision(dtype),
+                                             steps=2, accumulate=accumulate)
+            rows.append(Row(figure, f"{peak:.1f} GB, {seconds:.2f} s/step"))
+        except torch.cuda.OutOfMemoryError:
+            rows.append(Row(figure, f"out of memory ({torch.cuda.get_device_properties(device).total_memory / 1e9:.0f} GB)"))
+        except RuntimeError as error:
+            failures.append(f"{name}: memory, {label}: {error}".splitlines()[0])
+            rows.append(Row(figure, "failed", "", False))
+        del model
+        torch.cuda.empty_cache()
+    return rows
 
 
 def check_normalisation(device: torch.device, failures: list[str]) -> Row:
@@ -281,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per setting (after one warm-up)")
     parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="loader workers")
     parser.add_argument("--clips", type=int, default=24, help="clips for the loader measurement")
+    parser.add_argument("--memory-frames", type=int, default=232,
+                        help="clip length of the peak-memory rows (232: the longest clip training's rescale makes)")
     parser.add_argument("--ddp-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     frames = tuple(args.frames)
@@ -305,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     for index in range(torch.cuda.device_count()):
         device_rows, fp16_step = check_device(torch.device("cuda", index), frames, args.steps, failures)
         rows += [check_normalisation(torch.device("cuda", index), failures)] + device_rows
+        rows += check_memory(torch.device("cuda", index), args.memory_frames, failures)
         fp16_steps.append(fp16_step)
     if fp16_steps[0] == fp16_steps[0]:
         rows += check_loader(args.workers, args.clips, fp16_steps[0])

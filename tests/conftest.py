@@ -66,6 +66,14 @@ def run_args(corpus: dict[str, Path], work_dir: Path, *extra: str, info_dir: Pat
     ]
 
 
+def torchrun(processes: int, *args: str) -> list[str]:
+    """The command line of `torchrun --standalone --nproc_per_node <processes> main.py args` (this Python's)."""
+    import sys
+
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+            "main.py", *args]
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a main.py (or other command) subprocess: one thread each, unbuffered output."""
     return dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", **extra)

@@ -3,12 +3,15 @@
 
     python -m torch.distributed.run --standalone --nproc_per_node N tests/ddp_step_worker.py OUT.pt
 
-Two scenarios, each from the same initial weights:
+Scenarios, each from the same initial weights:
 - "skip": Adam with weight decay over three global batches whose third has no alignable clip, and over the
   first two alone: the parameters and optimizer state after each;
 - "weigh": SGD over one global batch [alignable clip, clip too short for its label], BatchNorm frozen (its
   batch statistics are per process; SyncBatchNorm needs CUDA): the loss reported, the gradients and the
-  parameters after the step.
+  parameters after the step;
+- "accumulate": SGD over one global batch of four clips of four lengths, BatchNorm frozen, split into
+  micro-batches of 4, 2 and 1 clips per process (accumulate_grad_batches 1, 2 and 4 in one process; 2 micro-
+  batches of 1 clip each in two): loss, gradients and parameters after the step.
 """
 from __future__ import annotations
 
@@ -46,9 +49,9 @@ class FrozenBatchNormModel(SLRModel):
         return self
 
 
-def clip(seed: int, label: list[int]) -> Sample:
+def clip(seed: int, label: list[int], frames: int = FRAMES) -> Sample:
     generator = torch.Generator().manual_seed(seed)
-    video = torch.randint(0, 256, (FRAMES, 32, 32, 3), generator=generator, dtype=torch.uint8)
+    video = torch.randint(0, 256, (frames, 32, 32, 3), generator=generator, dtype=torch.uint8)
     return Sample(video, label, {"fileid": f"clip{seed}"})
 
 
@@ -69,10 +72,10 @@ def build(model_class: type, context: DistContext) -> nn.Module:
 
 
 def train(model: nn.Module, optimizer: torch.optim.Optimizer, batches: list, context: DistContext,
-          on_step=None) -> None:
+          on_step=None, accumulate: int = 1) -> None:
     scaler = torch.amp.GradScaler("cuda", enabled=False)
     train_epoch(model, batches, SLRLoss(), optimizer, scaler, context, epoch=0, precision=Precision(),
-                log_interval=0, on_step=on_step)
+                log_interval=0, on_step=on_step, accumulate=accumulate)
 
 
 def skip_scenario(context: DistContext) -> dict:
@@ -88,7 +91,8 @@ def skip_scenario(context: DistContext) -> dict:
     return results
 
 
-def weigh_scenario(context: DistContext) -> dict:
+def one_sgd_step(context: DistContext, batches: list, accumulate: int = 1) -> dict:
+    """Loss, parts, gradients and parameters of one SGD step of the frozen-BatchNorm model over `batches`."""
     model = build(FrozenBatchNormModel, context)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     seen = {}
@@ -97,14 +101,34 @@ def weigh_scenario(context: DistContext) -> dict:
         seen["loss"], seen["parts"] = loss, parts
         seen["gradients"] = {k: v.grad.detach().clone() for k, v in unwrap(model).named_parameters()}
 
-    train(model, optimizer, local_batches([[clip(0, ALIGNABLE[0]), clip(1, TOO_LONG)]], context), context, record)
+    train(model, optimizer, batches, context, record, accumulate)
     seen["parameters"] = {k: v.detach().clone() for k, v in unwrap(model).named_parameters()}
     return seen
 
 
+def weigh_scenario(context: DistContext) -> dict:
+    return one_sgd_step(context, local_batches([[clip(0, ALIGNABLE[0]), clip(1, TOO_LONG)]], context))
+
+
+UNEQUAL = [clip(index, label, frames) for index, (label, frames) in enumerate(zip(ALIGNABLE, (24, 41, 30, 17)))]
+
+
+def accumulate_scenario(context: DistContext) -> dict:
+    """One global batch of four clips of four lengths as micro-batches of `size` clips per process."""
+    share = UNEQUAL[context.rank::context.world_size]
+    results = {}
+    for size in (4, 2, 1):
+        if size > len(share):
+            continue
+        micro = [share[start:start + size] for start in range(0, len(share), size)]
+        results[size] = one_sgd_step(context, [PadCollate()(samples) for samples in micro], accumulate=len(micro))
+    return results
+
+
 def main(out: str) -> int:
     context = init_distributed("cpu")
-    results = {"world_size": context.world_size, "skip": skip_scenario(context), "weigh": weigh_scenario(context)}
+    results = {"world_size": context.world_size, "skip": skip_scenario(context), "weigh": weigh_scenario(context),
+               "accumulate": accumulate_scenario(context)}
     if context.is_main:
         torch.save(results, out)
     cleanup(context)

@@ -48,11 +48,25 @@ def test_a_process_with_only_unusable_clips_weighs_the_others_as_one_process_wou
     has nothing alignable) against 1 process x 2 clips. The CTC terms are the mean over the one usable clip,
     the distillation the mean over both clips' frames, in both; BatchNorm is frozen (per-process batch
     statistics would differ), so loss, gradients and the SGD step agree to float32 rounding."""
-    one, two = runs[1]["weigh"], runs[2]["weigh"]
-    assert two["loss"] == pytest.approx(one["loss"], rel=1e-5)
-    for key, value in one["parts"].items():
-        assert two["parts"][key] == pytest.approx(value, rel=1e-5, abs=1e-5), key
-    for name, gradient in one["gradients"].items():
-        torch.testing.assert_close(two["gradients"][name], gradient, rtol=1e-4, atol=1e-6, msg=name)
-    for name, value in one["parameters"].items():
-        torch.testing.assert_close(two["parameters"][name], value, rtol=1e-5, atol=1e-7, msg=name)
+    assert_same_step(runs[2]["weigh"], runs[1]["weigh"], "2 x 1")
+
+
+def assert_same_step(ours: dict, reference: dict, where: str) -> None:
+    """Loss, parts, gradients and parameters of one step equal to float32 rounding (summed in another order)."""
+    assert ours["loss"] == pytest.approx(reference["loss"], rel=1e-5), where
+    for key, value in reference["parts"].items():
+        assert ours["parts"][key] == pytest.approx(value, rel=1e-5, abs=1e-5), (where, key)
+    for name, gradient in reference["gradients"].items():
+        torch.testing.assert_close(ours["gradients"][name], gradient, rtol=1e-4, atol=1e-6, msg=f"{where}: {name}")
+    for name, value in reference["parameters"].items():
+        torch.testing.assert_close(ours["parameters"][name], value, rtol=1e-5, atol=1e-7, msg=f"{where}: {name}")
+
+
+@pytest.mark.parametrize("processes, size", [(1, 2), (1, 1), (2, 1), (2, 2)])
+def test_micro_batches_and_processes_of_clips_of_unequal_lengths_step_as_one_batch(runs, processes, size):
+    """Four clips of 17 to 41 frames: one batch of four in one process against the same clips as micro-batches
+    (accumulate_grad_batches) and over two processes. Every micro-batch is padded to the global batch's longest
+    clip, so each clip's features, the distillation's rows and the CTC mean are one batch's: with BatchNorm
+    frozen (its batch statistics are per micro-batch and per process) the steps agree to float32 rounding."""
+    reference = runs[1]["accumulate"][4]
+    assert_same_step(runs[processes]["accumulate"][size], reference, f"{processes} x {size}")

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from checkpoint_files import CreatesAFile
-from conftest import child_env, edited_meta, run_args
+from conftest import child_env, edited_meta, run_args, torchrun
 import main as entry
 from utils.checkpoint import read_checkpoint
 
@@ -269,6 +269,26 @@ def test_corrupt_frame_with_skip_bad_is_counted(corpus, meta, tmp_path):
     done = run(["main.py", *args])
     assert done.returncode == 0, done.stderr[-2000:]
     assert "1 bad samples skipped" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_batch_with_no_readable_clip_skips_its_step_on_every_process(corpus, meta, tmp_path, processes):
+    """Batches of one clip, one clip unreadable: the process holding it has nothing to forward. Every process
+    skips that step (a process alone skipping would leave the others waiting in DDP's forward pass for ever)
+    and the sample is counted."""
+    frame_root, _ = corrupt_first_frame(corpus, meta, tmp_path)
+    args = base_args(meta, tmp_path / "work") + [f"dataset_info.dataset_root={frame_root}", "--num-epoch", "1",
+                                                    "--max-steps-per-epoch", "0", "--batch-size", "1",
+                                                    "feeder_args.skip_bad=true"]
+    command = torchrun(processes, *args) if processes > 1 else [sys.executable, "main.py", *args]
+    done = subprocess.run(command, cwd=REPO, env=child_env(SLOWFASTSIGN_JEMALLOC="0"), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = (tmp_path / "work" / "log.txt").read_text()
+    assert "1 bad samples skipped" in log
+    history = json.loads((tmp_path / "work" / "training_history.json").read_text())
+    assert history["epochs"][0]["steps"] == 6 // processes - 1  # the 6 clips' global batches but the one
 
 
 @pytest.mark.slow

@@ -72,3 +72,21 @@ def test_normalisation_check_passes_the_true_division_and_fails_a_reciprocal(mon
     monkeypatch.setattr(Batch, "network_input", by_reciprocal)
     assert not gpu_check.check_normalisation(torch.device("cpu"), failures).passed
     assert len(failures) == 1 and "differs from the official CPU bits" in failures[0]
+
+
+def test_an_accumulated_measurement_makes_each_optimiser_step_of_several_forward_passes():
+    """The memory rows' 1 x 2 accumulated setting: every timed optimiser step (and the warm-up) is two forward
+    passes (training/step_plan.py; tests/test_ddp_steps.py checks that they step as one batch)."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    torch.manual_seed(0)
+    model = SLRModel(9, tiny_backbone(), hidden_size=16, lstm_dropout=0.0)
+    forwards, steps = [], []
+    model.register_forward_hook(lambda *_: forwards.append(len(steps)))
+    handle = register_optimizer_step_post_hook(lambda *_: steps.append(len(forwards)))
+    try:
+        batch = gpu_check.generated_batch((24,), size=32, num_classes=9)
+        gpu_check.measure_training(model, batch, torch.device("cpu"), Precision(), steps=2, accumulate=2)
+    finally:
+        handle.remove()
+    assert steps == [2, 4, 6] and forwards == [0, 0, 1, 1, 2, 2]

@@ -1,6 +1,5 @@
 """End-to-end tests of main.py on a tiny synthetic corpus (the short version of the demo)."""
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 import torch
 
 from checkpoint_files import save_as_official_code
-from conftest import CORPUS_FRAME_SIZE, child_env, run_args
+from conftest import CORPUS_FRAME_SIZE, child_env, run_args, torchrun
 from dataset.paths import DataPaths
 from dataset.video_dataset import split_dataset
 import experiment
@@ -234,75 +233,18 @@ def test_the_other_commands_answer_help_before_torch_is_loaded(module):
     assert done.stdout.strip().splitlines()[-1] == "0 False", done.stdout + done.stderr
 
 
-def _run(args, env_extra=None, **kwargs):
-    env = child_env(**(env_extra or {}))
-    return subprocess.Popen([sys.executable, "main.py", *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, **kwargs)
-
-
-RESUME_ARGS = ["--num-epoch", "3", "--max-steps-per-epoch", "6", "--eval-interval", "5", "save_interval=1"]
-
-
-@pytest.fixture(scope="module")
-def straight_run(corpus, tmp_path_factory):
-    """Three short epochs without interruption, every epoch's checkpoint kept."""
-    work_dir = tmp_path_factory.mktemp("straight")
-    reference = _run(run_args(corpus, work_dir, *RESUME_ARGS))
-    assert reference.wait(timeout=600) == 0, reference.stdout.read()
-    return work_dir
-
-
-def final_weights(work_dir):
-    return read_checkpoint(work_dir / "last_checkpoint.pt")["model_state_dict"]
-
-
-@pytest.mark.slow
-def test_resume_after_sigkill_reaches_the_same_weights(corpus, straight_run, tmp_path):
-    interrupted = _run(run_args(corpus, tmp_path / "killed", *RESUME_ARGS))
-    for line in interrupted.stdout:  # kill in the middle of epoch 1, after epoch 0's checkpoint
-        if "epoch 1 step 3/" in line:
-            interrupted.send_signal(signal.SIGKILL)
-            break
-    interrupted.wait(timeout=60)
-    assert interrupted.returncode == -signal.SIGKILL
-    saved = read_checkpoint(tmp_path / "killed" / "last_checkpoint.pt")
-    assert saved["epoch"] == 0
-
-    resumed = _run(run_args(corpus, tmp_path / "killed", *RESUME_ARGS))
-    output = resumed.communicate(timeout=600)[0]
-    assert resumed.returncode == 0, output
-    assert "Resumed from" in output and "continuing at epoch 1" in output
-    final, straight = final_weights(tmp_path / "killed"), final_weights(straight_run)
-    for key, value in straight.items():
-        assert torch.equal(final[key], value), key
-
-
-@pytest.mark.slow
-def test_checkpoint_in_the_official_layout_resumes_exactly(corpus, straight_run, tmp_path):
-    """Only the official keys, RNG under the official names, numpy's state pickled by numpy 1.x: resuming
-    epoch 1 from it ends where the straight run ends (dropout masks come from the restored torch generator)."""
-    save_as_official_code(read_checkpoint(straight_run / "epoch000_model.pt"), tmp_path / "official.pt")
-    resumed = _run(run_args(corpus, tmp_path / "resumed", *RESUME_ARGS, "--load-checkpoints",
-                             str(tmp_path / "official.pt")))
-    output = resumed.communicate(timeout=600)[0]
-    assert resumed.returncode == 0, output
-    assert "continuing at epoch 1" in output
-    final, straight = final_weights(tmp_path / "resumed"), final_weights(straight_run)
-    for key, value in straight.items():
-        assert torch.equal(final[key], value), key
-
-
 def emulate_two_process_training(args: list[str], steps: int) -> dict[str, torch.Tensor]:
     """What `torchrun --nproc_per_node 2 main.py args` must end with, worked out in this one process: each
-    rank's batches (its DistributedSampler share), forward with its own dropout stream, BatchNorm statistics of
-    its own batch and running statistics of rank 0's (DDP broadcasts rank 0's buffers), loss terms averaged
-    over the global batch (each rank's share times the world size), gradients averaged over the two ranks,
-    then one Adam step. The ranks' per-process code is the training loop's; only DDP is played by hand."""
+    rank's batches (its DistributedSampler share) padded to the longer of the two, forward with its own dropout
+    stream (rank 1's seeded apart), BatchNorm statistics of its own batch and running statistics of rank 0's
+    (DDP broadcasts rank 0's buffers), loss terms averaged over the global batch (each rank's share times the
+    world size), gradients averaged over the two ranks (parameters no loss term reaches keep none), then one
+    Adam step. The ranks' per-process code is the training loop's; only DDP is played by hand."""
     from dataset.paths import DataPaths
     from modules.losses import LossScale, SLRLoss
     from seq_scripts import forward
     from utils.distributed import DistContext
-    from utils.random_state import seed_everything
+    from utils.random_state import process_seed, seed_everything
 
     config = entry.config_from_args(args)
     cpu = torch.device("cpu")
@@ -316,7 +258,9 @@ def emulate_two_process_training(args: list[str], steps: int) -> dict[str, torch
         train_set.set_epoch(0)
         optimizer, _ = experiment.build_optimizer(config, model)
         criterion = SLRLoss(config.loss_weights.active())
-        rng = [torch.get_rng_state()] * 2
+        rng = [torch.get_rng_state()]
+        seed_everything(process_seed(config.random_seed, 1))  # rank 1's stream, seeded as training starts
+        rng.append(torch.get_rng_state())
         batches = []
         for rank in (0, 1):
             loader = experiment.build_loader(config, train_set, run.collate, DistContext(cpu, rank, 2), train=True)
@@ -327,6 +271,8 @@ def emulate_two_process_training(args: list[str], steps: int) -> dict[str, torch
         for _ in range(steps):
             optimizer.zero_grad(set_to_none=True)
             ranks = []
+            local = [next(batches[rank]) for rank in (0, 1)]
+            length = max(batch.video.shape[1] for batch in local)
             for rank in (0, 1):
                 # rank 1 updates running statistics of its own, which rank 0's overwrite at the next forward
                 rank0_buffers = [(m, dict(m._buffers)) for m in model.modules()]
@@ -334,7 +280,7 @@ def emulate_two_process_training(args: list[str], steps: int) -> dict[str, torch
                     for module, buffers in rank0_buffers:
                         module._buffers.update({k: v.clone() for k, v in buffers.items() if v is not None})
                 torch.set_rng_state(rng[rank])
-                batch, output = forward(model, next(batches[rank]), DistContext(cpu), run.train_precision)
+                batch, output = forward(model, local[rank].padded_to(length), DistContext(cpu), run.train_precision)
                 rng[rank] = torch.get_rng_state()
                 for module, buffers in rank0_buffers:
                     module._buffers.update(buffers)
@@ -345,7 +291,8 @@ def emulate_two_process_training(args: list[str], steps: int) -> dict[str, torch
                 result = criterion(output, batch.label, batch.label_length, None, scale, alignable)
                 (result.total * 2).backward()
             for parameter in model.parameters():
-                parameter.grad /= 2
+                if parameter.grad is not None:
+                    parameter.grad /= 2
             optimizer.step()
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
     finally:
@@ -353,15 +300,19 @@ def emulate_two_process_training(args: list[str], steps: int) -> dict[str, torch
 
 
 @pytest.mark.slow
-def test_ddp_gloo_two_processes_match_one_process(corpus, trained, tmp_path):
+@pytest.mark.parametrize("terms", ["paper", "baseline"])
+def test_ddp_gloo_two_processes_match_one_process(corpus, trained, tmp_path, terms):
     """torchrun with 2 CPU processes (gloo): the weights it trains are those of the two ranks played by hand in
-    one process, and evaluation by two processes equals evaluation by one."""
+    one process (also with the official baseline's loss terms, whose slow and fast heads get no gradient); the
+    dev WER it logs is what `--phase test` of its best checkpoint gives (each process evaluates with the
+    checkpoint's BatchNorm statistics), and evaluation by two processes equals evaluation by one."""
     args = run_args(corpus, tmp_path / "ddp", "--num-epoch", "1", "--max-steps-per-epoch", "3",
                     "--batch-size", "1", "--load-weights", str(trained / "best_model.pt"), "save_interval=1")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "main.py", *args]
+    if terms == "baseline":  # a file's loss_weights replace the defaults: no Slow or Fast term
+        (tmp_path / "baseline.yaml").write_text("loss_weights: {SeqCTC: 1.0, ConvCTC: 1.0, Dist: 25.0}\n")
+        args = ["--config", str(tmp_path / "baseline.yaml"), *args]
     env = child_env()
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(torchrun(2, *args), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "x2" in (tmp_path / "ddp" / "log.txt").read_text()
     ddp_state = read_checkpoint(tmp_path / "ddp" / "last_checkpoint.pt")["model_state_dict"]
@@ -372,10 +323,17 @@ def test_ddp_gloo_two_processes_match_one_process(corpus, trained, tmp_path):
     for key, value in expected.items():
         assert torch.equal(ddp_state[key], value), key
 
-    # the same weights evaluated by one process and by two must give the same WER
+    # the dev WER the run logged is its best checkpoint's
     single = tmp_path / "single"
     assert entry.main(run_args(corpus, single, "--phase", "test", "--load-weights",
-                               str(tmp_path / "ddp" / "last_checkpoint.pt"))) == 0
+                               str(tmp_path / "ddp" / "best_model.pt"))) == 0
+    logged = json.loads((tmp_path / "ddp" / "training_history.json").read_text())["epochs"][0]["wer"]["dev"]
+    assert logged == json.loads((single / "test_results.json").read_text())["dev"]
+    assert (tmp_path / "ddp" / "output-hypothesis-dev.ctm").read_text() == \
+        (single / "output-hypothesis-dev.ctm").read_text()
+    if terms == "baseline":
+        return
+    # the same weights evaluated by one process and by two must give the same WER
     two = tmp_path / "two"
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                            "--standalone", "main.py",

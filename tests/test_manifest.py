@@ -50,6 +50,17 @@ def preprocess(root: Path, manifest: Path, *extra: str) -> int:
                             *extra])
 
 
+def refusal(root: Path, capsys, text: str) -> tuple[Path, str]:
+    """(manifest, error line) of preprocessing a manifest of `text`, which must stop with one line, writing nothing."""
+    manifest = root / "bad.csv"
+    manifest.write_text(text, encoding="utf-8")
+    assert preprocess(root, manifest) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and "\n" not in error, error
+    assert not (root / "meta").exists()
+    return manifest, error
+
+
 def test_a_manifest_becomes_a_preprocessed_corpus(corpus, capsys):
     assert preprocess(corpus, corpus / "corpus.csv") == 0
     meta = corpus / "meta"
@@ -86,21 +97,13 @@ def test_a_manifest_becomes_a_preprocessed_corpus(corpus, capsys):
     ("f,dev,videos/b.mp4", "corpus.csv:3: expected 4 comma-separated fields"),
 ])
 def test_a_bad_row_is_one_line_naming_it(corpus, capsys, row, message):
-    manifest = corpus / "bad.csv"
-    manifest.write_text("id,split,path,glosses\na,train,videos/a.mp4,ДОМ\n" + row + "\n", encoding="utf-8")
-    assert preprocess(corpus, manifest) == 1
-    error = capsys.readouterr().err.strip()
-    assert error.startswith("error: ") and "\n" not in error
+    manifest, error = refusal(corpus, capsys, "id,split,path,glosses\na,train,videos/a.mp4,ДОМ\n" + row + "\n")
     assert message.replace("corpus.csv", str(manifest)) in error, error
-    assert not (corpus / "meta").exists()  # nothing written
 
 
 def test_a_header_without_a_required_column_is_named(corpus, capsys):
-    manifest = corpus / "bad.csv"
-    manifest.write_text("id,split,file,glosses\na,train,videos/a.mp4,ДОМ\n", encoding="utf-8")
-    assert preprocess(corpus, manifest) == 1
-    error = capsys.readouterr().err.strip()
-    assert f"{manifest}:1: the header lacks the column(s) path" in error and "\n" not in error
+    manifest, error = refusal(corpus, capsys, "id,split,file,glosses\na,train,videos/a.mp4,ДОМ\n")
+    assert f"{manifest}:1: the header lacks the column(s) path" in error
 
 
 def test_a_broken_video_is_listed_not_fatal(corpus, capsys):
@@ -148,13 +151,8 @@ def test_custom_hypotheses_are_scored_as_written():
 ])
 def test_a_value_the_scoring_files_cannot_carry_is_one_line_naming_it(corpus, capsys, row, message):
     """Each value would break the STM/CTM files or be scored wrongly at the first evaluation, after an epoch."""
-    manifest = corpus / "bad.csv"
-    manifest.write_text("id,split,path,glosses,signer\na,train,videos/a.mp4,ДОМ,s1\n" + row + "\n", encoding="utf-8")
-    assert preprocess(corpus, manifest) == 1
-    error = capsys.readouterr().err.strip()
-    assert error.startswith(f"error: {manifest}:3: {message}") and "\n" not in error, error
-    assert ": rename" in error  # what to do
-    assert not (corpus / "meta").exists()
+    manifest, error = refusal(corpus, capsys, "id,split,path,glosses,signer\na,train,videos/a.mp4,ДОМ,s1\n" + row + "\n")
+    assert error.startswith(f"error: {manifest}:3: {message}") and ": rename" in error, error  # what, where, what to do
 
 
 def test_glob_characters_in_ids_and_folders_work(tmp_path):

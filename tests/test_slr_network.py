@@ -92,3 +92,31 @@ def test_gradients_reach_every_parameter_with_slow_fast_losses():
     silent = [n for n, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
     assert silent == []
     assert set(loss.parts) == {"SeqCTC", "ConvCTC", "Dist", "Slow", "Fast"}
+
+
+WEIGHT_SETS = [
+    {"SeqCTC": 1.0, "ConvCTC": 1.0, "Dist": 25.0, "Slow": 0.25, "Fast": 0.25},
+    {"SeqCTC": 1.0, "ConvCTC": 1.0, "Dist": 25.0},  # the official baseline: no PFE terms
+    {"SeqCTC": 1.0, "ConvCTC": 1.0, "Dist": 25.0, "Slow": 0.25},
+    {"SeqCTC": 1.0, "Fast": 0.5},
+    {"ConvCTC": 1.0, "Slow": 0.0, "Fast": 1.0},
+    {"Dist": 25.0, "Slow": 1.0},
+]
+
+
+@pytest.mark.parametrize("weights", WEIGHT_SETS)
+@pytest.mark.parametrize("share_classifier", [True, False])
+def test_the_parameters_left_out_of_ddp_are_exactly_those_the_loss_gives_no_gradient(weights, share_classifier):
+    """What one process's backward pass leaves without a gradient is what DDP is told to ignore: a parameter
+    DDP waited for would hang (or crash) the second step; one it ignored wrongly would not be averaged."""
+    from modules.losses import SLRLoss
+
+    model = _tiny_model(share_classifier=share_classifier).train()
+    lengths = torch.tensor([padded_frames(40), padded_frames(32)])
+    out = model(torch.randn(2, 3, int(lengths.max()), 64, 64), lengths)
+    criterion = SLRLoss(weights)
+    criterion(out, torch.tensor([1, 2, 3, 4, 5]), torch.tensor([3, 2])).total.backward()
+    without_gradient = [name for name, parameter in model.named_parameters() if parameter.grad is None]
+    assert model.parameters_outside(criterion.outputs_read()) == without_gradient
+    if "Slow" not in weights and "Fast" not in weights:
+        assert any(name.startswith("temporal_model.1.") for name in without_gradient)

@@ -1,0 +1,148 @@
+"""Stopping and resuming a real run: a scheduler's SIGTERM (one process and torchrun), a SIGKILL after a
+periodic checkpoint, a checkpoint in the official layout, a worker killed under `torchrun --max-restarts`.
+Every interrupted run must end with the weights of the run that was never interrupted, bit for bit."""
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from checkpoint_files import save_as_official_code
+from conftest import child_env, run_args, torchrun
+from training.preemption import STOPPED_EXIT_CODE
+from utils.checkpoint import read_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+RESUME_ARGS = ["--num-epoch", "3", "--max-steps-per-epoch", "6", "--eval-interval", "5", "save_interval=1"]
+# two processes of batch 1 accumulating 2 micro-batches, evaluated after every epoch
+DDP_ARGS = ["--num-epoch", "2", "--max-steps-per-epoch", "4", "--batch-size", "1", "accumulate_grad_batches=2",
+            "--eval-interval", "1"]
+
+
+def start(command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+
+
+def main_py(*args: str) -> list[str]:
+    return [sys.executable, "main.py", *args]
+
+
+def wait_for(process: subprocess.Popen, text: str) -> list[str]:
+    """The output lines up to and including the first that contains `text`."""
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if text in line:
+            return seen
+    raise AssertionError(f"{text!r} never appeared:\n{''.join(seen[-30:])}")
+
+
+def finish(process: subprocess.Popen, timeout: float = 600) -> str:
+    output = process.communicate(timeout=timeout)[0]
+    assert process.returncode == 0, output[-3000:]
+    return output
+
+
+def assert_same_weights(work_dir: Path, reference: Path) -> None:
+    final = read_checkpoint(work_dir / "last_checkpoint.pt")["model_state_dict"]
+    expected = read_checkpoint(reference / "last_checkpoint.pt")["model_state_dict"]
+    assert final.keys() == expected.keys()
+    for key, value in expected.items():
+        assert torch.equal(final[key], value), key
+
+
+@pytest.fixture(scope="module")
+def straight_run(corpus, tmp_path_factory):
+    """Three short epochs without interruption, every epoch's checkpoint kept."""
+    work_dir = tmp_path_factory.mktemp("straight")
+    finish(start(main_py(*run_args(corpus, work_dir, *RESUME_ARGS))))
+    return work_dir
+
+
+@pytest.fixture(scope="module")
+def straight_ddp_run(corpus, tmp_path_factory):
+    """Two processes, uninterrupted."""
+    work_dir = tmp_path_factory.mktemp("straight_ddp")
+    finish(start(torchrun(2, *run_args(corpus, work_dir, *DDP_ARGS))))
+    return work_dir
+
+
+def test_sigterm_checkpoints_mid_epoch_and_the_rerun_continues_exactly(corpus, straight_run, tmp_path):
+    """As a scheduler stops a job: SIGTERM, then a second one while the run is saving. The run finishes its
+    step, writes a checkpoint of where it stands within the epoch, exits with code 75 within seconds; the
+    same command again ends with the uninterrupted run's weights."""
+    work_dir = tmp_path / "stopped"
+    process = start(main_py(*run_args(corpus, work_dir, *RESUME_ARGS)))
+    wait_for(process, "epoch 1 step 3/")
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    seconds = time.monotonic() - sent
+    assert process.returncode == STOPPED_EXIT_CODE, output[-3000:]
+    assert seconds < 30, seconds
+    saved = read_checkpoint(work_dir / "last_checkpoint.pt")
+    position = saved["position"]
+    assert position["epoch"] == 1 and 4 <= position["step"] <= 6 and saved["epoch"] == 0
+    assert f"stopped on SIGTERM epoch 1, before step {position['step']}" in output
+    assert "error" not in output.lower()
+
+    resumed = finish(start(main_py(*run_args(corpus, work_dir, *RESUME_ARGS))))
+    assert f"continuing at epoch 1 step {position['step']}" in resumed
+    assert_same_weights(work_dir, straight_run)
+
+
+def test_a_sigkill_loses_only_the_steps_since_the_periodic_checkpoint(corpus, straight_run, tmp_path):
+    """checkpoint_steps=2: killed without warning in the middle of epoch 1, the run resumes from the checkpoint
+    written within that epoch, not from the epoch's start."""
+    work_dir = tmp_path / "killed"
+    process = start(main_py(*run_args(corpus, work_dir, *RESUME_ARGS, "checkpoint_steps=2")))
+    wait_for(process, "epoch 1 step 3/")
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    position = read_checkpoint(work_dir / "last_checkpoint.pt")["position"]
+    assert position["epoch"] == 1 and position["step"] in (2, 4)
+
+    resumed = finish(start(main_py(*run_args(corpus, work_dir, *RESUME_ARGS))))
+    assert f"Resumed from {work_dir / 'last_checkpoint.pt'}: continuing at epoch 1 step {position['step']}" in resumed
+    assert_same_weights(work_dir, straight_run)
+
+
+def test_checkpoint_in_the_official_layout_resumes_exactly(corpus, straight_run, tmp_path):
+    """Only the official keys, RNG under the official names, numpy's state pickled by numpy 1.x: resuming
+    epoch 1 from it ends where the straight run ends (dropout masks come from the restored torch generator)."""
+    save_as_official_code(read_checkpoint(straight_run / "epoch000_model.pt"), tmp_path / "official.pt")
+    output = finish(start(main_py(*run_args(corpus, tmp_path / "resumed", *RESUME_ARGS, "--load-checkpoints",
+                                            str(tmp_path / "official.pt")))))
+    assert "continuing at epoch 1" in output
+    assert_same_weights(tmp_path / "resumed", straight_run)
+
+
+def test_sigterm_to_torchrun_stops_every_process_at_one_step_and_the_rerun_continues_exactly(
+        corpus, straight_ddp_run, tmp_path):
+    """Two processes accumulating micro-batches: SIGTERM to torchrun (which passes it to its workers) stops
+    both at the same step with one checkpoint holding both processes' random states; torchrun again ends with
+    the uninterrupted run's weights."""
+    work_dir = tmp_path / "stopped"
+    process = start(torchrun(2, *run_args(corpus, work_dir, *DDP_ARGS)))
+    wait_for(process, "epoch 0 step 1/")
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode != 0
+    saved = read_checkpoint(work_dir / "last_checkpoint.pt")
+    position = saved["position"]
+    assert (position["processes"], position["accumulate_grad_batches"], len(saved["rng_states"])) == (2, 2, 2)
+    assert not torch.equal(saved["rng_states"][0]["torch"], saved["rng_states"][1]["torch"])
+    assert f"before step {position['step']}" in output
+
+    resumed = finish(start(torchrun(2, *run_args(corpus, work_dir, *DDP_ARGS))))
+    assert f"continuing at epoch {position['epoch']} step {position['step']}" in resumed
+    assert_same_weights(work_dir, straight_ddp_run)
