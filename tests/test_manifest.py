@@ -151,7 +151,7 @@ def test_custom_hypotheses_are_scored_as_written():
 ])
 def test_a_value_the_scoring_files_cannot_carry_is_one_line_naming_it(corpus, capsys, row, message):
     """Each value would break the STM/CTM files or be scored wrongly at the first evaluation, after an epoch."""
-    manifest, error = refusal(corpus, capsys, "id,split,path,glosses,signer\na,train,videos/a.mp4,ДОМ,s1\n" + row + "\n")
+    manifest, error = refusal(corpus, capsys, f"id,split,path,glosses,signer\na,train,videos/a.mp4,ДОМ,s1\n{row}\n")
     assert error.startswith(f"error: {manifest}:3: {message}") and ": rename" in error, error  # what, where, what to do
 
 
