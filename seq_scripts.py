@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from dataset.collate import Batch, PadCollate
-from dataset.frames import (InputGeometry, glob_root, is_glob, is_video_file, list_frame_files, read_frames,
-                            read_video_file)
+from dataset.frames import (InputGeometry, frame_glob, glob_root, is_glob, is_video_file, list_frame_files,
+                            read_frames, read_video_file)
 from dataset.video_dataset import Sample
 from decoding.ctc_decoder import CTCDecoder, DecodedSequence
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
@@ -101,9 +101,9 @@ def train_epoch(
 ) -> EpochStats:
     """One pass over the training data (autocast as `precision` says): optimiser steps of `accumulate`
     micro-batches each. Any number of processes and micro-batches takes the steps one process would take on
-    the same global batches (training/step_plan.py; docs/METHOD.md, "Several processes"): the loss is the
-    global batch's mean, and steps with an unreadable micro-batch, nothing alignable, non-finite losses or
-    non-finite gradients are skipped on every process, moving nothing.
+    the same global batches (training/step_plan.py; docs/METHOD.md, "Several processes, gradient
+    accumulation"): the loss is the global batch's mean, and steps with an unreadable micro-batch, nothing
+    alignable, non-finite losses or non-finite gradients are skipped on every process, moving nothing.
 
     `resume`: the epoch continues at `resume.step` (the loader then yields only the batches after it) with
     its figures and random state; `control` may checkpoint before a step, or stop there (TrainingStopped)."""
@@ -323,7 +323,7 @@ def expand_inputs(inputs: Sequence[str]) -> list[Path]:
             expanded += expand_inputs([line for line in lines if line and not line.startswith("#")])
         elif is_glob(path.parent):
             folders = sorted({Path(match).parent for match in glob.glob(item) if Path(match).is_file()}, key=str)
-            expanded += [folder / path.name for folder in folders] or [path]
+            expanded += [frame_glob(folder, path.name) for folder in folders] or [path]
         else:
             expanded.append(path)
     return expanded

@@ -28,7 +28,7 @@ def process_seed(seed: int, rank: int) -> int:
 def seed_process_stream(seed: int, rank: int) -> None:
     """Give this process its own random stream for training (dropout masks, the loader's base seed), as one
     process drawing for the whole global batch would draw independent masks for every clip; rank 0 keeps
-    the stream it has (docs/METHOD.md, "Several processes")."""
+    the stream it has (docs/METHOD.md, "Several processes, gradient accumulation")."""
     if rank > 0:
         seed_everything(process_seed(seed, rank))
 
