@@ -1,6 +1,7 @@
 """Stopping and resuming a real run: a scheduler's SIGTERM (one process and torchrun), a SIGKILL after a
 periodic checkpoint, a checkpoint in the official layout, a worker killed under `torchrun --max-restarts`.
 Every interrupted run must end with the weights of the run that was never interrupted, bit for bit."""
+import os
 import signal
 import subprocess
 import sys
@@ -145,4 +146,33 @@ def test_sigterm_to_torchrun_stops_every_process_at_one_step_and_the_rerun_conti
 
     resumed = finish(start(torchrun(2, *run_args(corpus, work_dir, *DDP_ARGS))))
     assert f"continuing at epoch {position['epoch']} step {position['step']}" in resumed
+    assert_same_weights(work_dir, straight_ddp_run)
+
+
+def _worker(launcher: int, rank: int) -> int:
+    """The pid of the training process of `rank` that the torchrun process `launcher` started."""
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == launcher and f"RANK={rank}".encode() in environment:
+            return int(entry.name)
+    raise AssertionError(f"no worker of rank {rank} under process {launcher}")
+
+
+def test_a_worker_killed_under_torchrun_max_restarts_is_restarted_and_the_run_ends_as_if_uninterrupted(
+        corpus, straight_ddp_run, tmp_path):
+    """`torchrun --max-restarts 1` with a checkpoint every step: SIGKILL one worker mid-epoch; torchrun
+    restarts the group, whose processes join a fresh process group (utils/distributed.py) and resume from the
+    latest checkpoint, each with its own random state; the run ends with the uninterrupted run's weights."""
+    work_dir = tmp_path / "restarted"
+    command = torchrun(2, *run_args(corpus, work_dir, *DDP_ARGS, "checkpoint_steps=1"))
+    command[command.index("main.py"):command.index("main.py")] = ["--max-restarts", "1"]
+    process = start(command)
+    wait_for(process, "epoch 1 step 1/")
+    os.kill(_worker(process.pid, 1), signal.SIGKILL)
+    output = finish(process)
+    assert "continuing at epoch 1 step" in output
     assert_same_weights(work_dir, straight_ddp_run)

@@ -301,18 +301,21 @@ def emulate_two_process_training(args: list[str], steps: int) -> dict[str, torch
 
 @pytest.mark.slow
 @pytest.mark.parametrize("terms", ["paper", "baseline"])
-def test_ddp_gloo_two_processes_match_one_process(corpus, trained, tmp_path, terms):
+def test_ddp_gloo_two_processes_match_one_process(corpus, briefly_trained, tmp_path, terms):
     """torchrun with 2 CPU processes (gloo): the weights it trains are those of the two ranks played by hand in
     one process (also with the official baseline's loss terms, whose slow and fast heads get no gradient); the
     dev WER it logs is what `--phase test` of its best checkpoint gives (each process evaluates with the
     checkpoint's BatchNorm statistics), and evaluation by two processes equals evaluation by one."""
     args = run_args(corpus, tmp_path / "ddp", "--num-epoch", "1", "--max-steps-per-epoch", "3",
-                    "--batch-size", "1", "--load-weights", str(trained / "best_model.pt"), "save_interval=1")
+                    "--batch-size", "1", "--load-weights", str(briefly_trained / "best_model.pt"), "save_interval=1")
     if terms == "baseline":  # a file's loss_weights replace the defaults: no Slow or Fast term
         (tmp_path / "baseline.yaml").write_text("loss_weights: {SeqCTC: 1.0, ConvCTC: 1.0, Dist: 25.0}\n")
         args = ["--config", str(tmp_path / "baseline.yaml"), *args]
     env = child_env()
-    done = subprocess.run(torchrun(2, *args), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    command = torchrun(2, *args)
+    command[command.index("main.py")] = str(REPO / "tests" / "ddp_eval_worker.py")  # main.py, buffers recorded
+    command.insert(command.index(str(REPO / "tests" / "ddp_eval_worker.py")) + 1, str(tmp_path / "evaluated"))
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "x2" in (tmp_path / "ddp" / "log.txt").read_text()
     ddp_state = read_checkpoint(tmp_path / "ddp" / "last_checkpoint.pt")["model_state_dict"]
@@ -323,7 +326,15 @@ def test_ddp_gloo_two_processes_match_one_process(corpus, trained, tmp_path, ter
     for key, value in expected.items():
         assert torch.equal(ddp_state[key], value), key
 
-    # the dev WER the run logged is its best checkpoint's
+    # every process evaluated with the buffers of the checkpoint (rank 0's), and so the dev WER logged is the
+    # best checkpoint's
+    saved = read_checkpoint(tmp_path / "ddp" / "best_model.pt")["model_state_dict"]
+    for rank in (0, 1):
+        evaluations = torch.load(tmp_path / f"evaluated.rank{rank}.pt", weights_only=True)
+        assert len(evaluations) == 2  # dev and test
+        for buffers in evaluations:
+            for name, value in buffers.items():
+                assert torch.equal(value, saved[name]), (rank, name)
     single = tmp_path / "single"
     assert entry.main(run_args(corpus, single, "--phase", "test", "--load-weights",
                                str(tmp_path / "ddp" / "best_model.pt"))) == 0
