@@ -14,6 +14,7 @@ from conftest import CORPUS_FRAME_SIZE, child_env, run_args, torchrun
 from dataset.paths import DataPaths
 from dataset.video_dataset import split_dataset
 import experiment
+import seq_scripts
 import main as entry
 from preprocess.cli import main as preprocess_main
 from utils.checkpoint import read_checkpoint
@@ -152,6 +153,34 @@ def predict_dev_clips_like_the_test_phase(corpus, work_dir, tmp_path) -> int:
         assert spans == sorted(spans)
         recognised += bool(result["glosses"])
     return recognised
+
+
+def test_a_failed_evaluation_costs_no_training(corpus, briefly_trained, tmp_path, monkeypatch):
+    """The briefly trained run's settings, its first evaluation failing (a full disk while writing the CTM):
+    the epoch's training is already in last_checkpoint.pt, marked as owing its evaluation; the same command
+    again evaluates that epoch first and ends where the uninterrupted run ended, history and weights alike."""
+    args = run_args(corpus, tmp_path, "--num-epoch", "2", "--max-steps-per-epoch", "2", "--log-interval", "0",
+                    "--eval-interval", "1", "optimizer_args.base_lr=1e-5")
+    real = seq_scripts.write_ctm
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(seq_scripts, "write_ctm", full_disk)
+    assert entry.main(args) == 1
+    saved = read_checkpoint(tmp_path / "last_checkpoint.pt")
+    assert saved["epoch"] == 0 and saved["evaluation_pending"] and saved["history"]["epochs"][0]["wer"] == {}
+    monkeypatch.setattr(seq_scripts, "write_ctm", real)
+    assert entry.main(args) == 0
+    assert "after evaluating epoch 0" in (tmp_path / "log.txt").read_text()
+    ours, uninterrupted = (json.loads((path / "training_history.json").read_text()) for path in (tmp_path, briefly_trained))
+    for record in ours["epochs"] + uninterrupted["epochs"]:
+        record.pop("train_seconds")
+    assert ours == uninterrupted
+    final, expected = (read_checkpoint(path / "last_checkpoint.pt")["model_state_dict"]
+                       for path in (tmp_path, briefly_trained))
+    for key, value in expected.items():
+        assert torch.equal(final[key], value), key
 
 
 def test_train_test_predict_chain(corpus, briefly_trained, tmp_path):
