@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import Row, load_note, record, run_benchmark
+from utils.checkpoint import read_checkpoint
 from utils.cli import ArgumentParser
 from utils.work_dir import LAST_CHECKPOINT
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             work_dir = scratch / f"run{processes}"
             command = _command(processes, work_dir, data, args.steps)
             seconds, last, code = _stop_mid_epoch(command, args.steps // 2)
-            checkpoint = torch.load(work_dir / LAST_CHECKPOINT, map_location="cpu", weights_only=False)
+            checkpoint = read_checkpoint(work_dir / LAST_CHECKPOINT)
             lost = last + 1 - checkpoint["position"]["step"]
             who = "1 process" if processes == 1 else f"{processes} processes (torchrun, gloo)"
             rows += [Row(f"{who}: SIGTERM mid-epoch -> exit (exit code {code})", f"{seconds:.1f} s"),

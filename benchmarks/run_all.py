@@ -15,7 +15,8 @@ from benchmarks.common import RESULTS_DIR, run_benchmark
 from utils.cli import ArgumentParser
 from utils.io import write_text_atomic
 
-BENCHMARKS = ["bench_model", "model_flops", "bench_loader", "bench_eval", "bench_decode", "bench_demo", "bench_manifest"]
+BENCHMARKS = ["bench_model", "model_flops", "bench_loader", "bench_eval", "bench_decode", "bench_demo", "bench_manifest",
+              "bench_interruption"]
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 HEADER = """# Benchmark results
 
