@@ -37,7 +37,7 @@ from modules.losses import SLRLoss
 from slr_network import SLRModel
 from utils.allocator import reexec_under_jemalloc
 from training.epoch_state import EpochProgress, EpochStats
-from training.preemption import StopRequest, TrainingStopped, ignore_stop_signals
+from training.preemption import StopRequest, TrainingStopped, end_loader_workers, ignore_stop_signals
 from utils.checkpoint import (apply_model_weights, read_checkpoint, restore_training_state, save_checkpoint,
                               training_state, unwrap)
 from utils.config.merge import resolve_path, to_dict
@@ -379,9 +379,12 @@ class Experiment:
         differing = [f"{key} {position.get(key)} (now {value})" for key, value in layout.items()
                      if position.get(key) != value]
         if differing:
-            raise CheckpointError(f"{path} stopped part-way through epoch {position['epoch']} with {', '.join(differing)}; "
-                                  f"continue it with the same settings, or resume from an epoch checkpoint "
-                                  f"(--load-checkpoints {self.work_dir / epoch_checkpoint(position['epoch'] - 1)})")
+            kept = [self.work_dir / epoch_checkpoint(epoch) for epoch in range(int(position["epoch"]) - 1, -1, -1)]
+            earlier = next((str(kept_path) for kept_path in kept if kept_path.is_file()), None)
+            instead = (f"resume from the last kept epoch checkpoint (--load-checkpoints {earlier})" if earlier else
+                       "start afresh (--no-resume)")
+            raise CheckpointError(f"{path} stopped part-way through epoch {position['epoch']} with "
+                                  f"{', '.join(differing)}; continue it with the same settings, or {instead}")
         stats = EpochStats.from_dict(position["epoch_stats"][context.rank])
         return EpochProgress(int(position["epoch"]), int(position["step"]), stats, rng_states[context.rank])
 
@@ -488,7 +491,9 @@ class Experiment:
 
     def _save_position(self, run: "TrainingRun", progress: EpochProgress) -> None:
         """The resumable checkpoint of an epoch stopped part-way: before `progress.step`, with every process's
-        figures and random state (collective: every process calls it at the same step)."""
+        figures and random state (collective: every process calls it at the same step). Its `epoch` is the last
+        finished one, as officially; only a reader of `position` continues inside the epoch (docs/METHOD.md,
+        "Interruptions and resuming")."""
         gathered = gather_objects(self.context, (get_rng_state(), progress.stats.to_dict()))
         if self.context.is_main:
             config = self.config
@@ -624,6 +629,7 @@ def launch(config: Config, allow_reexec: bool = False) -> int:
     try:
         run(config, context)
     except TrainingStopped as stopped:
+        end_loader_workers()
         logger.info("%s (exit code %d)", stopped, stopped.exit_code)
         if context.is_main:
             print(f"{stopped} (exit code {stopped.exit_code})", file=sys.stderr)

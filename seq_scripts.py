@@ -140,6 +140,9 @@ def train_epoch(
             continue
         if plan.scale.ctc_samples == 0:
             stats.skipped_infeasible_batches += 1
+            with torch.no_grad():  # as officially (its loss is inf): BatchNorm statistics and dropout draws move
+                for batch in plan.batches:
+                    forward(model, batch, context, precision)
             continue
         loss = _accumulate(model, plan, criterion, scaler, context, precision, stats, f"epoch {epoch} step {step}")
         if loss is None:

@@ -63,6 +63,28 @@ def test_batches_with_no_alignable_sample_are_skipped_without_a_step():
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
+def test_a_batch_with_no_alignable_sample_still_runs_its_forward_pass_as_officially():
+    """The official loop computes the forward pass and an inf loss before skipping such a batch: BatchNorm's
+    running statistics and the random stream (dropout masks) move as for any batch, so every later step
+    depends on it as in the official code."""
+    torch.manual_seed(0)
+    model = SLRModel(5, tiny_backbone(dropout=0.5), hidden_size=16, lstm_dropout=0.3)
+    by_hand = copy.deepcopy(model).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    impossible = _batch((4, 4))
+    start = torch.get_rng_state()
+    train_epoch(model, [impossible], SLRLoss(), optimizer, torch.amp.GradScaler("cuda", enabled=False),
+                DistContext(torch.device("cpu")), epoch=0, precision=Precision(), log_interval=0)
+    after = torch.get_rng_state()
+    torch.set_rng_state(start)
+    by_hand(impossible.network_input(), impossible.video_length)
+    assert torch.equal(torch.get_rng_state(), after)
+    buffers = dict(by_hand.named_buffers())
+    assert any(value.abs().sum() > 0 for name, value in model.named_buffers() if name.endswith("running_mean"))
+    for name, value in model.named_buffers():
+        assert torch.equal(value, buffers[name]), name
+
+
 def test_prediction_names_follow_the_input_and_never_collide():
     taken = set()
     names = [prediction_name(Path(p), taken) for p in (

@@ -3,7 +3,9 @@
 STOPPED_EXIT_CODE; running the same command again continues where it stopped."""
 from __future__ import annotations
 
+import multiprocessing
 import signal
+import threading
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -32,7 +34,12 @@ class StopRequest:
 
     @contextmanager
     def installed(self) -> Iterator["StopRequest"]:
-        """Handle the stop signals while the block runs; the previous handlers come back after it."""
+        """Handle the stop signals while the block runs; the previous handlers come back after it. Python
+        delivers signals to the main thread only: elsewhere (training started from another thread) nothing is
+        installed and the signals keep their effect."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
         previous = {number: signal.signal(number, self._handle) for number in STOP_SIGNALS}
         try:
             yield self
@@ -43,9 +50,17 @@ class StopRequest:
 
 def ignore_stop_signals() -> None:
     """For DataLoader worker processes: a scheduler signals every process of the job, and a worker killed by
-    it would break the step its main process is finishing; workers end with their main process."""
+    it would break the step its main process is finishing; end_loader_workers ends them after the checkpoint."""
     for number in STOP_SIGNALS:
         signal.signal(number, signal.SIG_IGN)
+
+
+def end_loader_workers() -> None:
+    """Kill this process's children (the DataLoader workers, which ignore the stop signals) once a stopped
+    run's checkpoint is written: their shutdown would otherwise wait for whatever read each has in flight,
+    for ever on a stalled network file system."""
+    for child in multiprocessing.active_children():
+        child.kill()
 
 
 class TrainingStopped(Exception):
