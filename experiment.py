@@ -37,7 +37,7 @@ from modules.losses import SLRLoss
 from slr_network import SLRModel
 from utils.allocator import reexec_under_jemalloc
 from training.epoch_state import EpochProgress, EpochStats
-from training.preemption import StopRequest, TrainingStopped, end_loader_workers, ignore_stop_signals
+from training.preemption import StopRequest, TrainingStopped, ignore_stop_signals
 from utils.checkpoint import (apply_model_weights, read_checkpoint, restore_training_state, save_checkpoint,
                               training_state, unwrap)
 from utils.config.merge import resolve_path, to_dict
@@ -321,19 +321,22 @@ class Experiment:
         run = self._start_training()
         stop = StopRequest()
         run.control = CheckpointControl(self, run, stop)
+        stopped = None
         with stop.installed():
             try:
                 if run.evaluation_pending:
                     self._evaluate_epoch(run, run.start_epoch - 1)
                 for epoch in range(run.start_epoch, self.config.num_epoch):
                     self._train_epoch(run, epoch)
-            except TrainingStopped as stopped:
-                self._finish_training(run)  # the history and curves so far
-                raise TrainingStopped(self._stopped_message(stop, stopped)) from None
+            except TrainingStopped as where:
+                # the message only: the exception, its traceback and the loader it holds go now, not at exit
+                stopped = self._stopped_message(stop, where)
             finally:
                 if run.writer is not None:
                     run.writer.close()
-        self._finish_training(run)
+        self._finish_training(run)  # with a stop, the history and curves so far
+        if stopped is not None:
+            raise TrainingStopped(stopped)
         if self.config.test_after_train:
             self.test_best()
         return run.history.to_dict()
@@ -629,7 +632,6 @@ def launch(config: Config, allow_reexec: bool = False) -> int:
     try:
         run(config, context)
     except TrainingStopped as stopped:
-        end_loader_workers()
         logger.info("%s (exit code %d)", stopped, stopped.exit_code)
         if context.is_main:
             print(f"{stopped} (exit code {stopped.exit_code})", file=sys.stderr)

@@ -131,6 +131,7 @@ def train_epoch(
             control.save(EpochProgress(epoch, step, stats))
             if plan.stop:
                 bar.close()
+                batches = None  # the loader's workers (which ignore stop signals) shut down now
                 raise TrainingStopped(f"epoch {epoch}, before step {step}")
         bar.update(1)
         optimizer.zero_grad(set_to_none=True)
@@ -212,6 +213,7 @@ def _stoppable(loader: Sequence[Batch], context: DistContext, should_stop: Calla
     batches = iter(loader)
     for _ in range(rounds):
         if any_process(context, should_stop()):
+            batches = None  # the loader's workers (which ignore stop signals) shut down now
             raise TrainingStopped("during evaluation")
         batch = next(batches, None)
         if batch is not None:

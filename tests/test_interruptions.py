@@ -193,9 +193,10 @@ def test_workers_killed_under_torchrun_max_restarts_are_restarted_and_the_run_en
     command = torchrun(2, *run_args(corpus, work_dir, *DDP_ARGS, "checkpoint_steps=1"))
     command[command.index("main.py"):command.index("main.py")] = ["--max-restarts", "2"]
     process = start(command)
+    seen = []
     for epoch, rank in ((0, 1), (1, 0)):
-        wait_for(process, f"epoch {epoch} step 1/")
+        seen += wait_for(process, f"epoch {epoch} step 1/")
         os.kill(_worker(process.pid, rank), signal.SIGKILL)
-    output = finish(process)
+    output = "".join(seen) + finish(process)
     assert output.count("continuing at epoch") == 2 and "continuing at epoch 1 step" in output
     assert_same_run(work_dir, straight_ddp_run)

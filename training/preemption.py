@@ -3,7 +3,6 @@
 STOPPED_EXIT_CODE; running the same command again continues where it stopped."""
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import threading
 import time
@@ -49,18 +48,11 @@ class StopRequest:
 
 
 def ignore_stop_signals() -> None:
-    """For DataLoader worker processes: a scheduler signals every process of the job, and a worker killed by
-    it would break the step its main process is finishing; end_loader_workers ends them after the checkpoint."""
+    """For DataLoader worker processes: a scheduler signals every process of the job, and a worker killed by it
+    would break the step its main process is finishing (the loader raises at once when a worker dies); the
+    workers end when their main process shuts its loader down or exits."""
     for number in STOP_SIGNALS:
         signal.signal(number, signal.SIG_IGN)
-
-
-def end_loader_workers() -> None:
-    """Kill this process's children (the DataLoader workers, which ignore the stop signals) once a stopped
-    run's checkpoint is written: their shutdown would otherwise wait for whatever read each has in flight,
-    for ever on a stalled network file system."""
-    for child in multiprocessing.active_children():
-        child.kill()
 
 
 class TrainingStopped(Exception):
