@@ -29,6 +29,8 @@ from dataset.paths import DataPaths
 from dataset.sampler import ResumableSampler
 from dataset.video_dataset import SignVideoDataset, init_loader_worker, split_dataset
 from decoding.ctc_decoder import CTCDecoder
+from deploy.prediction import expand_inputs
+from evaluation.alignment_figure import save_alignment_picture
 from evaluation.analyse import write_analysis
 from evaluation.training_curves import plot_training_curves, write_tensorboard
 from evaluation.training_history import TrainingHistory
@@ -49,7 +51,7 @@ from utils.io import write_json_atomic, write_text_atomic
 from utils.logging import setup_logging
 from utils.precision import AMP_DTYPES, Precision
 from utils.random_state import configure_cudnn, get_rng_state, seed_everything, seed_process_stream
-from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, BEST_CHECKPOINT, FEATURES_DIR, LAST_CHECKPOINT,
+from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, BEST_CHECKPOINT, EXPORTED_MODEL, FEATURES_DIR, LAST_CHECKPOINT,
                             PREDICTIONS_DIR, TENSORBOARD_DIR, TEST_RESULTS, TRAINING_CURVES, TRAINING_HISTORY,
                             config_record, epoch_checkpoint, score_report)
 
@@ -291,8 +293,8 @@ class Experiment:
     def _picture_saver(self, out_dir: Path) -> seq_scripts.SentenceHook:
         """Saves each decoded clip's alignment picture into `out_dir`."""
         def save(name: str, frames: Any, posteriors: Any, decoded: Any) -> None:
-            seq_scripts.save_alignment_picture(out_dir, name, frames, posteriors, decoded, self.decoder.vocabulary,
-                                               self.collate.stride)
+            save_alignment_picture(out_dir, name, frames, posteriors, decoded, self.decoder.vocabulary,
+                                   self.collate.stride)
         return save
 
     def record_config(self, directory: Path | None = None) -> None:
@@ -563,12 +565,42 @@ class Experiment:
         logger.info("Reading inputs as the model's %s: %s", "training data" if self.recorded_geometry else
                     "configuration says (the checkpoint records no input geometry)", geometry.describe())
         results = seq_scripts.predict(
-            self.model, seq_scripts.expand_inputs(args.inputs), self.decoder, self.collate, self.context,
+            self.model, expand_inputs(args.inputs), self.decoder, self.collate, self.context,
             geometry=geometry, fps=args.fps, out_dir=out_dir, precision=self.eval_precision,
             pictures=args.alignment_pictures,
         )
         self.record_config(out_dir)
         return results
+
+
+    def export(self) -> dict:
+        """The checkpoint as model.onnx (deploy/export.py) with model.json beside it: what prediction through ONNX
+        Runtime needs (gloss dictionary, input geometry, padding, decoding settings) and where it came from."""
+        from deploy.export import export_onnx
+        from deploy.onnx_format import file_sha256
+
+        config = self.config
+        if not config.load_weights:
+            raise ConfigError("--phase export needs the checkpoint to export: --load-weights CHECKPOINT")
+        args = config.export_args
+        out_path = Path(args.output) if args.output else self.work_dir / EXPORTED_MODEL
+        geometry = prediction_geometry(config, self.recorded_geometry)
+        source = resolve_path(config.load_weights)
+        description = {
+            "gloss_dict": self.gloss_dict, "num_classes": self.num_classes, "input_geometry": geometry.to_dict(),
+            "decoding": {"mode": config.decode_mode, **to_dict(config.decode_args)},
+            "source": {"checkpoint": source.name, "sha256": file_sha256(source)},
+            "exported": {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
+        }
+        if self.context.is_main:
+            verification = export_onnx(unwrap(self.model), out_path, description, input_size=geometry.input_size,
+                                       left_pad=self.collate.left_pad, stride=self.collate.stride,
+                                       verify_frames=args.verify_frames, tolerance=args.tolerance, opset=args.opset)
+            self.record_config(out_path.parent)
+            print(f"exported {out_path} (and {out_path.with_suffix('.json').name}); largest logit difference "
+                  f"ONNX Runtime vs PyTorch {verification.worst:.2e} (tolerance {args.tolerance:g})")
+        barrier(self.context)
+        return {"path": str(out_path)}
 
 
 def data_folder(config: Config, context: DistContext) -> Path | None:
@@ -612,6 +644,7 @@ def run(config: Config, context: DistContext) -> Any:
 
 PHASES: dict[str, Callable[[Experiment], Any]] = {
     "train": Experiment.train, "test": Experiment.test, "features": Experiment.features, "predict": Experiment.predict,
+    "export": Experiment.export,
 }
 
 

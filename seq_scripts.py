@@ -6,7 +6,6 @@ read the command line or the configuration themselves.
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 import time
 from dataclasses import dataclass
@@ -18,14 +17,11 @@ import torch
 from torch import nn
 
 from dataset.collate import Batch, PadCollate
-from dataset.frames import (InputGeometry, frame_glob, glob_root, is_glob, is_video_file, list_frame_files,
-                            read_frames, read_video_file)
+from dataset.frames import InputGeometry
 from dataset.video_dataset import Sample
 from decoding.ctc_decoder import CTCDecoder, DecodedSequence
+from deploy.prediction import PredictionWriter, load_input_frames, prediction_name
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
-from evaluation.alignment_figure import alignment_figure
-from evaluation.analysis_charts import save_figure
-from evaluation.ctm import ctm_line
 from modules.losses import SLRLoss
 from slr_network import SLROutput
 from training.epoch_state import EpochProgress, EpochStats, StepControl
@@ -33,11 +29,11 @@ from training.preemption import TrainingStopped
 from training.step_plan import StepPlan, plan_step
 from utils.checkpoint import unwrap
 from utils.distributed import DistContext, all_reduce_sums, any_process, gather_objects, gather_values
-from utils.io import atomic_open, write_json_atomic, write_text_atomic
+from utils.io import atomic_open
 from utils.precision import Precision
 from utils.progress import progress
 from utils.random_state import set_rng_state
-from utils.work_dir import PREDICTIONS_CTM, hypothesis_ctm
+from utils.work_dir import hypothesis_ctm
 
 logger = logging.getLogger("slowfastsign")
 
@@ -180,14 +176,6 @@ def train_epoch(
 SentenceHook = Callable[[str, np.ndarray, np.ndarray, DecodedSequence], None]
 
 
-def save_alignment_picture(out_dir: Path, name: str, frames: np.ndarray, posteriors: np.ndarray,
-                           decoded: DecodedSequence, vocabulary: Sequence[str], stride: int) -> None:
-    """<out_dir>/<name>.alignment.png: the clip's frames, its posteriors and the glosses recognised."""
-    title = f"{name}: {' '.join(decoded.glosses) or '(nothing recognised)'}"
-    figure = alignment_figure(frames, posteriors, decoded.glosses, decoded.spans, vocabulary, stride, title)
-    save_figure(figure, out_dir / f"{name}.alignment.png")
-
-
 @dataclass
 class DecodedSplit:
     """A split's hypotheses from the BiLSTM and the temporal-conv logits, and how many of the BiLSTM's output
@@ -317,80 +305,22 @@ def extract_features(
     return written
 
 
-def expand_inputs(inputs: Sequence[str]) -> list[Path]:
-    """Videos, frame folders, frame globs, or text files listing them (one per line). A frame glob whose
-    files lie in several folders (`clips/*/*.png`) is one input per folder, each folder a video."""
-    expanded: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.suffix == ".txt" and path.is_file():
-            lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-            expanded += expand_inputs([line for line in lines if line and not line.startswith("#")])
-        elif is_glob(path.parent):
-            folders = sorted({Path(match).parent for match in glob.glob(item) if Path(match).is_file()}, key=str)
-            expanded += [frame_glob(folder, path.name) for folder in folders] or [path]
-        else:
-            expanded.append(path)
-    return expanded
-
-
-def load_input_frames(path: Path) -> np.ndarray:
-    """T x H x W x 3 RGB frames of a video file, a frame folder or a frame glob."""
-    if is_video_file(path):
-        return read_video_file(path)
-    return read_frames(list_frame_files(path), str(path))
-
-
-def prediction_name(path: Path, taken: set[str]) -> str:
-    """The output name of one input: a video's stem, a frame folder's (or glob's) folder name, and for
-    PHOENIX's numbered camera folder (`<id>/1/*.png`) the video id above it; made unique among `taken`
-    (`_2`, `_3`, ...) so that no prediction overwrites another. The name is added to `taken`."""
-    if is_video_file(path):
-        name = path.stem
-    else:
-        folder = glob_root(path)
-        name = folder.parent.name if folder.name.isdigit() and folder.parent.name else folder.name
-    unique, count = name, 1
-    while unique in taken:
-        count += 1
-        unique = f"{name}_{count}"
-    taken.add(unique)
-    return unique
-
-
 @torch.no_grad()
 def predict(
     model: nn.Module, inputs: Sequence[Path], decoder: CTCDecoder, collate: PadCollate, context: DistContext, *,
     geometry: InputGeometry, fps: float, out_dir: Path, precision: Precision, pictures: bool = True,
 ) -> list[dict]:
     """Recognise each input, read as `geometry` says the model's training data was; write <name>.json (glosses
-    with frame spans), <name>.alignment.png (unless `pictures` is off) and predictions.ctm."""
+    with frame spans), <name>.alignment.png (unless `pictures` is off) and predictions.ctm (deploy/prediction.py)."""
     model = unwrap(model).eval()
-    results = []
-    ctm_lines = []
+    writer = PredictionWriter(out_dir, decoder.vocabulary, fps, pictures)
     taken: set[str] = set()
     for path in progress(inputs, desc="predict", disable=not context.is_main):
         frames = load_input_frames(path)
-        clip = geometry.prepare(frames)
+        clip = torch.from_numpy(geometry.prepare(frames))
         name = prediction_name(path, taken)
         _, output = forward(model, collate([Sample(clip, [], {"fileid": name})]), context, precision)
         decoded = decoder.decode(output.sequence_logits[0], output.feat_len)[0]
-        stride = collate.stride * geometry.frame_interval  # input frames per output step
-        segments = []
-        for gloss, (start, end) in zip(decoded.glosses, decoded.spans):
-            first, last = start * stride, min(end * stride, len(frames)) - 1
-            segments.append({
-                "gloss": gloss, "start_frame": first, "end_frame": max(first, last),
-                "start_s": round(first / fps, 3), "end_s": round((max(first, last) + 1) / fps, 3),
-            })
-            ctm_lines.append(ctm_line(name, first / fps, (max(first, last) + 1 - first) / fps, gloss, decimals=3))
-        result = {"input": str(path), "num_frames": int(len(frames)), "glosses": decoded.glosses,
-                  "sentence": " ".join(decoded.glosses), "segments": segments}
-        write_json_atomic(out_dir / f"{name}.json", result)
-        if pictures:
-            posteriors = output.sequence_logits[0][:, 0].float().softmax(-1).cpu().numpy()
-            save_alignment_picture(out_dir, name, frames, posteriors, decoded, decoder.vocabulary, stride)
-        results.append(result)
-        logger.info("%s: %s", path, result["sentence"] or "(nothing recognised)")
-    write_text_atomic(out_dir / PREDICTIONS_CTM, "".join(ctm_lines))
-    return results
+        posteriors = output.sequence_logits[0][:, 0].float().softmax(-1).cpu().numpy() if pictures else None
+        writer.add(path, name, frames, decoded, collate.stride * geometry.frame_interval, posteriors)
+    return writer.finish()

@@ -14,7 +14,6 @@ from typing import Sequence
 
 import cv2
 import numpy as np
-import torch
 
 from dataset.errors import DataError
 from dataset.transforms import center_crop, rescale, subsample_indices
@@ -213,7 +212,7 @@ class InputGeometry:
                 + (f", every {self.frame_interval}th frame from the first" if self.frame_interval > 1 else "")
                 + f", centre {self.input_size} crop" + (f", image_scale {self.image_scale}" if self.image_scale != 1 else ""))
 
-    def prepare(self, frames: np.ndarray) -> torch.Tensor:
+    def prepare(self, frames: np.ndarray) -> np.ndarray:
         """A user's RGB clip (T x H x W x 3) as the test phase reads a preprocessed one: the preprocessing's
         resize and storage (a JPEG round trip for lossy formats), the read geometry, the frame interval (from
         the first frame: a user's clip has no random offset), the centre crop and scale. uint8 T x H x W x 3."""
@@ -223,7 +222,7 @@ class InputGeometry:
         kept = frames[subsample_indices(len(frames), self.frame_interval, 0)]
         stored = np.stack([geometry.apply(self._stored(frame)) for frame in kept])
         clip = rescale(center_crop(stored, self.input_size), self.image_scale)
-        return torch.from_numpy(np.ascontiguousarray(clip))
+        return np.ascontiguousarray(clip)
 
     def _stored(self, frame: np.ndarray) -> np.ndarray:
         """One RGB frame as preprocessing leaves it on disk and the loader decodes it."""

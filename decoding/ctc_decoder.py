@@ -17,15 +17,17 @@ from __future__ import annotations
 import importlib.util
 import itertools
 from dataclasses import dataclass
-from typing import Mapping, Sequence, get_args
+from typing import TYPE_CHECKING, Mapping, Sequence, get_args
 
 import numpy as np
-import torch
 from flashlight.lib.text.decoder import (LM, CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions,
                                          ZeroLM)
 
 from decoding.prefix_beam_search import prefix_beam_search
 from utils.config.schema import DecodeArgs, DecodeBackend
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULTS = DecodeArgs()
 BACKENDS: tuple[str, ...] = get_args(DecodeBackend)
@@ -181,7 +183,7 @@ class CTCDecoder:
             return [self._to_sequence(*greedy_path(paths[b, :n].tolist(), self.blank_id))
                     for b, n in enumerate(lengths)]
         if self._flashlight is not None:
-            log_probs = (scores.clamp_min(1e-30).log() if probs else scores.log_softmax(-1)).cpu().float()
+            log_probs = (scores.clamp_min(1e-30).log() if probs else scores.log_softmax(-1)).cpu().float().numpy()
             return [self._decode_flashlight(log_probs[b, :n]) for b, n in enumerate(lengths)]
         probabilities = (scores if probs else scores.softmax(-1)).cpu().float()
         if self._ctcdecode is not None:
@@ -193,7 +195,29 @@ class CTCDecoder:
             decoded.append(self._from_peaks(best.ids, best.timesteps))
         return decoded
 
+    def decode_array(self, scores: np.ndarray) -> DecodedSequence:
+        """Decode one sequence's scores (T x C float32 logits, e.g. from ONNX Runtime) without torch: the softmax in
+        NumPy (float32, shifted by the step's maximum), then the same searches as `decode`."""
+        if scores.ndim != 2 or scores.shape[1] != self.num_classes:
+            raise ValueError(f"expected T x {self.num_classes} scores, got shape {scores.shape}")
+        scores = np.asarray(scores, dtype=np.float32)
+        if self.search_mode == "greedy":
+            return self._to_sequence(*greedy_path(scores.argmax(-1).tolist(), self.blank_id))
+        shifted = scores - scores.max(axis=-1, keepdims=True)
+        if self._flashlight is not None:
+            return self._decode_flashlight(shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True)))
+        probabilities = np.exp(shifted)
+        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+        if self._ctcdecode is not None:
+            import torch
+
+            return self._decode_ctcdecode(torch.from_numpy(probabilities)[None], [len(scores)])[0]
+        best = prefix_beam_search(probabilities, self.beam_width, self.cutoff_top_n, self.blank_id)[0]
+        return self._from_peaks(best.ids, best.timesteps)
+
     def _decode_ctcdecode(self, probabilities: torch.Tensor, lengths: list[int]) -> list[DecodedSequence]:
+        import torch
+
         beams, _, timesteps, out_lengths = self._ctcdecode.decode(probabilities, torch.tensor(lengths, dtype=torch.int32))
         decoded = []
         for b in range(len(lengths)):
@@ -201,12 +225,12 @@ class CTCDecoder:
             decoded.append(self._from_peaks(beams[b][0][:n].tolist(), timesteps[b][0][:n].tolist()))
         return decoded
 
-    def _decode_flashlight(self, log_probs: torch.Tensor) -> DecodedSequence:
+    def _decode_flashlight(self, log_probs: np.ndarray) -> DecodedSequence:
         """flashlight returns the best frame-level path (padded with one step at each end)."""
         steps = log_probs.shape[0]
         if steps == 0:
             return self._to_sequence([], [])
-        emissions = np.ascontiguousarray(log_probs.numpy(), dtype=np.float32)
+        emissions = np.ascontiguousarray(log_probs, dtype=np.float32)
         path = list(self._flashlight.decode(emissions.ctypes.data, steps, self.num_classes)[0].tokens)[1:steps + 1]
         return self._to_sequence(*greedy_path(path, self.blank_id))
 

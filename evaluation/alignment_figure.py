@@ -1,7 +1,8 @@
 """A picture of what the model recognised in one video: frames along time, the glosses' spans, the posteriors."""
 from __future__ import annotations
 
-from typing import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import matplotlib
@@ -10,6 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+if TYPE_CHECKING:
+    from decoding.ctc_decoder import DecodedSequence
 
 THUMBNAILS = 12
 TOP_CLASSES = 8
@@ -60,3 +64,13 @@ def alignment_figure(frames: np.ndarray, posteriors: np.ndarray, glosses: Sequen
     heat.set_xlim(0, num_frames)
     figure.colorbar(image, ax=[strip, spans_axes, heat], label="posterior probability", fraction=0.025, pad=0.01)
     return figure
+
+
+def save_alignment_picture(out_dir: Path, name: str, frames: np.ndarray, posteriors: np.ndarray,
+                           decoded: DecodedSequence, vocabulary: Sequence[str], stride: int) -> None:
+    """<out_dir>/<name>.alignment.png: the clip's frames, its posteriors and the glosses recognised."""
+    from evaluation.analysis_charts import save_figure
+
+    title = f"{name}: {' '.join(decoded.glosses) or '(nothing recognised)'}"
+    save_figure(alignment_figure(frames, posteriors, decoded.glosses, decoded.spans, vocabulary, stride, title),
+                out_dir / f"{name}.alignment.png")

@@ -97,7 +97,7 @@ def test_recorded_config_builds_the_same_config():
                                  "'phoenix2015'; did you mean 'phoenix2014'?"),
     ({"eval_interval": 0}, "'eval_interval' must be at least 1, got 0"),
     ({"amp": "yes"}, "'amp' must be true or false, got 'yes'"),
-    ({"phase": "tran"}, "'phase' must be one of train, test, features, predict, got 'tran'"),
+    ({"phase": "tran"}, "'phase' must be one of train, test, features, predict, export, got 'tran'"),
     ({"decode_mode": "greedy"}, "'decode_mode' must be one of beam, max"),
     ({"evaluate_tool": "jiwer"}, "'evaluate_tool' must be one of python, sclite"),
     ({"optimizer_args": {"step": 40}}, "'optimizer_args.step' must be a list of (an integer), got 40"),

@@ -96,7 +96,7 @@ def first_train_record(meta: Path) -> dict:
     (["--no-such-flag", "3"], ["--no-such-flag"]),
     (["model_args.hiden_size=3"], ["'model_args.hiden_size'; did you mean 'model_args.hidden_size'?"]),
     (["--loss-weights", "Slw=0.25"], ["did you mean 'loss_weights.Slow'"]),
-    (["--phase", "tran"], ["'phase' must be one of train, test, features, predict, got 'tran'"]),
+    (["--phase", "tran"], ["'phase' must be one of train, test, features, predict, export, got 'tran'"]),
     (["optimizer_args.optimizer=Adamw"], ["one of Adam, SGD, got 'Adamw'; did you mean 'Adam'?"]),
     (["num_epoch=abc"], ["num_epoch", "integer"]),
     (["--batch-size", "0"], ["batch_size"]),

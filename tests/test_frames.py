@@ -1,7 +1,6 @@
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from dataset.errors import DataError
 from dataset.frames import InputGeometry, list_frame_files, read_frames, read_video_file
@@ -83,8 +82,8 @@ def test_prediction_reads_a_clip_as_preprocessing_and_the_test_phase_did():
     geometry = InputGeometry(frame_size=(20, 20), frame_suffix=".png", input_size=16, frame_interval=2)
     clip = geometry.prepare(frames)
     expected = np.stack([cv2.resize(f, (20, 20), interpolation=cv2.INTER_LANCZOS4)[2:18, 2:18] for f in frames[::2]])
-    assert clip.dtype == torch.uint8 and tuple(clip.shape) == (3, 16, 16, 3)
-    np.testing.assert_array_equal(clip.numpy(), expected)
+    assert clip.dtype == np.uint8 and tuple(clip.shape) == (3, 16, 16, 3)
+    np.testing.assert_array_equal(clip, expected)
     assert InputGeometry.from_dict(geometry.to_dict()) == geometry
 
 
@@ -99,4 +98,4 @@ def test_prediction_keeps_jpeg_storage_and_csl_daily_rows():
         stored = cv2.imdecode(cv2.imencode(".jpg", bgr)[1], cv2.IMREAD_COLOR)
         read = cv2.cvtColor(cv2.resize(stored[40:], (256, 256)), cv2.COLOR_BGR2RGB)
         expected.append(read[16:240, 16:240])
-    np.testing.assert_array_equal(clip.numpy(), np.stack(expected))
+    np.testing.assert_array_equal(clip, np.stack(expected))

@@ -7,7 +7,8 @@ import torch
 from conftest import padded_frames, tiny_backbone
 from dataset.collate import Batch
 from modules.losses import SLRLoss
-from seq_scripts import expand_inputs, prediction_name, train_epoch
+from deploy.prediction import expand_inputs, prediction_name
+from seq_scripts import train_epoch
 from slr_network import SLRModel
 from utils.distributed import DistContext
 from utils.precision import Precision

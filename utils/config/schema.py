@@ -17,7 +17,7 @@ from utils.errors import UserError
 
 DatasetName = Literal["phoenix2014", "phoenix2014-T", "CSL-Daily", "CSL", "custom"]
 DATASETS: tuple[str, ...] = get_args(DatasetName)
-Phase = Literal["train", "test", "features", "predict"]
+Phase = Literal["train", "test", "features", "predict", "export"]
 PHASES: tuple[str, ...] = get_args(Phase)
 StageName = Literal["s1", "s2", "s3", "s4", "s5"]
 STAGE_NAMES: tuple[str, ...] = get_args(StageName)
@@ -189,8 +189,17 @@ class PredictArgs:
 
 
 @dataclass
+class ExportArgs:
+    output: str = opt("", "where --phase export writes the ONNX model (default: <work_dir>/model.onnx; model.json beside it)")
+    tolerance: float = opt(1e-3, "largest logit difference ONNX Runtime may show against PyTorch, or nothing is written",
+                           above=0)
+    verify_frames: list[int] = opt([16, 64, 160], "clip lengths (frames) the export is verified on")
+    opset: int = opt(17, "ONNX opset version", at_least=14)
+
+
+@dataclass
 class Config:
-    phase: Phase = opt("train", "train, test, features or predict")
+    phase: Phase = opt("train", "train, test, features, predict or export (ONNX)")
     dataset: DatasetName = opt("phoenix2014", "phoenix2014, phoenix2014-T, CSL-Daily, CSL or custom (a corpus preprocessed from a manifest: no corpus-specific normalisation); selects STMs and normalisation")
     work_dir: str = opt("./work_dir/temp/", "checkpoints, logs, CTM/STM files and reports go here")
     device: str = opt("0", "GPU indexes such as '0' or '0,1', or 'cpu'; CPU is used when CUDA is absent")
@@ -238,6 +247,7 @@ class Config:
     optimizer_args: OptimizerArgs = section(OptimizerArgs, "optimiser and schedule")
     synthetic: SyntheticCorpus = section(SyntheticCorpus, "bundled demo data")
     predict_args: PredictArgs = section(PredictArgs, "the predict phase")
+    export_args: ExportArgs = section(ExportArgs, "the export phase (ONNX)")
 
 
 def describe_schema(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str]]:

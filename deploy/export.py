@@ -1,0 +1,116 @@
+"""`--phase export`: the recogniser as an ONNX graph of one clip of any length, checked against PyTorch.
+
+The graph takes what prediction has after reading a clip (uint8 frames, padded as the collate pads one clip)
+and gives the main branch's BiLSTM logits; normalisation runs inside it with the training code's float32
+operations. The model traces its portable branches (modules/export_mode.py). Before the file is kept, ONNX
+Runtime and PyTorch run clips of several lengths and the largest logit difference must stay within the
+tolerance, or nothing is written.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from dataset.collate import MEAN, STD
+from deploy.onnx_format import (FORMAT, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, ExportedModelError, file_sha256,
+                                sidecar_path)
+from utils.io import write_json_atomic
+from utils.kernel_spec import pad_to_stride
+
+logger = logging.getLogger("slowfastsign")
+
+
+class RecognizerGraph(nn.Module):
+    """What model.onnx computes: uint8 frames 1 x T x H x W x 3 (padded) -> BiLSTM logits T' x C (main branch)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        video = frames.permute(0, 4, 1, 2, 3).to(torch.float32)
+        video = video / torch.tensor(255.0) - MEAN  # dataset.collate.Batch.network_input's operations, in its order
+        video = video / torch.tensor(STD)
+        lengths = torch.full((1,), frames.shape[1], dtype=torch.int64)
+        return self.model(video, lengths).sequence_logits[0][:, 0]
+
+
+@dataclass
+class Verification:
+    """ONNX Runtime against PyTorch on clips of `frames` frames each (before padding)."""
+
+    frames: list[int]
+    max_abs_difference: list[float]
+    tolerance: float
+
+    @property
+    def worst(self) -> float:
+        return max(self.max_abs_difference)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"frames": self.frames, "max_abs_logit_difference": self.max_abs_difference,
+                "tolerance": self.tolerance}
+
+
+def verify(graph: RecognizerGraph, onnx_path: Path, frames: Sequence[int], size: int, left_pad: int, stride: int,
+           tolerance: float) -> Verification:
+    """Random clips (seeded) of each length through both runtimes; the largest absolute logit difference each."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    generator = np.random.default_rng(0)
+    differences = []
+    for count in frames:
+        clip = generator.integers(0, 256, (1, pad_to_stride(count, left_pad, stride), size, size, 3), dtype=np.uint8)
+        with torch.no_grad():
+            expected = graph(torch.from_numpy(clip)).numpy()
+        got = session.run([OUTPUT_NAME], {INPUT_NAME: clip})[0]
+        if got.shape != expected.shape:
+            raise ExportedModelError(f"the exported graph gives {got.shape} logits for a clip of {count} frames where "
+                                     f"PyTorch gives {expected.shape}")
+        differences.append(float(np.abs(got - expected).max()))
+    return Verification(list(frames), differences, tolerance)
+
+
+def export_onnx(model: nn.Module, out_path: Path, description: dict[str, Any], *, input_size: int, left_pad: int,
+                stride: int, verify_frames: Sequence[int], tolerance: float, opset: int) -> Verification:
+    """Write `out_path` and its description (deploy/onnx_format.py) if ONNX Runtime agrees with PyTorch within
+    `tolerance`; otherwise an ExportedModelError and no file (an earlier export there stays as it was)."""
+    graph = RecognizerGraph(model.eval()).eval()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(f".{out_path.name}.partial")
+    example = torch.zeros((1, pad_to_stride(max(verify_frames), left_pad, stride), input_size, input_size, 3),
+                          dtype=torch.uint8)
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the tracer's notes on Python values it keeps as constants
+            torch.onnx.export(graph, (example,), str(partial), dynamo=False, opset_version=opset,
+                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                              dynamic_axes={INPUT_NAME: {1: "frames"}, OUTPUT_NAME: {0: "steps"}})
+        logger.info("Traced the model into ONNX (opset %d) in %.0f s; verifying with ONNX Runtime on clips of %s frames",
+                    opset, time.perf_counter() - start, ", ".join(map(str, verify_frames)))
+        verification = verify(graph, partial, verify_frames, input_size, left_pad, stride, tolerance)
+        for count, difference in zip(verify_frames, verification.max_abs_difference):
+            logger.info("  %d frames: largest logit difference ONNX Runtime vs PyTorch %.2e", count, difference)
+        if verification.worst > tolerance:
+            raise ExportedModelError(f"the exported model differs from PyTorch by {verification.worst:.2e} in a logit, "
+                                     f"above export_args.tolerance {tolerance:g}: nothing was written")
+        description = {"format": FORMAT, "format_version": FORMAT_VERSION, **description,
+                       "padding": {"left_pad": left_pad, "stride": stride}, "opset": opset,
+                       "onnx_sha256": file_sha256(partial), "verification": verification.to_dict()}
+        write_json_atomic(sidecar_path(out_path), description)
+        os.replace(partial, out_path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return verification

@@ -1,0 +1,87 @@
+"""The exported model's files, in one place: `model.onnx` (uint8 frames in, the main branch's BiLSTM logits out)
+and beside it `model.json`, everything prediction needs besides the network (gloss dictionary, how frames are
+read and padded, decoding settings), where the network came from, and the export's own verification. Torch-free:
+prediction through ONNX Runtime reads it."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from utils.errors import UserError
+
+FORMAT = "slowfastsign-onnx"
+FORMAT_VERSION = 1
+INPUT_NAME = "frames"  # uint8, 1 x T x H x W x 3 (RGB), padded as the collate pads one clip
+OUTPUT_NAME = "logits"  # float32, T' x num_classes: the main branch's BiLSTM logits, one row per output step
+
+
+class ExportedModelError(UserError):
+    """An ONNX file without (or with another) description beside it, or one this project did not write."""
+
+
+def sidecar_path(onnx_path: Path) -> Path:
+    return onnx_path.with_suffix(".json")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class ExportedModel:
+    """An exported model's description (model.json) and where its network is."""
+
+    onnx_path: Path
+    description: dict[str, Any]
+
+    @property
+    def gloss_dict(self) -> dict[str, int]:
+        return {gloss: int(index) for gloss, index in self.description["gloss_dict"].items()}
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.description["num_classes"])
+
+    @property
+    def input_geometry(self) -> dict[str, Any]:
+        return dict(self.description["input_geometry"])
+
+    @property
+    def padding(self) -> tuple[int, int]:
+        """(left_pad, stride) of the temporal head: how a clip is padded before the network."""
+        return int(self.description["padding"]["left_pad"]), int(self.description["padding"]["stride"])
+
+    @property
+    def decoding(self) -> dict[str, Any]:
+        return dict(self.description["decoding"])
+
+    @classmethod
+    def read(cls, onnx_path: str | Path) -> "ExportedModel":
+        """The ONNX file and its description, checked to belong together; one line for each way they do not."""
+        onnx_path = Path(onnx_path)
+        if not onnx_path.is_file():
+            raise ExportedModelError(f"{onnx_path} not found; export one with --phase export")
+        sidecar = sidecar_path(onnx_path)
+        if not sidecar.is_file():
+            raise ExportedModelError(f"{onnx_path} has no {sidecar.name} beside it: it was not exported by this project's "
+                                     f"--phase export (which writes both), or the file was moved without it")
+        try:
+            description = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ExportedModelError(f"{sidecar} is not a model description ({error}); export the model again") from None
+        if not isinstance(description, dict) or description.get("format") != FORMAT:
+            raise ExportedModelError(f"{sidecar} does not describe a {FORMAT} model; export the model with --phase export")
+        if int(description.get("format_version", 0)) > FORMAT_VERSION:
+            raise ExportedModelError(f"{sidecar} is format version {description.get('format_version')}, newer than this "
+                                     f"version reads ({FORMAT_VERSION}); update slowfastsign")
+        if file_sha256(onnx_path) != description.get("onnx_sha256"):
+            raise ExportedModelError(f"{onnx_path} is not the network {sidecar.name} describes (its SHA-256 differs): "
+                                     f"keep the two files of one export together")
+        return cls(onnx_path, description)
