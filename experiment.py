@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,14 +45,14 @@ from utils.config.merge import resolve_path, to_dict
 from utils.config.schema import Config, ConfigError
 from utils.distributed import (DistContext, any_process, barrier, broadcast_buffers, cleanup, gather_objects,
                                init_distributed, select_device)
-from utils.errors import CheckpointError, UserError
+from utils.errors import CheckpointError
 from utils.io import write_json_atomic, write_text_atomic
 from utils.logging import setup_logging
 from utils.precision import AMP_DTYPES, Precision
 from utils.random_state import configure_cudnn, get_rng_state, seed_everything, seed_process_stream
-from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, BEST_CHECKPOINT, EXPORTED_MODEL, FEATURES_DIR, LAST_CHECKPOINT,
-                            PREDICTIONS_DIR, TENSORBOARD_DIR, TEST_RESULTS, TRAINING_CURVES, TRAINING_HISTORY,
-                            config_record, epoch_checkpoint, score_report)
+from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, BEST_CHECKPOINT, EXPORTED_MODEL, FEATURES_DIR,
+                            LAST_CHECKPOINT, PREDICTIONS_DIR, TENSORBOARD_DIR, TEST_RESULTS, TRAINING_CURVES,
+                            TRAINING_HISTORY, config_record, ensure_writable_directory, epoch_checkpoint, score_report)
 
 logger = logging.getLogger("slowfastsign")
 
@@ -614,17 +613,6 @@ def data_folder(config: Config, context: DistContext) -> Path | None:
         prepare_demo_corpus(config)
     barrier(context)
     return demo_info_dir(config)
-
-
-def ensure_writable_directory(path: Path) -> None:
-    """The work directory exists and takes new files, or a one-line error says why not."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_test_"):
-            pass
-    except OSError as error:
-        raise UserError(f"the work directory {path} cannot be written ({error.strerror or error}); "
-                        f"choose another --work-dir or fix its permissions") from None
 
 
 def run(config: Config, context: DistContext) -> Any:

@@ -19,6 +19,11 @@ def main(argv: list[str] | None = None, allow_reexec: bool = False) -> int:
 
 def _main(argv: list[str], allow_reexec: bool) -> int:
     config = config_from_args(argv)
+    if config.phase == "predict" and config.load_weights.endswith(".onnx"):
+        from deploy.onnx_predict import predict_with_onnx  # ONNX Runtime; torch is never imported
+
+        predict_with_onnx(config)
+        return 0
     from experiment import launch  # torch and the rest load here, after the configuration is known to be good
 
     return launch(config, allow_reexec)

@@ -167,3 +167,19 @@ def test_bad_input_is_refused_clearly():
         CTCDecoder(GLOSSES, 4, lm_path="lm.arpa")
     with pytest.raises(ValueError, match="backend must be one of"):
         CTCDecoder(GLOSSES, 4, backend="auto")
+
+
+@pytest.mark.parametrize("mode, backend", [("greedy", "builtin"), ("beam", "builtin"), ("beam", "flashlight")])
+def test_decoding_numpy_scores_equals_decoding_tensors(mode, backend):
+    """ONNX Runtime's logits are decoded without torch (NumPy softmax): the same glosses and spans as the
+    tensors' decoding on 40 model-like sequences of 9 classes."""
+    from benchmarks.model_like_logits import model_like_logits
+
+    decoder = CTCDecoder({f"G{i}": i for i in range(1, 9)}, 9, search_mode=mode, backend=backend)
+    rng = np.random.default_rng(0)
+    for index in range(40):
+        logits = torch.from_numpy(model_like_logits(rng, steps=int(rng.integers(5, 60)), classes=9,
+                                                    ambiguous=index % 2 == 1)[0])
+        [expected] = decoder.decode(logits[:, None], torch.tensor([len(logits)]))
+        ours = decoder.decode_array(logits.numpy())
+        assert (ours.glosses, ours.spans) == (expected.glosses, expected.spans), index

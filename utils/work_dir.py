@@ -1,6 +1,11 @@
 """The names of everything a run writes into its work directory, in one place: the run writes them, tests,
-benchmarks and the README's list of outputs read them."""
+benchmarks and the README's list of outputs read them; and the check that the directory takes files."""
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from utils.errors import UserError
 
 LOG = "log.txt"
 LAST_CHECKPOINT = "last_checkpoint.pt"  # the latest epoch, for resuming
@@ -36,3 +41,14 @@ def config_record(phase: str) -> str:
     """The resolved configuration of a run: config.yaml for training, <phase>_config.yaml for the other
     phases, so that testing into a training directory keeps the record of how it was trained."""
     return "config.yaml" if phase == "train" else f"{phase}_config.yaml"
+
+
+def ensure_writable_directory(path: Path) -> None:
+    """The work directory exists and takes new files, or a one-line error says why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_test_"):
+            pass
+    except OSError as error:
+        raise UserError(f"the work directory {path} cannot be written ({error.strerror or error}); "
+                        f"choose another --work-dir or fix its permissions") from None

@@ -1,0 +1,98 @@
+"""`--phase predict --load-weights model.onnx`: prediction through ONNX Runtime, without torch.
+
+The same inputs, outputs and files as prediction with a checkpoint (deploy/prediction.py); the network is the
+exported graph, the clip is read as model.json says the model's training data was read, padded as the collate
+pads one clip, and decoded with the configured decoding. main.py comes here before importing anything of torch.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from dataset.frames import InputGeometry
+from decoding.ctc_decoder import CTCDecoder
+from deploy.onnx_format import INPUT_NAME, OUTPUT_NAME, ExportedModel, ExportedModelError
+from deploy.prediction import PredictionWriter, expand_inputs, load_input_frames, pad_clip, prediction_name
+from utils.config.merge import to_dict
+from utils.config.schema import Config, ConfigError
+from utils.io import write_text_atomic
+from utils.logging import setup_logging
+from utils.progress import progress
+from utils.work_dir import PREDICTIONS_DIR, config_record, ensure_writable_directory
+
+logger = logging.getLogger("slowfastsign")
+
+
+class OnnxRecognizer:
+    """An exported model in ONNX Runtime: a prepared clip (uint8 T x H x W x 3) in, its logits (T' x C) out."""
+
+    def __init__(self, exported: ExportedModel, threads: int = 0) -> None:
+        import onnxruntime
+
+        self.exported = exported
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        try:
+            self.session = onnxruntime.InferenceSession(str(exported.onnx_path), options,
+                                                        providers=["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime raises its own types for a file it cannot load
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ExportedModelError(f"{exported.onnx_path} cannot be loaded by ONNX Runtime ({reason}); export the "
+                                     f"model again") from None
+        inputs = [item.name for item in self.session.get_inputs()]
+        outputs = [item.name for item in self.session.get_outputs()]
+        if inputs != [INPUT_NAME] or OUTPUT_NAME not in outputs:
+            raise ExportedModelError(f"{exported.onnx_path} takes {inputs} and gives {outputs}, not this project's "
+                                     f"[{INPUT_NAME}] -> [{OUTPUT_NAME}]")
+        self.left_pad, self.stride = exported.padding
+
+    def logits(self, clip: np.ndarray) -> np.ndarray:
+        frames = pad_clip(clip, self.left_pad, self.stride)[None]
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(frames)})[0]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def build_decoder(config: Config, exported: ExportedModel) -> CTCDecoder:
+    """The configured decoding (as prediction with a checkpoint decodes) over the exported model's classes."""
+    args = config.decode_args
+    return CTCDecoder(exported.gloss_dict, exported.num_classes,
+                      search_mode="beam" if config.decode_mode == "beam" else "greedy", beam_width=args.beam_width,
+                      cutoff_top_n=args.cutoff_top_n, backend=args.backend, lm_path=args.lm_path or None,
+                      lm_weight=args.lm_weight, word_score=args.word_score)
+
+
+def predict_with_onnx(config: Config) -> list[dict]:
+    """Recognise every input of `config.predict_args` with the exported model `config.load_weights`."""
+    args = config.predict_args
+    if not args.inputs:
+        raise ConfigError("--phase predict needs inputs: --input video.mp4 [frames_dir ...]")
+    work_dir = Path(config.work_dir)
+    ensure_writable_directory(work_dir)
+    setup_logging(work_dir)
+    exported = ExportedModel.read(config.load_weights)
+    recognizer = OnnxRecognizer(exported)
+    decoder = build_decoder(config, exported)
+    geometry = InputGeometry.from_dict(exported.input_geometry)
+    if args.frame_size:
+        geometry = replace(geometry, frame_size=(args.frame_size, args.frame_size))
+    logger.info("Predicting with %s in ONNX Runtime (from %s); reading inputs as its training data: %s",
+                exported.onnx_path, exported.description.get("source", {}).get("checkpoint", "?"), geometry.describe())
+    out_dir = Path(args.output_dir) if args.output_dir else work_dir / PREDICTIONS_DIR
+    writer = PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures)
+    taken: set[str] = set()
+    for path in progress(expand_inputs(args.inputs), desc="predict"):
+        frames = load_input_frames(path)
+        logits = recognizer.logits(geometry.prepare(frames))
+        writer.add(path, prediction_name(path, taken), frames, decoder.decode_array(logits),
+                   recognizer.stride * geometry.frame_interval, softmax(logits) if args.alignment_pictures else None)
+    results = writer.finish()
+    write_text_atomic(out_dir / config_record(config.phase), yaml.safe_dump(to_dict(config), sort_keys=False))
+    return results

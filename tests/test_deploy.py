@@ -1,0 +1,163 @@
+"""Deploying a trained model (deploy/): the ONNX export and its verification, prediction through ONNX Runtime
+without torch, and the one-line errors for exported models that do not belong together."""
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import child_env, run_args
+from dataset.collate import PadCollate
+from dataset.video_dataset import Sample
+from deploy.onnx_format import sidecar_path
+from deploy.prediction import pad_clip
+import main as entry
+from utils.checkpoint import read_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def exported(corpus, briefly_trained, tmp_path_factory) -> Path:
+    """The briefly trained checkpoint exported by `main.py --phase export`."""
+    work_dir = tmp_path_factory.mktemp("export")
+    assert entry.main(run_args(corpus, work_dir, "--phase", "export", "--load-weights",
+                               str(briefly_trained / "best_model.pt"))) == 0
+    return work_dir / "model.onnx"
+
+
+def dev_inputs(corpus) -> list[str]:
+    """The raw 210x260 frames of every dev clip of the shared corpus (PHOENIX's `<id>/1` camera folders)."""
+    records = [json.loads(line) for line in (corpus["info_dir"] / "dev_info.jsonl").read_text().splitlines()[1:]]
+    raw = corpus["raw"] / "features" / "fullFrame-210x260px"
+    return [str(raw / Path(record["folder"]).parent) for record in records]
+
+
+def test_the_export_writes_a_verified_model_and_what_prediction_needs(exported, briefly_trained):
+    import onnx
+
+    onnx.checker.check_model(str(exported))
+    description = json.loads(sidecar_path(exported).read_text())
+    checkpoint = read_checkpoint(briefly_trained / "best_model.pt")
+    assert description["gloss_dict"] == checkpoint["gloss_dict"]
+    assert description["num_classes"] == len(checkpoint["gloss_dict"]) + 1
+    assert description["input_geometry"] == checkpoint["input_geometry"]  # how its training data was read
+    assert description["padding"] == {"left_pad": 6, "stride": 4}  # K5 P2 K5 P2
+    source = briefly_trained / "best_model.pt"
+    assert description["source"] == {"checkpoint": "best_model.pt",
+                                     "sha256": hashlib.sha256(source.read_bytes()).hexdigest()}
+    assert description["onnx_sha256"] == hashlib.sha256(exported.read_bytes()).hexdigest()
+    assert description["decoding"]["mode"] == "max" and description["decoding"]["beam_width"] == 10
+    verification = description["verification"]
+    assert verification["frames"] == [16, 64, 160] and verification["tolerance"] == 1e-3
+    assert all(0 <= difference <= 1e-4 for difference in verification["max_abs_logit_difference"])
+    assert "largest logit difference ONNX Runtime vs PyTorch" in (exported.parent / "log.txt").read_text()
+
+
+def test_an_export_beyond_the_tolerance_writes_nothing(corpus, briefly_trained, exported, tmp_path, capsys):
+    """Refused in one line; an earlier export in the same place stays as it was."""
+    earlier = {name: (exported.parent / name).read_bytes() for name in ("model.onnx", "model.json")}
+    for name, content in earlier.items():
+        (tmp_path / name).write_bytes(content)
+    assert entry.main(run_args(corpus, tmp_path, "--phase", "export", "--load-weights",
+                               str(briefly_trained / "last_checkpoint.pt"), "export_args.tolerance=1e-12")) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "above export_args.tolerance 1e-12: nothing was written" in error
+    assert {name: (tmp_path / name).read_bytes() for name in earlier} == earlier
+    assert not list(tmp_path.glob(".model.onnx*"))
+
+
+def test_prediction_through_onnx_runtime_gives_the_checkpoints_glosses_without_torch(
+        corpus, briefly_trained, exported, tmp_path):
+    """Every dev clip, from its raw frames: the same JSON (glosses, frame spans, seconds) and CTM as prediction
+    with the checkpoint; and the ONNX path never imports torch."""
+    inputs = dev_inputs(corpus)
+    assert entry.main(run_args(corpus, tmp_path / "pt", "--phase", "predict", "--load-weights",
+                               str(briefly_trained / "best_model.pt"), "--input", *inputs)) == 0
+    args = run_args(corpus, tmp_path / "onnx", "--phase", "predict", "--load-weights", str(exported), "--input", *inputs)
+    code = f"import sys, main; code = main.main({args!r}); print(code, 'torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=child_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert done.stdout.strip().splitlines()[-1] == "0 False", done.stdout[-2000:] + done.stderr[-2000:]
+    pt, onnx = tmp_path / "pt" / "predictions", tmp_path / "onnx" / "predictions"
+    names = sorted(path.name for path in pt.glob("*.json"))
+    assert len(names) == len(inputs) == 12 and names == sorted(path.name for path in onnx.glob("*.json"))
+    for name in names:
+        assert json.loads((onnx / name).read_text()) == json.loads((pt / name).read_text()), name
+    assert (onnx / "predictions.ctm").read_text() == (pt / "predictions.ctm").read_text()
+    assert sum(1 for name in names if json.loads((pt / name).read_text())["glosses"]) > 0
+    assert len(list(onnx.glob("*.alignment.png"))) == 12
+
+
+def _export_of_another_project(path: Path) -> None:
+    torch.onnx.export(torch.nn.Linear(3, 2), (torch.zeros(1, 3),), str(path), dynamo=False, input_names=["x"])
+
+
+@pytest.mark.parametrize("case", ["no description", "another format", "another network", "another project",
+                                  "not onnx"])
+def test_an_exported_model_that_does_not_belong_is_one_line(corpus, exported, tmp_path, capsys, case):
+    model, sidecar = tmp_path / "model.onnx", tmp_path / "model.json"
+    description = json.loads(sidecar_path(exported).read_text())
+    model.write_bytes(exported.read_bytes())
+    if case != "no description":
+        sidecar.write_text(json.dumps({**description, "format": "something-else"} if case == "another format"
+                                      else description))
+    if case == "another network":
+        model.write_bytes(model.read_bytes() + b"\0")
+    if case in ("another project", "not onnx"):
+        if case == "another project":
+            _export_of_another_project(model)
+        else:
+            model.write_text("<html>not a model</html>")
+        sidecar.write_text(json.dumps({**description, "onnx_sha256": hashlib.sha256(model.read_bytes()).hexdigest()}))
+    expected = {"no description": "has no model.json beside it", "another format": "does not describe a",
+                "another network": "is not the network model.json describes",
+                "another project": "takes ['x'] and gives", "not onnx": "cannot be loaded by ONNX Runtime"}[case]
+    frames = dev_inputs(corpus)[0]
+    assert entry.main(run_args(corpus, tmp_path / "work", "--phase", "predict", "--load-weights", str(model),
+                               "--input", frames)) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("error: ") and expected in error, error
+
+
+@pytest.mark.parametrize("frames", [1, 7, 8, 30])
+def test_a_clip_is_padded_as_the_collate_pads_it_alone(frames):
+    clip = np.random.default_rng(frames).integers(0, 256, (frames, 4, 5, 3), dtype=np.uint8)
+    batch = PadCollate("K5 P2 K5 P2")([Sample(torch.from_numpy(clip), [1], {})])
+    np.testing.assert_array_equal(pad_clip(clip, 6, 4), batch.video[0].numpy())
+
+
+@pytest.mark.slow
+def test_the_papers_r101_exports_from_a_checkpoint_in_the_official_layout(tmp_path):
+    """configs/phoenix2014.yaml's R101 (1296 classes), weights as the official code saves them (no gloss
+    dictionary, no input geometry recorded): the description takes the shipped dictionary and the official
+    preprocessing's geometry, and ONNX Runtime agrees with PyTorch."""
+    from checkpoint_files import save_as_official_code
+    from experiment import build_optimizer
+    from slr_network import SLRModel
+    from utils.checkpoint import training_state
+    from utils.config.merge import build_config
+
+    torch.manual_seed(0)
+    model = SLRModel(1296)
+    optimizer, scheduler = build_optimizer(build_config(), model)
+    state = training_state(79, model, optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=False), {}, {}, {})
+    save_as_official_code(state, tmp_path / "official.pt")
+    del model, optimizer, state
+    done = subprocess.run(
+        [sys.executable, "main.py", "--config", "configs/phoenix2014.yaml", "--phase", "export", "--device", "cpu",
+         "--load-weights", str(tmp_path / "official.pt"), "--work-dir", str(tmp_path / "work"),
+         "dataset_info.info_dir=preprocess/meta/phoenix2014", "model_args.pretrained_backbone=",
+         "export_args.verify_frames=[16,40]"],
+        cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    description = json.loads((tmp_path / "work" / "model.json").read_text())
+    assert description["num_classes"] == 1296 and len(description["gloss_dict"]) == 1295
+    assert description["input_geometry"] == {"frame_size": [256, 256], "frame_suffix": ".png",
+                                             "dataset": "phoenix2014", "input_size": 224, "image_scale": 1.0,
+                                             "frame_interval": 1}
+    assert max(description["verification"]["max_abs_logit_difference"]) <= 1e-3
