@@ -28,7 +28,6 @@ from dataset.paths import DataPaths
 from dataset.sampler import ResumableSampler
 from dataset.video_dataset import SignVideoDataset, init_loader_worker, split_dataset
 from decoding.ctc_decoder import CTCDecoder
-from deploy.prediction import expand_inputs
 from evaluation.alignment_figure import save_alignment_picture
 from evaluation.analyse import write_analysis
 from evaluation.training_curves import plot_training_curves, write_tensorboard
@@ -563,11 +562,8 @@ class Experiment:
         geometry = prediction_geometry(self.config, self.recorded_geometry)
         logger.info("Reading inputs as the model's %s: %s", "training data" if self.recorded_geometry else
                     "configuration says (the checkpoint records no input geometry)", geometry.describe())
-        results = seq_scripts.predict(
-            self.model, expand_inputs(args.inputs), self.decoder, self.collate, self.context,
-            geometry=geometry, fps=args.fps, out_dir=out_dir, precision=self.eval_precision,
-            pictures=args.alignment_pictures,
-        )
+        results = seq_scripts.predict(self.model, args.inputs, self.decoder, self.collate, self.context,
+                                      geometry=geometry, args=args, out_dir=out_dir, precision=self.eval_precision)
         self.record_config(out_dir)
         return results
 

@@ -20,7 +20,7 @@ from dataset.collate import Batch, PadCollate
 from dataset.frames import InputGeometry
 from dataset.video_dataset import Sample
 from decoding.ctc_decoder import CTCDecoder, DecodedSequence
-from deploy.prediction import PredictionWriter, load_input_frames, prediction_name
+from deploy.prediction import PredictionWriter, Runtime, predict_inputs
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
 from modules.losses import SLRLoss
 from slr_network import SLROutput
@@ -28,6 +28,7 @@ from training.epoch_state import EpochProgress, EpochStats, StepControl
 from training.preemption import TrainingStopped
 from training.step_plan import StepPlan, plan_step
 from utils.checkpoint import unwrap
+from utils.config.schema import PredictArgs
 from utils.distributed import DistContext, all_reduce_sums, any_process, gather_objects, gather_values
 from utils.io import atomic_open
 from utils.precision import Precision
@@ -307,20 +308,22 @@ def extract_features(
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, inputs: Sequence[Path], decoder: CTCDecoder, collate: PadCollate, context: DistContext, *,
-    geometry: InputGeometry, fps: float, out_dir: Path, precision: Precision, pictures: bool = True,
+    model: nn.Module, inputs: Sequence[str], decoder: CTCDecoder, collate: PadCollate, context: DistContext, *,
+    geometry: InputGeometry, args: PredictArgs, out_dir: Path, precision: Precision,
 ) -> list[dict]:
-    """Recognise each input, read as `geometry` says the model's training data was; write <name>.json (glosses
-    with frame spans), <name>.alignment.png (unless `pictures` is off) and predictions.ctm (deploy/prediction.py)."""
+    """Recognise each input with the model (deploy/prediction.py: a clip whole, read as `geometry` says the
+    model's training data was; a long recording or a live source in windows); write <name>.json (glosses with
+    frame spans), <name>.alignment.png (unless switched off) and predictions.ctm."""
     model = unwrap(model).eval()
-    writer = PredictionWriter(out_dir, decoder.vocabulary, fps, pictures)
-    taken: set[str] = set()
-    for path in progress(inputs, desc="predict", disable=not context.is_main):
-        frames = load_input_frames(path)
-        clip = torch.from_numpy(geometry.prepare(frames))
-        name = prediction_name(path, taken)
-        _, output = forward(model, collate([Sample(clip, [], {"fileid": name})]), context, precision)
-        decoded = decoder.decode(output.sequence_logits[0], output.feat_len)[0]
-        posteriors = output.sequence_logits[0][:, 0].float().softmax(-1).cpu().numpy() if pictures else None
-        writer.add(path, name, frames, decoded, collate.stride * geometry.frame_interval, posteriors)
-    return writer.finish()
+
+    def run(clip: np.ndarray) -> torch.Tensor:
+        _, output = forward(model, collate([Sample(torch.from_numpy(clip), [], {})]), context, precision)
+        return output.sequence_logits[0][:, 0]
+
+    runtime = Runtime(
+        run=run, decode=lambda logits: decoder.decode(logits[:, None], torch.tensor([len(logits)]))[0],
+        posteriors=lambda logits: logits.float().softmax(-1).cpu().numpy(),
+        to_numpy=lambda logits: logits.float().cpu().numpy(), decode_piece=decoder.decode_array,
+        stride=collate.stride)
+    writer = PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures)
+    return predict_inputs(runtime, inputs, geometry, args, writer)

@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -145,6 +145,11 @@ def read_frames(paths: Sequence[Path], video_id: str = "", geometry: ReadGeometr
 
 def read_video_file(path: str | Path) -> np.ndarray:
     """Decode a video file (mp4, avi, ...) into T x H x W x 3 RGB uint8 with cv2."""
+    return np.stack(list(iter_video_frames(path)))
+
+
+def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """The RGB frames of a video file one at a time, as cv2 decodes them (a recording of any length)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"video file {path} does not exist")
@@ -154,17 +159,31 @@ def read_video_file(path: str | Path) -> np.ndarray:
     try:
         if not capture.isOpened():
             raise DataError(f"video file {path} cannot be opened (unsupported codec or not a video)")
-        frames = []
+        decoded = 0
         while True:
             ok, frame = capture.read()
             if not ok:
                 break
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            decoded += 1
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         capture.release()
-    if not frames:
+    if not decoded:
         raise DataError(f"video file {path} has no decodable frames")
-    return np.stack(frames)
+
+
+def iter_frame_files(paths: Sequence[Path], video_id: str = "") -> Iterator[np.ndarray]:
+    """read_frames one frame at a time (RGB), all of the first frame's size."""
+    if len(paths) == 0:
+        raise DataError(f"video {video_id!r}: no frame files to read")
+    shape = None
+    for path in paths:
+        image = read_image_bgr(path, video_id)
+        if shape is not None and image.shape != shape:
+            raise DataError(f"video {video_id!r}: frame {path} is {image.shape[1]}x{image.shape[0]}, "
+                            f"the first frame is {shape[1]}x{shape[0]}")
+        shape = image.shape
+        yield cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def resize_frame(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:

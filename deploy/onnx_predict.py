@@ -16,12 +16,12 @@ import yaml
 from dataset.frames import InputGeometry
 from decoding.ctc_decoder import CTCDecoder
 from deploy.onnx_format import INPUT_NAME, OUTPUT_NAME, ExportedModel, ExportedModelError
-from deploy.prediction import PredictionWriter, expand_inputs, load_input_frames, pad_clip, prediction_name
+from deploy.long_recording import softmax
+from deploy.prediction import PredictionWriter, Runtime, pad_clip, predict_inputs
 from utils.config.merge import to_dict
 from utils.config.schema import Config, ConfigError
 from utils.io import write_text_atomic
 from utils.logging import setup_logging
-from utils.progress import progress
 from utils.work_dir import PREDICTIONS_DIR, config_record, ensure_writable_directory
 
 logger = logging.getLogger("slowfastsign")
@@ -55,11 +55,6 @@ class OnnxRecognizer:
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(frames)})[0]
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
 def build_decoder(config: Config, exported: ExportedModel) -> CTCDecoder:
     """The configured decoding (as prediction with a checkpoint decodes) over the exported model's classes."""
     args = config.decode_args
@@ -86,13 +81,9 @@ def predict_with_onnx(config: Config) -> list[dict]:
     logger.info("Predicting with %s in ONNX Runtime (from %s); reading inputs as its training data: %s",
                 exported.onnx_path, exported.description.get("source", {}).get("checkpoint", "?"), geometry.describe())
     out_dir = Path(args.output_dir) if args.output_dir else work_dir / PREDICTIONS_DIR
-    writer = PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures)
-    taken: set[str] = set()
-    for path in progress(expand_inputs(args.inputs), desc="predict"):
-        frames = load_input_frames(path)
-        logits = recognizer.logits(geometry.prepare(frames))
-        writer.add(path, prediction_name(path, taken), frames, decoder.decode_array(logits),
-                   recognizer.stride * geometry.frame_interval, softmax(logits) if args.alignment_pictures else None)
-    results = writer.finish()
+    runtime = Runtime(run=recognizer.logits, decode=decoder.decode_array, posteriors=softmax, to_numpy=lambda x: x,
+                      decode_piece=decoder.decode_array, stride=recognizer.stride)
+    results = predict_inputs(runtime, args.inputs, geometry, args,
+                             PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures))
     write_text_atomic(out_dir / config_record(config.phase), yaml.safe_dump(to_dict(config), sort_keys=False))
     return results

@@ -1,35 +1,46 @@
-"""What prediction reads and writes, whichever runtime runs the network (PyTorch in seq_scripts.predict, ONNX
-Runtime in deploy/onnx_predict.py): the inputs a user names, the clip padded as the collate pads one clip, and
-per input <name>.json (glosses with frame spans and seconds), <name>.alignment.png and one predictions.ctm.
-Imports no torch."""
+"""Prediction, whichever runtime runs the network (PyTorch in seq_scripts.predict, ONNX Runtime in
+deploy/onnx_predict.py): the inputs a user names, each read whole when it is a clip, in windows when it is a
+long recording or a live source (deploy/long_recording.py), and per input <name>.json (glosses with frame spans
+and seconds), <name>.alignment.png, and one predictions.ctm. Imports no torch."""
 from __future__ import annotations
 
+import collections
 import glob
+import itertools
 import logging
+import re
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from dataset.frames import (frame_glob, glob_root, is_glob, is_video_file, list_frame_files, read_frames,
-                            read_video_file)
+from dataset.frames import InputGeometry, frame_glob, glob_root, is_glob, is_video_file
 from decoding.ctc_decoder import DecodedSequence
-from evaluation.alignment_figure import save_alignment_picture
+from deploy.frame_source import LiveFrame, input_frames, is_live_source, live_frames, paced
+from deploy.long_recording import Gloss, LongRecognition, check_windows, recognise_long
+from evaluation.alignment_figure import save_alignment_picture, save_timeline_picture
 from evaluation.ctm import ctm_line
+from utils.config.schema import ConfigError, PredictArgs
 from utils.io import write_json_atomic, write_text_atomic
 from utils.kernel_spec import pad_to_stride
+from utils.progress import progress
 from utils.work_dir import PREDICTIONS_CTM
 
 logger = logging.getLogger("slowfastsign")
 
 
-def expand_inputs(inputs: Sequence[str]) -> list[Path]:
+def expand_inputs(inputs: Sequence[str]) -> list[Path | str]:
     """Videos, frame folders, frame globs, or text files listing them (one per line). A frame glob whose
-    files lie in several folders (`clips/*/*.png`) is one input per folder, each folder a video."""
-    expanded: list[Path] = []
+    files lie in several folders (`clips/*/*.png`) is one input per folder, each folder a video. Live sources
+    (a camera index, a stream URL) stay as given."""
+    expanded: list[Path | str] = []
     for item in inputs:
         path = Path(item)
-        if path.suffix == ".txt" and path.is_file():
+        if is_live_source(item):
+            expanded.append(item)
+        elif path.suffix == ".txt" and path.is_file():
             lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
             expanded += expand_inputs([line for line in lines if line and not line.startswith("#")])
         elif is_glob(path.parent):
@@ -40,18 +51,14 @@ def expand_inputs(inputs: Sequence[str]) -> list[Path]:
     return expanded
 
 
-def load_input_frames(path: Path) -> np.ndarray:
-    """T x H x W x 3 RGB frames of a video file, a frame folder or a frame glob."""
-    if is_video_file(path):
-        return read_video_file(path)
-    return read_frames(list_frame_files(path), str(path))
-
-
-def prediction_name(path: Path, taken: set[str]) -> str:
+def prediction_name(path: Path | str, taken: set[str]) -> str:
     """The output name of one input: a video's stem, a frame folder's (or glob's) folder name, and for
-    PHOENIX's numbered camera folder (`<id>/1/*.png`) the video id above it; made unique among `taken`
-    (`_2`, `_3`, ...) so that no prediction overwrites another. The name is added to `taken`."""
-    if is_video_file(path):
+    PHOENIX's numbered camera folder (`<id>/1/*.png`) the video id above it, `camera<n>` or the stream URL's
+    last part for a live source; made unique among `taken` (`_2`, `_3`, ...) so that no prediction overwrites
+    another. The name is added to `taken`."""
+    if isinstance(path, str):
+        name = f"camera{path}" if path.isdigit() else re.sub(r"[^\w.-]+", "_", path.rstrip("/").rsplit("/", 1)[-1])
+    elif is_video_file(path):
         name = path.stem
     else:
         folder = glob_root(path)
@@ -72,6 +79,16 @@ def pad_clip(clip: np.ndarray, left_pad: int, stride: int) -> np.ndarray:
                            np.repeat(clip[-1:], total - left_pad - len(clip), axis=0)])
 
 
+def _segments(decoded: DecodedSequence, stride: int, num_frames: int, fps: float) -> list[dict]:
+    """Each gloss's first and last input frame and seconds (`stride` input frames per output step)."""
+    segments = []
+    for gloss, (start, end) in zip(decoded.glosses, decoded.spans):
+        first, last = start * stride, min(end * stride, num_frames) - 1
+        segments.append({"gloss": gloss, "start_frame": first, "end_frame": max(first, last),
+                         "start_s": round(first / fps, 3), "end_s": round((max(first, last) + 1) / fps, 3)})
+    return segments
+
+
 class PredictionWriter:
     """Writes each recognised input's files into `out_dir` as it comes, and predictions.ctm at the end."""
 
@@ -80,23 +97,32 @@ class PredictionWriter:
         self.ctm_lines: list[str] = []
         self.results: list[dict] = []
 
-    def add(self, path: Path, name: str, frames: np.ndarray, decoded: DecodedSequence, stride: int,
+    def add(self, path: Path | str, name: str, frames: np.ndarray, decoded: DecodedSequence, stride: int,
             posteriors: np.ndarray | None) -> dict:
         """One input: `stride` input frames per output step; `posteriors` (T' x C) for its picture."""
-        segments = []
-        for gloss, (start, end) in zip(decoded.glosses, decoded.spans):
-            first, last = start * stride, min(end * stride, len(frames)) - 1
-            segments.append({
-                "gloss": gloss, "start_frame": first, "end_frame": max(first, last),
-                "start_s": round(first / self.fps, 3), "end_s": round((max(first, last) + 1) / self.fps, 3),
-            })
-            self.ctm_lines.append(ctm_line(name, first / self.fps, (max(first, last) + 1 - first) / self.fps, gloss,
-                                           decimals=3))
-        result = {"input": str(path), "num_frames": int(len(frames)), "glosses": decoded.glosses,
-                  "sentence": " ".join(decoded.glosses), "segments": segments}
-        write_json_atomic(self.out_dir / f"{name}.json", result)
+        result = self._record(path, name, len(frames), decoded, stride)
         if self.pictures and posteriors is not None:
             save_alignment_picture(self.out_dir, name, frames, posteriors, decoded, self.vocabulary, stride)
+        return result
+
+    def add_long(self, path: Path | str, name: str, recognition: LongRecognition, stride: int,
+                 windows: dict[str, int]) -> dict:
+        """A recording recognised in windows (deploy/long_recording.py), pictured as a timeline."""
+        decoded = recognition.decoded()
+        result = self._record(path, name, recognition.num_frames, decoded, stride, windows=windows)
+        if self.pictures:
+            save_timeline_picture(self.out_dir, name, recognition.thumbnails, recognition.num_frames, recognition.blank,
+                                  recognition.best, decoded, self.vocabulary, stride, self.fps)
+        return result
+
+    def _record(self, path: Path | str, name: str, num_frames: int, decoded: DecodedSequence, stride: int,
+                **extra: object) -> dict:
+        segments = _segments(decoded, stride, num_frames, self.fps)
+        self.ctm_lines += [ctm_line(name, s["start_frame"] / self.fps, (s["end_frame"] + 1 - s["start_frame"]) / self.fps,
+                                    s["gloss"], decimals=3) for s in segments]
+        result = {"input": str(path), "num_frames": int(num_frames), "glosses": decoded.glosses,
+                  "sentence": " ".join(decoded.glosses), "segments": segments, **extra}
+        write_json_atomic(self.out_dir / f"{name}.json", result)
         self.results.append(result)
         logger.info("%s: %s", path, result["sentence"] or "(nothing recognised)")
         return result
@@ -104,3 +130,91 @@ class PredictionWriter:
     def finish(self) -> list[dict]:
         write_text_atomic(self.out_dir / PREDICTIONS_CTM, "".join(self.ctm_lines))
         return self.results
+
+
+@dataclass
+class Runtime:
+    """What differs between running the network in PyTorch and in ONNX Runtime."""
+
+    run: Callable[[np.ndarray], Any]  # a prepared clip (T x H x W x 3 uint8) -> its logits (T' x C), as held there
+    decode: Callable[[Any], DecodedSequence]  # a clip's logits, decoded as the configured decoder decodes them
+    posteriors: Callable[[Any], np.ndarray]  # a clip's logits -> softmax, T' x C NumPy (its picture)
+    to_numpy: Callable[[Any], np.ndarray]
+    decode_piece: Callable[[np.ndarray], DecodedSequence]  # NumPy logits of a long recording's piece
+    stride: int  # prepared frames per output step
+
+
+def _drain(head: list[np.ndarray], rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """`head`'s frames (released as they are given out), then `rest`'s."""
+    queue = collections.deque(head)
+    head.clear()
+    while queue:
+        yield queue.popleft()
+    yield from rest
+
+
+class _LiveReport:
+    """Prints each gloss of a live stream as it settles, with how long after its last frame arrived."""
+
+    def __init__(self, source: str, stride: int, fps: float) -> None:
+        self.source, self.stride, self.fps = source, stride, fps
+        self.arrivals: collections.deque[float] = collections.deque(maxlen=1 << 16)
+        self.first = 0  # frame index of arrivals[0]
+
+    def frames(self, live: Iterator[LiveFrame]) -> Iterator[np.ndarray]:
+        count = 0
+        for frame in live:
+            if len(self.arrivals) == self.arrivals.maxlen:
+                self.first += 1
+            self.arrivals.append(frame.arrived)
+            count += 1
+            yield frame.image
+        logger.info("%s: the stream ended after %d frames", self.source, count)
+
+    def __call__(self, glosses: list[Gloss], frames_read: int) -> None:
+        now = time.monotonic()
+        for gloss in glosses:
+            last = min(gloss.end * self.stride, frames_read) - 1
+            delay = now - self.arrivals[max(last - self.first, 0)] if self.arrivals else 0.0
+            print(f"{(last + 1) / self.fps:9.2f} s  {gloss.gloss}  ({delay:.1f} s behind the live frame)", flush=True)
+
+
+def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeometry, args: PredictArgs,
+                   writer: PredictionWriter) -> list[dict]:
+    """Recognise every input (deploy/prediction.py's docstring): a clip of up to `args.window` frames whole, as
+    the test phase reads a clip; a longer recording, and a live source, in windows (deploy/long_recording.py)."""
+    problem = check_windows(args.window, args.overlap, runtime.stride)
+    if problem:
+        raise ConfigError(problem)
+    one_frame = replace(geometry, frame_interval=1)
+    stride = runtime.stride * geometry.frame_interval  # input frames per output step
+    taken: set[str] = set()
+
+    def recognise(frames: Iterator[np.ndarray], report: Callable[[list[Gloss], int], None] | None = None) -> LongRecognition:
+        return recognise_long(frames, lambda frame: one_frame.prepare(frame[None])[0],
+                              lambda clip: runtime.to_numpy(runtime.run(clip)), runtime.decode_piece,
+                              window=args.window, overlap=args.overlap, stride=runtime.stride,
+                              frame_interval=geometry.frame_interval, on_glosses=report)
+
+    windows = {"window": args.window, "overlap": args.overlap}
+    for item in progress(expand_inputs(inputs), desc="predict"):
+        name = prediction_name(item, taken)
+        if args.live or isinstance(item, str):
+            source = str(item)
+            report = _LiveReport(source, stride, args.fps)
+            live = live_frames(source) if isinstance(item, str) else paced(input_frames(item), args.fps)
+            logger.info("%s: recognising live (Ctrl-C ends it and writes what was recognised)", source)
+            writer.add_long(item, name, recognise(report.frames(live), report), stride, windows)
+            continue
+        raw = input_frames(item)
+        head = list(itertools.islice(raw, args.window * geometry.frame_interval))
+        following = next(raw, None)
+        if following is None:  # a clip: read whole, as the test phase reads one
+            frames = np.stack(head)
+            logits = runtime.run(geometry.prepare(frames))
+            writer.add(item, name, frames, runtime.decode(logits),
+                       stride, runtime.posteriors(logits) if args.alignment_pictures else None)
+        else:
+            logger.info("%s: longer than predict_args.window (%d frames): recognised in windows", item, args.window)
+            writer.add_long(item, name, recognise(_drain(head, itertools.chain([following], raw))), stride, windows)
+    return writer.finish()

@@ -74,3 +74,49 @@ def save_alignment_picture(out_dir: Path, name: str, frames: np.ndarray, posteri
     title = f"{name}: {' '.join(decoded.glosses) or '(nothing recognised)'}"
     save_figure(alignment_figure(frames, posteriors, decoded.glosses, decoded.spans, vocabulary, stride, title),
                 out_dir / f"{name}.alignment.png")
+
+
+def timeline_figure(thumbnails: Sequence[tuple[int, np.ndarray]], num_frames: int, blank: Sequence[float],
+                    best: Sequence[tuple[int, float]], glosses: Sequence[str], spans: Sequence[tuple[int, int]],
+                    vocabulary: Sequence[str], stride: int, fps: float, title: str) -> Figure:
+    """A long recording at a glance, in seconds: frames spread over it, the glosses' spans, and per output step
+    the probability that a gloss is being signed (1 - blank) with the most probable gloss's own posterior."""
+    seconds = num_frames / fps
+    figure, (strip, spans_axes, curve) = plt.subplots(
+        3, 1, figsize=(14, 5.6), sharex=True, gridspec_kw={"height_ratios": [1.0, 0.8, 1.6]})
+    for index, image in thumbnails:
+        width = max(seconds / max(len(thumbnails), 1), 1e-6)
+        strip.imshow(image, extent=(index / fps, index / fps + width, 0, 1), aspect="auto")
+    strip.set_ylim(0, 1)
+    strip.set_yticks([])
+    strip.set_title(title)
+    colours = plt.get_cmap("tab10")
+    for k, (gloss, (start, end)) in enumerate(zip(glosses, spans)):
+        first, last = start * stride / fps, min(end * stride, num_frames) / fps
+        spans_axes.axvspan(first, last, color=colours(k % 10), alpha=0.45)
+        spans_axes.text((first + last) / 2, 0.5, gloss, ha="center", va="center", fontsize=7,
+                        rotation=90 if last - first < 0.02 * seconds else 0)
+    spans_axes.set_ylim(0, 1)
+    spans_axes.set_yticks([])
+    spans_axes.set_ylabel("glosses", rotation=0, ha="right", va="center")
+    times = (np.arange(len(blank)) + 0.5) * stride / fps
+    curve.plot(times, 1.0 - np.asarray(blank, dtype=float), lw=0.8, label="a gloss (1 - blank)")
+    curve.plot(times, [p for _, p in best], lw=0.8, alpha=0.7, label="the most probable gloss")
+    curve.set_ylim(0, 1.02)
+    curve.set_xlim(0, seconds)
+    curve.set_xlabel("seconds")
+    curve.set_ylabel("posterior")
+    curve.legend(loc="upper right", fontsize=8)
+    curve.grid(alpha=0.3)
+    return figure
+
+
+def save_timeline_picture(out_dir: Path, name: str, thumbnails: Sequence[tuple[int, np.ndarray]], num_frames: int,
+                          blank: Sequence[float], best: Sequence[tuple[int, float]], decoded: DecodedSequence,
+                          vocabulary: Sequence[str], stride: int, fps: float) -> None:
+    """<out_dir>/<name>.alignment.png for a recording recognised in windows: timeline_figure."""
+    from evaluation.analysis_charts import save_figure
+
+    title = f"{name}: {len(decoded.glosses)} glosses in {num_frames / fps:.0f} s"
+    save_figure(timeline_figure(thumbnails, num_frames, blank, best, decoded.glosses, decoded.spans, vocabulary,
+                                stride, fps, title), out_dir / f"{name}.alignment.png")

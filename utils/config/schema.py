@@ -186,6 +186,11 @@ class PredictArgs:
                              "checkpoint's training frames (256 for checkpoints that do not record it)", at_least=0)
     fps: float = opt(25.0, "frame rate used to turn frame spans into seconds in the CTM", above=0)
     alignment_pictures: bool = opt(True, "a picture of frames, recognised glosses and posteriors per input (<name>.alignment.png)")
+    window: int = opt(256, "an input longer than this many frames (after frame_interval) is recognised in overlapping "
+                           "windows of this many, in bounded memory", at_least=8)
+    overlap: int = opt(64, "frames consecutive windows share (each keeps the outputs nearer its middle)", at_least=0)
+    live: bool = opt(False, "read every input at its frame rate, as a camera stream, printing glosses as they settle "
+                            "(camera indices and stream URLs are always read so)")
 
 
 @dataclass

@@ -1,0 +1,205 @@
+"""Recognising a recording of any length, or a live stream, in bounded memory.
+
+Frames are read and prepared one at a time. The network sees overlapping windows of `window` prepared frames,
+each padded as a clip of its own; consecutive windows share `overlap` frames, and of the output steps computed
+twice each window keeps the half nearer its own middle, so every step keeps at least overlap/2 frames of context
+on both sides. The stitched logits are decoded in pieces cut at steps the model is sure are blank (no gloss can
+straddle them), which are settled from then on: memory stays bounded by the window and the longest stretch
+without a sure blank, and a live stream's glosses can be printed as they settle. The official final merge of
+repeated glosses is applied across the cuts. Imports no torch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from decoding.ctc_decoder import DecodedSequence
+
+ClipRunner = Callable[[np.ndarray], np.ndarray]  # prepared clip (T x H x W x 3 uint8) -> logits (T' x C)
+SURE_BLANK = 0.999  # a step whose blank posterior is at least this ends a piece
+LONGEST_PIECE = 2048  # steps decoded together at most (then cut at the surest blank): about 5.5 min at 25 fps
+THUMBNAILS = 24
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def check_windows(window: int, overlap: int, stride: int) -> str:
+    """Why a window/overlap pair cannot be used ('' when it can): windows start on output steps, and each half
+    of the overlap is whole steps."""
+    if window % stride:
+        return f"predict_args.window ({window}) must be a multiple of the temporal stride {stride}"
+    if overlap % (2 * stride):
+        return f"predict_args.overlap ({overlap}) must be a multiple of twice the temporal stride ({2 * stride})"
+    if overlap >= window:
+        return f"predict_args.overlap ({overlap}) must be smaller than predict_args.window ({window})"
+    return ""
+
+
+class WindowedLogits:
+    """The logits of an unbounded clip, from overlapping windows (module docstring); `stride` prepared frames per
+    output step."""
+
+    def __init__(self, run: ClipRunner, window: int, overlap: int, stride: int) -> None:
+        problem = check_windows(window, overlap, stride)
+        if problem:
+            raise ValueError(problem)
+        self.run, self.window, self.overlap, self.stride = run, window, overlap, stride
+        self.frames: list[np.ndarray] = []  # prepared frames from `self.start` on
+        self.start = 0  # prepared-frame index of frames[0]
+        self.emitted = 0  # output steps given out so far
+
+    def feed(self, frame: np.ndarray) -> np.ndarray:
+        """One more prepared frame; the steps that became final (possibly none)."""
+        self.frames.append(frame)
+        if len(self.frames) < self.window:
+            return np.empty((0, 0), dtype=np.float32)
+        logits = self.run(np.stack(self.frames))
+        end = (self.start + self.window - self.overlap // 2) // self.stride  # keep the steps nearer this window's middle
+        kept = logits[self.emitted - self.start // self.stride:end - self.start // self.stride]
+        self.emitted = end
+        advance = self.window - self.overlap
+        self.frames = self.frames[advance:]
+        self.start += advance
+        return kept
+
+    def finish(self) -> np.ndarray:
+        """The steps after the last full window: its tail as a clip of its own."""
+        if not self.frames or self.start + len(self.frames) <= self.emitted * self.stride:
+            return np.empty((0, 0), dtype=np.float32)
+        logits = self.run(np.stack(self.frames))
+        self.frames = []
+        return logits[self.emitted - self.start // self.stride:]
+
+
+@dataclass
+class Gloss:
+    """A recognised gloss over output steps [start, end) of the whole recording."""
+
+    gloss: str
+    class_id: int
+    start: int
+    end: int
+
+
+class StreamingDecoder:
+    """Decodes stitched logits piece by piece (module docstring) with `decode` (one piece's T x C logits ->
+    DecodedSequence); keeps, per step, the blank posterior and the best gloss's, for the picture."""
+
+    def __init__(self, decode: Callable[[np.ndarray], DecodedSequence], blank_id: int = 0) -> None:
+        self.decode, self.blank_id = decode, blank_id
+        self.pending: list[np.ndarray] = []  # logits rows not yet decoded
+        self.offset = 0  # global step of pending[0]
+        self.held: Gloss | None = None  # the last gloss decoded: the next piece may continue it
+        self.blank: list[float] = []
+        self.best: list[tuple[int, float]] = []
+
+    def feed(self, logits: np.ndarray) -> list[Gloss]:
+        """More steps; the glosses that are settled now."""
+        if not len(logits):
+            return []
+        posteriors = softmax(logits)
+        self.blank += posteriors[:, self.blank_id].tolist()
+        others = posteriors.copy()
+        others[:, self.blank_id] = -1.0
+        self.best += [(int(c), float(p)) for c, p in zip(others.argmax(-1), others.max(-1))]
+        self.pending.extend(logits)
+        blank = np.asarray(self.blank[self.offset:])
+        sure = np.flatnonzero(blank >= SURE_BLANK)
+        if len(sure):
+            return self._settle(int(sure[-1]) + 1)
+        if len(self.pending) > LONGEST_PIECE:
+            return self._settle(int(blank.argmax()) + 1)
+        return []
+
+    def finish(self) -> list[Gloss]:
+        settled = self._settle(len(self.pending)) if self.pending else []
+        if self.held is not None:
+            settled.append(self.held)
+            self.held = None
+        return settled
+
+    def _settle(self, steps: int) -> list[Gloss]:
+        piece = np.stack(self.pending[:steps])
+        decoded = self.decode(piece)
+        glosses = [Gloss(gloss, class_id, self.offset + start, self.offset + end)
+                   for gloss, class_id, (start, end) in zip(decoded.glosses, decoded.ids, decoded.spans)]
+        self.pending = self.pending[steps:]
+        self.offset += steps
+        settled = []
+        for gloss in glosses:
+            if self.held is not None and self.held.class_id == gloss.class_id:  # the official final merge
+                self.held.end = gloss.end
+                continue
+            if self.held is not None:
+                settled.append(self.held)
+            self.held = gloss
+        return settled
+
+
+@dataclass
+class LongRecognition:
+    """What was recognised in a long recording or a stream, with what its picture needs."""
+
+    glosses: list[Gloss]
+    num_frames: int
+    blank: list[float]  # per output step
+    best: list[tuple[int, float]]  # per output step: the most probable gloss class and its posterior
+    thumbnails: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame index, small RGB image)
+
+    def decoded(self) -> DecodedSequence:
+        return DecodedSequence([g.gloss for g in self.glosses], [g.class_id for g in self.glosses],
+                               [(g.start, g.end) for g in self.glosses])
+
+
+class Thumbnails:
+    """About THUMBNAILS frames spread over a recording of unknown length: every k-th frame, k doubling (and every
+    other kept frame dropped) whenever twice as many have been kept."""
+
+    def __init__(self, height: int = 64) -> None:
+        self.height, self.every, self.kept = height, 1, []
+
+    def offer(self, index: int, frame: np.ndarray) -> None:
+        if index % self.every:
+            return
+        import cv2
+
+        width = max(1, round(frame.shape[1] * self.height / frame.shape[0]))
+        self.kept.append((index, cv2.resize(np.ascontiguousarray(frame), (width, self.height))))
+        if len(self.kept) >= 2 * THUMBNAILS:
+            self.every *= 2
+            self.kept = [(i, image) for i, image in self.kept if i % self.every == 0]
+
+
+def recognise_long(frames: Iterable[np.ndarray], prepare: Callable[[np.ndarray], np.ndarray], run: ClipRunner,
+                   decode: Callable[[np.ndarray], DecodedSequence], *, window: int, overlap: int, stride: int,
+                   frame_interval: int = 1, on_glosses: Callable[[list[Gloss], int], None] | None = None,
+                   ) -> LongRecognition:
+    """Recognise `frames` (raw RGB, one at a time) in windows: every `frame_interval`-th frame from the first is
+    `prepare`d (one frame in, one out); `on_glosses(settled, frames_read)` hears of glosses as they settle.
+    A KeyboardInterrupt ends the reading: what was read is recognised and returned."""
+    windows = WindowedLogits(run, window, overlap, stride)
+    decoder = StreamingDecoder(decode)
+    thumbnails = Thumbnails()
+    glosses: list[Gloss] = []
+    count = 0
+
+    def settled(new: list[Gloss]) -> None:
+        glosses.extend(new)
+        if new and on_glosses is not None:
+            on_glosses(new, count)
+
+    try:
+        for count, frame in enumerate(frames, start=1):
+            thumbnails.offer(count - 1, frame)
+            if (count - 1) % frame_interval == 0:
+                settled(decoder.feed(windows.feed(prepare(frame))))
+    except KeyboardInterrupt:
+        pass
+    settled(decoder.feed(windows.finish()))
+    settled(decoder.finish())
+    return LongRecognition(glosses, count, decoder.blank, decoder.best, thumbnails.kept)
