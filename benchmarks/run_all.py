@@ -16,7 +16,7 @@ from utils.cli import ArgumentParser
 from utils.io import write_text_atomic
 
 BENCHMARKS = ["bench_model", "model_flops", "bench_loader", "bench_eval", "bench_decode", "bench_demo", "bench_manifest",
-              "bench_interruption", "bench_long_recording"]
+              "bench_interruption", "bench_long_recording", "bench_onnx"]
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 HEADER = """# Benchmark results
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from dataset.collate import MEAN, STD
 from deploy.onnx_format import (FORMAT, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, ExportedModelError, file_sha256,
-                                sidecar_path)
+                                session_providers, sidecar_path)
 from utils.io import write_json_atomic
 from utils.kernel_spec import pad_to_stride
 
@@ -63,10 +63,11 @@ class Verification:
 
 def verify(graph: RecognizerGraph, onnx_path: Path, frames: Sequence[int], size: int, left_pad: int, stride: int,
            tolerance: float) -> Verification:
-    """Random clips (seeded) of each length through both runtimes; the largest absolute logit difference each."""
+    """Random clips (seeded) of each length through both runtimes (ONNX Runtime with the providers prediction
+    uses); the largest absolute logit difference each."""
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=session_providers())
     generator = np.random.default_rng(0)
     differences = []
     for count in frames:

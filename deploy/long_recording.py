@@ -10,15 +10,21 @@ repeated glosses is applied across the cuts. Imports no torch.
 """
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from decoding.ctc_decoder import DecodedSequence
 
 ClipRunner = Callable[[np.ndarray], np.ndarray]  # prepared clip (T x H x W x 3 uint8) -> logits (T' x C)
-SURE_BLANK = 0.999  # a step whose blank posterior is at least this ends a piece
+# A step whose blank posterior is at least this ends a piece. Measured on the demo's dev clips joined into one
+# recording (bench_long_recording): cuts at 0.9 to 0.999 give the glosses of decoding the whole at once, while
+# 0.999 is rarely reached (the demo's model tops out near 0.995) and would hold glosses back for minutes.
+SURE_BLANK = 0.99
 LONGEST_PIECE = 2048  # steps decoded together at most (then cut at the surest blank): about 5.5 min at 25 fps
 THUMBNAILS = 24
 
@@ -200,6 +206,19 @@ def recognise_long(frames: Iterable[np.ndarray], prepare: Callable[[np.ndarray],
                 settled(decoder.feed(windows.feed(prepare(frame))))
     except KeyboardInterrupt:
         pass
-    settled(decoder.feed(windows.finish()))
-    settled(decoder.finish())
+    with _ctrl_c_ignored():  # the reading has ended: what was read is finished, whatever Ctrl-C follows
+        settled(decoder.feed(windows.finish()))
+        settled(decoder.finish())
     return LongRecognition(glosses, count, decoder.blank, decoder.best, thumbnails.kept)
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -18,6 +18,17 @@ INPUT_NAME = "frames"  # uint8, 1 x T x H x W x 3 (RGB), padded as the collate p
 OUTPUT_NAME = "logits"  # float32, T' x num_classes: the main branch's BiLSTM logits, one row per output step
 
 
+def session_providers() -> list:
+    """ONNX Runtime's providers for the CPU, fastest first: OpenVINO's kernels where the installed build has them
+    (requirements.txt installs it on x86-64 Linux: 1.5x the plain provider for the R101, benchmarks/RESULTS.md),
+    then the plain CPU provider."""
+    import onnxruntime
+
+    if "OpenVINOExecutionProvider" in onnxruntime.get_available_providers():
+        return [("OpenVINOExecutionProvider", {"device_type": "CPU"}), "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
 class ExportedModelError(UserError):
     """An ONNX file without (or with another) description beside it, or one this project did not write."""
 

@@ -15,7 +15,7 @@ import yaml
 
 from dataset.frames import InputGeometry
 from decoding.ctc_decoder import CTCDecoder
-from deploy.onnx_format import INPUT_NAME, OUTPUT_NAME, ExportedModel, ExportedModelError
+from deploy.onnx_format import INPUT_NAME, OUTPUT_NAME, ExportedModel, ExportedModelError, session_providers
 from deploy.long_recording import softmax
 from deploy.prediction import PredictionWriter, Runtime, pad_clip, predict_inputs
 from utils.config.merge import to_dict
@@ -38,7 +38,7 @@ class OnnxRecognizer:
         options.intra_op_num_threads = threads
         try:
             self.session = onnxruntime.InferenceSession(str(exported.onnx_path), options,
-                                                        providers=["CPUExecutionProvider"])
+                                                        providers=session_providers())
         except Exception as error:  # ONNX Runtime raises its own types for a file it cannot load
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise ExportedModelError(f"{exported.onnx_path} cannot be loaded by ONNX Runtime ({reason}); export the "
@@ -78,8 +78,9 @@ def predict_with_onnx(config: Config) -> list[dict]:
     geometry = InputGeometry.from_dict(exported.input_geometry)
     if args.frame_size:
         geometry = replace(geometry, frame_size=(args.frame_size, args.frame_size))
-    logger.info("Predicting with %s in ONNX Runtime (from %s); reading inputs as its training data: %s",
-                exported.onnx_path, exported.description.get("source", {}).get("checkpoint", "?"), geometry.describe())
+    logger.info("Predicting with %s in ONNX Runtime, %s (from %s); reading inputs as its training data: %s",
+                exported.onnx_path, recognizer.session.get_providers()[0],
+                exported.description.get("source", {}).get("checkpoint", "?"), geometry.describe())
     out_dir = Path(args.output_dir) if args.output_dir else work_dir / PREDICTIONS_DIR
     runtime = Runtime(run=recognizer.logits, decode=decoder.decode_array, posteriors=softmax, to_numpy=lambda x: x,
                       decode_piece=decoder.decode_array, stride=recognizer.stride)

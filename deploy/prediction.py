@@ -183,20 +183,23 @@ def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeome
                    writer: PredictionWriter) -> list[dict]:
     """Recognise every input (deploy/prediction.py's docstring): a clip of up to `args.window` frames whole, as
     the test phase reads a clip; a longer recording, and a live source, in windows (deploy/long_recording.py)."""
-    problem = check_windows(args.window, args.overlap, runtime.stride)
-    if problem:
-        raise ConfigError(problem)
+    for window, overlap, keys in ((args.window, args.overlap, ""), (args.live_window, args.live_overlap, "live_")):
+        problem = check_windows(window, overlap, runtime.stride)
+        if problem:
+            raise ConfigError(problem.replace("predict_args.", f"predict_args.{keys}"))
     one_frame = replace(geometry, frame_interval=1)
     stride = runtime.stride * geometry.frame_interval  # input frames per output step
     taken: set[str] = set()
 
-    def recognise(frames: Iterator[np.ndarray], report: Callable[[list[Gloss], int], None] | None = None) -> LongRecognition:
+    def recognise(frames: Iterator[np.ndarray], windows: dict[str, int],
+                  report: Callable[[list[Gloss], int], None] | None = None) -> LongRecognition:
         return recognise_long(frames, lambda frame: one_frame.prepare(frame[None])[0],
                               lambda clip: runtime.to_numpy(runtime.run(clip)), runtime.decode_piece,
-                              window=args.window, overlap=args.overlap, stride=runtime.stride,
+                              window=windows["window"], overlap=windows["overlap"], stride=runtime.stride,
                               frame_interval=geometry.frame_interval, on_glosses=report)
 
     windows = {"window": args.window, "overlap": args.overlap}
+    live_windows = {"window": args.live_window, "overlap": args.live_overlap}
     for item in progress(expand_inputs(inputs), desc="predict"):
         name = prediction_name(item, taken)
         if args.live or isinstance(item, str):
@@ -204,7 +207,7 @@ def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeome
             report = _LiveReport(source, stride, args.fps)
             live = live_frames(source) if isinstance(item, str) else paced(input_frames(item), args.fps)
             logger.info("%s: recognising live (Ctrl-C ends it and writes what was recognised)", source)
-            writer.add_long(item, name, recognise(report.frames(live), report), stride, windows)
+            writer.add_long(item, name, recognise(report.frames(live), live_windows, report), stride, live_windows)
             continue
         raw = input_frames(item)
         head = list(itertools.islice(raw, args.window * geometry.frame_interval))
@@ -216,5 +219,6 @@ def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeome
                        stride, runtime.posteriors(logits) if args.alignment_pictures else None)
         else:
             logger.info("%s: longer than predict_args.window (%d frames): recognised in windows", item, args.window)
-            writer.add_long(item, name, recognise(_drain(head, itertools.chain([following], raw))), stride, windows)
+            writer.add_long(item, name, recognise(_drain(head, itertools.chain([following], raw)), windows), stride,
+                            windows)
     return writer.finish()

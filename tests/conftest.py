@@ -133,3 +133,19 @@ def corpus_as_manifest(corpus: dict[str, Path], root: Path, names: list[str], co
     root.mkdir(parents=True, exist_ok=True)
     (root / "corpus.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return root / "corpus.csv"
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> dict[str, Path]:
+    """The README's demo (configs/demo.yaml: 20 epochs on the generated corpus, about 10 minutes on 2 cores) in a
+    scratch directory, for the tests that need a model that recognises sentences well (long recordings, live
+    streams): its work directory and its corpus."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("demo")
+    data = root / "data" / "synthetic"
+    subprocess.run([sys.executable, "main.py", "--config", "configs/demo.yaml", "--work-dir", str(root / "work"),
+                    f"synthetic.root={data}", f"dataset_info.info_dir={data / 'preprocessed'}", "test_after_train=false"],
+                   cwd=REPO_ROOT, env=child_env(), check=True, stdout=subprocess.DEVNULL, timeout=3600)
+    return {"work_dir": root / "work", "data": data}

@@ -161,3 +161,98 @@ def test_the_papers_r101_exports_from_a_checkpoint_in_the_official_layout(tmp_pa
                                              "dataset": "phoenix2014", "input_size": 224, "image_scale": 1.0,
                                              "frame_interval": 1}
     assert max(description["verification"]["max_abs_logit_difference"]) <= 1e-3
+
+
+def demo_args(demo_run, work_dir: Path, *extra: str) -> list[str]:
+    """main.py's arguments for predicting with the demo's best checkpoint into `work_dir`."""
+    return ["--config", "configs/demo.yaml", "--work-dir", str(work_dir), "synthetic.enabled=false",
+            f"dataset_info.info_dir={demo_run['data'] / 'preprocessed'}", "--phase", "predict", "--load-weights",
+            str(demo_run["work_dir"] / "best_model.pt"), *extra]
+
+
+def demo_recording(demo_run, out: Path) -> tuple[Path, list[str], list[str]]:
+    """Every demo dev clip's raw frames one after another as one recording (a frame folder of links), the
+    references joined in the same order, and the clips' folders."""
+    meta = demo_run["data"] / "preprocessed"
+    records = [json.loads(line) for line in (meta / "dev_info.jsonl").read_text().splitlines()[1:]]
+    raw = demo_run["data"] / "phoenix-2014-multisigner" / "features" / "fullFrame-210x260px"
+    clips = [raw / Path(record["folder"]).parent for record in records]
+    out.mkdir(parents=True)
+    for index, frame in enumerate(frame for clip in clips for frame in sorted(clip.glob("*.png"))):
+        (out / f"{index:06d}.png").symlink_to(frame)
+    return out, [gloss for record in records for gloss in record["label"].split()], [str(clip) for clip in clips]
+
+
+@pytest.mark.slow
+def test_a_long_recording_is_recognised_in_windows_about_as_well_as_its_clips(demo_run, tmp_path):
+    """The demo's 40 dev clips as one recording (1,579 frames; windows of 256 with overlap 64): its WER against the
+    joined references is within a few points of the clips' own hypotheses joined (merged across the sentence
+    boundaries, as any continuous recognition merges a gloss ending one sentence and starting the next)."""
+    import itertools
+
+    from evaluation.alignment import align
+
+    recording, reference, clips = demo_recording(demo_run, tmp_path / "recording")
+    assert entry.main(demo_args(demo_run, tmp_path / "clips", "--input", *clips)) == 0
+    out = tmp_path / "clips" / "predictions"
+    clip_glosses = [json.loads((out / f"{Path(clip).parent.name}.json").read_text())["glosses"] for clip in clips]
+    joined = [gloss for gloss, _ in itertools.groupby(itertools.chain(*clip_glosses))]
+    assert entry.main(demo_args(demo_run, tmp_path / "long", "--input", str(recording))) == 0
+    result = json.loads((tmp_path / "long" / "predictions" / "recording.json").read_text())
+    assert result["windows"] == {"window": 256, "overlap": 64} and result["num_frames"] == len(list(recording.iterdir()))
+
+    def wer(hypothesis):
+        counts = align(reference, hypothesis)
+        return 100 * (counts.substitutions + counts.deletions + counts.insertions) / len(reference)
+
+    assert wer(joined) < 15 and abs(wer(result["glosses"]) - wer(joined)) <= 3, (wer(result["glosses"]), wer(joined))
+    spans = [(s["start_frame"], s["end_frame"]) for s in result["segments"]]
+    assert spans == sorted(spans) and all(0 <= a <= b < result["num_frames"] for a, b in spans)
+    assert (tmp_path / "long" / "predictions" / "recording.alignment.png").is_file()
+
+
+@pytest.mark.slow
+def test_a_live_stream_prints_glosses_as_they_settle_and_ctrl_c_keeps_them(demo_run, tmp_path):
+    """The recording streamed through the live path at 200 frames/s (live windows: 96 frames, overlap 32): the
+    glosses are printed as they settle, with their delay behind the live frame, and are those the recording gives
+    when read at once in the same windows; Ctrl-C in the middle
+    of another stream ends it cleanly with what was recognised written; a camera that cannot be opened is one
+    line."""
+    import signal
+
+    recording, _, _ = demo_recording(demo_run, tmp_path / "recording")
+    at_once = demo_args(demo_run, tmp_path / "at_once", "predict_args.fps=200", "predict_args.window=96",
+                        "predict_args.overlap=32", "--input", str(recording))  # the live windows, read at once
+    assert entry.main(at_once) == 0
+    expected = json.loads((tmp_path / "at_once" / "predictions" / "recording.json").read_text())
+    live_args = demo_args(demo_run, tmp_path / "live", "predict_args.fps=200", "predict_args.live=true", "--input",
+                          str(recording))
+    done = subprocess.run([sys.executable, "main.py", *live_args], cwd=REPO, env=child_env(), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    printed = [line.split() for line in done.stdout.splitlines() if "behind the live frame" in line]
+    live = json.loads((tmp_path / "live" / "predictions" / "recording.json").read_text())
+    assert live["windows"] == {"window": 96, "overlap": 32}
+    assert live["glosses"] == expected["glosses"] and [words[2] for words in printed] == live["glosses"]
+    assert all(0 <= float(words[3].strip("(")) < 10 for words in printed)  # seconds behind the live frame
+
+    live_args[live_args.index("--work-dir") + 1] = str(tmp_path / "interrupted")
+    process = subprocess.Popen([sys.executable, "main.py", *live_args], cwd=REPO, env=child_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "behind the live frame" in line:
+            process.send_signal(signal.SIGINT)
+            break
+    output = "".join(seen) + process.communicate(timeout=120)[0]
+    assert process.returncode == 0 and "Traceback" not in output, output[-2000:]
+    interrupted = json.loads((tmp_path / "interrupted" / "predictions" / "recording.json").read_text())
+    assert 0 < interrupted["num_frames"] < live["num_frames"] and interrupted["glosses"]
+    settled = interrupted["glosses"][:-2]  # those settled before the stop (the stream's end is read anew)
+    assert settled == live["glosses"][:len(settled)]
+
+    camera = subprocess.run([sys.executable, "main.py", *demo_args(demo_run, tmp_path / "camera", "--input", "9")],
+                            cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=300)
+    assert camera.returncode == 1 and camera.stderr.strip() == (
+        "error: the camera 9 cannot be opened (no such device, unreachable address or unsupported format)")

@@ -481,3 +481,4 @@ def test_the_synthetic_corpus_is_prepared_through_the_preprocessing_api(tmp_path
             frames = sorted((tmp_path / "synthetic" / "frames").glob(record["folder"]))
             assert len(frames) == record["num_frames"] > 0
             assert cv2.imread(str(frames[0])).shape == (24, 24, 3)
+

@@ -191,6 +191,8 @@ class PredictArgs:
     overlap: int = opt(64, "frames consecutive windows share (each keeps the outputs nearer its middle)", at_least=0)
     live: bool = opt(False, "read every input at its frame rate, as a camera stream, printing glosses as they settle "
                             "(camera indices and stream URLs are always read so)")
+    live_window: int = opt(96, "window of a live source: shorter, so that glosses settle sooner", at_least=8)
+    live_overlap: int = opt(32, "overlap of a live source's windows", at_least=0)
 
 
 @dataclass

@@ -1,0 +1,103 @@
+"""deploy/long_recording.py: windows stitched without a lost or repeated output step, pieces decoded as the
+whole, the official repeat merge across cuts, thumbnails bounded."""
+import numpy as np
+import pytest
+
+from decoding.ctc_decoder import CTCDecoder
+from deploy.long_recording import (SURE_BLANK, StreamingDecoder, Thumbnails, WindowedLogits, check_windows,
+                                   recognise_long)
+
+STRIDE = 4
+
+
+def step_starts(clip: np.ndarray) -> np.ndarray:
+    """A model without temporal context: each output step says which frame it starts at (frames carry their
+    index), as ceil(T / 4) steps of a clip of T frames."""
+    starts = clip[::STRIDE, 0, 0, 0].astype(np.float32)
+    return np.stack([starts, -starts], axis=1)
+
+
+def frames(count: int) -> list[np.ndarray]:
+    return [np.full((1, 1, 3), index, dtype=np.int64) for index in range(count)]
+
+
+@pytest.mark.parametrize("count", [1, 37, 64, 255, 256, 257, 600, 1001])
+@pytest.mark.parametrize("window, overlap", [(32, 8), (64, 16), (256, 64), (40, 0)])
+def test_windows_give_every_output_step_once_and_in_order(count, window, overlap):
+    windows = WindowedLogits(step_starts, window, overlap, STRIDE)
+    steps = [windows.feed(frame) for frame in frames(count)] + [windows.finish()]
+    stitched = np.concatenate([rows for rows in steps if len(rows)])
+    np.testing.assert_array_equal(stitched[:, 0], np.arange(0, count, STRIDE))
+
+
+def test_each_step_comes_from_the_window_where_it_has_the_most_context():
+    """Every kept step of a window lies at least overlap/2 frames inside it, unless it is at the recording's
+    own ends."""
+    seen = []
+
+    def run(clip):
+        seen.append((int(clip[0, 0, 0, 0]), len(clip)))
+        return step_starts(clip)
+
+    windows = WindowedLogits(run, 64, 32, STRIDE)
+    kept = [(windows.feed(frame), len(seen)) for frame in frames(300)]
+    for rows, calls in kept:
+        if len(rows):
+            start, length = seen[calls - 1]
+            assert rows[0, 0] == 0 or rows[0, 0] >= start + 16
+            assert rows[-1, 0] + STRIDE <= start + length - 16
+
+
+def test_window_settings_that_cannot_tile_are_refused():
+    assert check_windows(256, 64, 4) == ""
+    assert "multiple of the temporal stride 4" in check_windows(250, 64, 4)
+    assert "multiple of twice the temporal stride (8)" in check_windows(256, 60, 4)
+    assert "smaller than predict_args.window" in check_windows(64, 64, 4)
+
+
+def logits_of(path: list[int], classes: int = 4) -> np.ndarray:
+    rows = np.full((len(path), classes), -12.0, dtype=np.float32)
+    rows[np.arange(len(path)), path] = 12.0
+    return rows
+
+
+def test_pieces_cut_at_sure_blanks_decode_as_the_whole_and_merge_repeats_across_cuts():
+    """A B _ _ B C _ A _ A: decoded whole, the official final merge gives A B C A; fed in chunks, cut at the sure
+    blanks, the same glosses with the same global spans (the A _ A pair merged across a cut too)."""
+    decoder = CTCDecoder({"A": 1, "B": 2, "C": 3}, 4, search_mode="beam")
+    path = [1, 2, 0, 0, 2, 3, 0, 1, 0, 1]
+    whole = decoder.decode_array(logits_of(path))
+    streaming = StreamingDecoder(decoder.decode_array)
+    settled = []
+    for start in range(0, len(path), 3):
+        settled += streaming.feed(logits_of(path[start:start + 3]))
+    settled += streaming.finish()
+    assert [g.gloss for g in settled] == whole.glosses == ["A", "B", "C", "A"]
+    assert [(g.start, g.end) for g in settled] == whole.spans
+    assert streaming.blank[2] >= SURE_BLANK and len(streaming.blank) == len(path) == len(streaming.best)
+
+
+def test_a_long_recording_through_a_context_free_model_reads_each_frame_once(monkeypatch):
+    """recognise_long over 1000 frames with frame_interval 2: 500 prepared frames, 125 steps, all frames counted,
+    thumbnails spread over the whole and bounded."""
+    prepared = []
+
+    def prepare(frame):
+        prepared.append(int(frame[0, 0, 0]))
+        return frame
+
+    decoder = CTCDecoder({"A": 1}, 2, search_mode="greedy")
+    result = recognise_long(iter([np.full((8, 8, 3), i % 256, dtype=np.uint8) for i in range(1000)]), prepare,
+                            lambda clip: np.tile([[5.0, -5.0]], (-(-len(clip) // STRIDE), 1)).astype(np.float32),
+                            decoder.decode_array, window=64, overlap=16, stride=STRIDE, frame_interval=2)
+    assert result.num_frames == 1000 and len(prepared) == 500 and prepared[:3] == [0, 2, 4]
+    assert len(result.blank) == 125 and result.glosses == []
+    indices = [index for index, _ in result.thumbnails]
+    assert 12 <= len(indices) < 48 and indices[0] == 0 and indices[-1] >= 900
+
+
+def test_thumbnails_stay_bounded_over_any_length():
+    thumbnails = Thumbnails()
+    for index in range(100_000):
+        thumbnails.offer(index, np.zeros((2, 2, 3), dtype=np.uint8))
+    assert len(thumbnails.kept) < 48 and thumbnails.kept[-1][0] > 90_000
