@@ -37,7 +37,7 @@ from modules.losses import SLRLoss
 from slr_network import SLRModel
 from utils.allocator import reexec_under_jemalloc
 from training.epoch_state import EpochProgress, EpochStats
-from training.preemption import StopRequest, TrainingStopped, ignore_stop_signals
+from training.preemption import StopRequest, TrainingStopped, end_workers_at_exit, ignore_stop_signals
 from utils.checkpoint import (apply_model_weights, read_checkpoint, restore_training_state, save_checkpoint,
                               training_state, unwrap)
 from utils.config.merge import resolve_path, to_dict
@@ -60,6 +60,8 @@ def build_loader(config: Config, dataset: Any, collate: PadCollate, context: Dis
     """Training: shuffled per epoch (seeded), whole batches. Evaluation: the batches one process would
     make (consecutive clips, as officially), dealt out whole, since a clip's features depend on the
     padding its batch gives it: any number of processes then scores exactly like one."""
+    if config.num_worker > 0:
+        end_workers_at_exit()
     common = dict(collate_fn=collate, num_workers=config.num_worker, pin_memory=context.device.type == "cuda",
                   worker_init_fn=_init_loader_worker)
     if train:

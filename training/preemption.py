@@ -3,6 +3,8 @@
 STOPPED_EXIT_CODE; running the same command again continues where it stopped."""
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import signal
 import threading
 import time
@@ -50,9 +52,28 @@ class StopRequest:
 def ignore_stop_signals() -> None:
     """For DataLoader worker processes: a scheduler signals every process of the job, and a worker killed by it
     would break the step its main process is finishing (the loader raises at once when a worker dies); the
-    workers end when their main process shuts its loader down or exits."""
+    workers end when their main process shuts its loader down, or at its exit (end_workers_at_exit)."""
     for number in STOP_SIGNALS:
         signal.signal(number, signal.SIG_IGN)
+
+
+_workers_end_at_exit = False
+
+
+def end_workers_at_exit() -> None:
+    """In a process that starts loader workers: kill whatever workers are left when it exits. Python's own
+    exit handler ends daemon children with SIGTERM, which the workers ignore, and then joins them: an error
+    whose traceback still holds a loader (a corrupt frame raised from a worker) would wait for ever."""
+    global _workers_end_at_exit
+    if not _workers_end_at_exit:
+        atexit.register(_kill_workers)  # registered after multiprocessing's handler, so it runs before it
+        _workers_end_at_exit = True
+
+
+def _kill_workers() -> None:
+    for child in multiprocessing.active_children():
+        child.kill()
+        child.join()
 
 
 class TrainingStopped(Exception):
