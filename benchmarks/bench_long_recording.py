@@ -23,7 +23,7 @@ from evaluation.alignment import align
 from utils.cli import ArgumentParser
 
 REPO = Path(__file__).resolve().parents[1]
-SETTINGS = [(128, 32), (256, 32), (256, 64), (512, 64), (512, 128)]
+SETTINGS = [(64, 16), (96, 32), (128, 32), (256, 32), (256, 64), (512, 64), (512, 128)]
 
 
 def wer(reference: list[str], hypothesis: list[str]) -> float:
