@@ -7,6 +7,7 @@ loading torch.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import yaml
 from torch.utils.data import DataLoader
 
 import seq_scripts
@@ -45,10 +45,11 @@ from utils.config.schema import Config, ConfigError
 from utils.distributed import (DistContext, any_process, barrier, broadcast_buffers, cleanup, gather_objects,
                                init_distributed, select_device)
 from utils.errors import CheckpointError
-from utils.io import write_json_atomic, write_text_atomic
+from utils.io import write_json_atomic
 from utils.logging import setup_logging
 from utils.precision import AMP_DTYPES, Precision
-from utils.random_state import configure_cudnn, get_rng_state, seed_everything, seed_process_stream
+from utils.provenance import finished, now, run_record, session_summary, without_diffs, write_run_records
+from utils.random_state import configure_determinism, get_rng_state, seed_everything, seed_process_stream
 from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, BEST_CHECKPOINT, EXPORTED_MODEL, FEATURES_DIR,
                             LAST_CHECKPOINT, PREDICTIONS_DIR, TENSORBOARD_DIR, TEST_RESULTS, TRAINING_CURVES,
                             TRAINING_HISTORY, config_record, ensure_writable_directory, epoch_checkpoint, score_report)
@@ -203,6 +204,7 @@ class Experiment:
     """One run: the configuration resolved into model, data, decoder and work directory."""
 
     def __init__(self, config: Config, context: DistContext, paths: DataPaths) -> None:
+        self.provenance = run_record(config.phase, context.world_size, str(context.device), to_dict(config))
         self.config = config
         self.context = context
         self.work_dir = Path(config.work_dir)
@@ -211,6 +213,8 @@ class Experiment:
         self.eval_precision = Precision(dtype if config.eval_amp else None, config.channels_last)
         self.paths = paths
         checkpoint = read_checkpoint(resolve_path(config.load_weights)) if config.load_weights else None
+        if checkpoint is not None:
+            self._record_weights(resolve_path(config.load_weights), checkpoint)
         self.recorded_geometry = dict(checkpoint.get("input_geometry") or {}) if checkpoint is not None else {}
         self.gloss_dict = self._gloss_dict(checkpoint)
         self.num_classes = config.model_args.num_classes or len(self.gloss_dict) + 1
@@ -297,12 +301,21 @@ class Experiment:
                                    self.collate.stride)
         return save
 
-    def record_config(self, directory: Path | None = None) -> None:
-        """The resolved configuration beside the outputs it produced (a failed run leaves the old one):
-        `config.yaml` for training, `<phase>_config.yaml` for the other phases, so that testing or predicting
-        into a training run's directory never replaces the record of how it was trained."""
+    def record_run(self, directory: Path | None = None, outcome: str = "finished") -> dict:
+        """The resolved configuration and the record of what produced the run (utils/provenance.py) beside the
+        outputs they describe (a failed run leaves the old ones): `config.yaml` and `provenance.json` for
+        training, `<phase>_config.yaml` and `<phase>_provenance.json` for the other phases, so that testing or
+        predicting into a training run's directory never replaces the record of how it was trained. Returns
+        the record as written (the main process's; the others' without writing)."""
+        record = finished(self.provenance, outcome)
         if self.context.is_main:
-            write_text_atomic((directory or self.work_dir) / config_record(self.config.phase), yaml.safe_dump(to_dict(self.config), sort_keys=False))
+            return write_run_records(directory or self.work_dir, record)
+        return without_diffs(record)
+
+    def _record_weights(self, path: Path, checkpoint: dict) -> None:
+        """Which checkpoint the run's weights came from, and that checkpoint's own record (official checkpoints
+        have none)."""
+        self.provenance["weights"] = {"checkpoint": str(path), "provenance": checkpoint.get("provenance")}
 
     def training_geometry(self, train_set: SignVideoDataset) -> InputGeometry:
         """How this run reads its training clips, for its checkpoints (prediction reads clips the same way)."""
@@ -337,6 +350,7 @@ class Experiment:
                 if run.writer is not None:
                     run.writer.close()
         self._finish_training(run)  # with a stop, the history and curves so far
+        self.record_run(outcome=stopped or "finished")
         if stopped is not None:
             raise TrainingStopped(stopped)
         if self.config.test_after_train:
@@ -363,6 +377,8 @@ class Experiment:
             point = restore_training_state(resume, self.model, run.optimizer, run.scheduler, run.scaler, context.rank)
             run.history, run.start_epoch = TrainingHistory.from_dict(point.history), point.start_epoch
             run.evaluation_pending = point.evaluation_pending
+            earlier = point.provenance or {"checkpoint": str(resume), "note": "it records nothing of what produced it"}
+            self.provenance["earlier_sessions"] = [*earlier.get("earlier_sessions", []), session_summary(earlier)]
             if point.position is not None:
                 run.resume = self._resume_position(resume, point.position, point.rng_states)
             where = f"epoch {run.start_epoch}" + (f" step {run.resume.step}" if run.resume else "")
@@ -462,18 +478,26 @@ class Experiment:
         """Evaluate the best checkpoint (the last one when there was no dev split) and print the reports."""
         best = self.work_dir / BEST_CHECKPOINT
         path = best if best.is_file() else self.work_dir / LAST_CHECKPOINT
-        apply_model_weights(self.model, read_checkpoint(path), source=str(path))
+        checkpoint = read_checkpoint(path)
+        apply_model_weights(self.model, checkpoint, source=str(path))
+        self._record_weights(path, checkpoint)
         logger.info("Testing %s", path)
         return self.test()
 
     def _state(self, run: "TrainingRun", epoch: int, rng_states: list[dict], **extra: Any) -> dict:
         return training_state(epoch, self.model, run.optimizer, run.scheduler, run.scaler, run.history.to_dict(),
                               self.gloss_dict, to_dict(self.config), run.input_geometry.to_dict(),
-                              rng_states=rng_states, **extra)
+                              rng_states=rng_states, provenance=self._checkpoint_provenance(), **extra)
+
+    def _checkpoint_provenance(self) -> dict:
+        """The run's record as a checkpoint carries it: without the configuration (the checkpoint's `config`),
+        with the time it was written; plain JSON data, as a checkpoint must hold (utils/checkpoint.py)."""
+        record = {**{key: value for key, value in self.provenance.items() if key != "config"}, "written": now()}
+        return json.loads(json.dumps(record))
 
     def _write_last(self, run: "TrainingRun", state: dict) -> None:
         if not run.config_recorded:  # with the run's first checkpoint
-            self.record_config()
+            self.record_run(outcome="running")
             run.config_recorded = True
         save_checkpoint(self.work_dir / LAST_CHECKPOINT, state)
         run.control.saved()
@@ -525,9 +549,9 @@ class Experiment:
         if self.config.phase == "test" and not self.config.load_weights:
             logger.warning("--phase test without --load-weights evaluates an untrained model")
         results = self.evaluate(self.eval_loaders(), pictures=self.config.alignment_pictures)
+        record = self.record_run()
         if self.context.is_main:
-            self.record_config()
-            write_json_atomic(self.work_dir / TEST_RESULTS, results)
+            write_json_atomic(self.work_dir / TEST_RESULTS, {**results, "provenance": record})
             if self.config.analysis:
                 for split, scores in self.split_scores.items():
                     write_analysis(scores.lstm[self.config.evaluate_tool], self.work_dir / ANALYSIS_DIR / split)
@@ -553,7 +577,7 @@ class Experiment:
             counts[split] = seq_scripts.extract_features(
                 self.model, loader, out_dir, self.collate.left_pad, self.context, self.eval_precision)
             logger.info("%s: %d feature files in %s", split, counts[split], out_dir)
-        self.record_config()
+        self.record_run()
         return counts
 
     def predict(self) -> list[dict]:
@@ -566,7 +590,7 @@ class Experiment:
                     "configuration says (the checkpoint records no input geometry)", geometry.describe())
         results = seq_scripts.predict(self.model, args.inputs, self.decoder, self.collate, self.context,
                                       geometry=geometry, args=args, out_dir=out_dir, precision=self.eval_precision)
-        self.record_config(out_dir)
+        self.record_run(out_dir)
         return results
 
 
@@ -588,12 +612,13 @@ class Experiment:
             "decoding": {"mode": config.decode_mode, **to_dict(config.decode_args)},
             "source": {"checkpoint": source.name, "sha256": file_sha256(source)},
             "exported": {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
+            "provenance": without_diffs({key: value for key, value in self.provenance.items() if key != "config"}),
         }
         if self.context.is_main:
             verification = export_onnx(unwrap(self.model), out_path, description, input_size=geometry.input_size,
                                        left_pad=self.collate.left_pad, stride=self.collate.stride,
                                        verify_frames=args.verify_frames, tolerance=args.tolerance, opset=args.opset)
-            self.record_config(out_path.parent)
+            self.record_run(out_path.parent)
             print(f"exported {out_path} (and {out_path.with_suffix('.json').name}); largest logit difference "
                   f"ONNX Runtime vs PyTorch {verification.worst:.2e} (tolerance {args.tolerance:g})")
         barrier(self.context)
@@ -620,7 +645,7 @@ def run(config: Config, context: DistContext) -> Any:
         ensure_writable_directory(work_dir)
     setup_logging(work_dir, context.is_main)
     seed_everything(config.random_seed)
-    configure_cudnn(config.deterministic)
+    configure_determinism(config.deterministic)
     allocator = "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "system"
     logger.info("Phase %s, dataset %s, work dir %s, device %s, %s allocator", config.phase, config.dataset, work_dir,
                 context.device, allocator)

@@ -42,6 +42,7 @@ from utils.cli import ArgumentParser
 from utils.config.merge import backbone_from_yaml, build_config
 from utils.distributed import DistContext
 from utils.precision import Precision
+from utils.random_state import configure_determinism
 from utils.work_dir import LAST_CHECKPOINT, PREDICTIONS_DIR, TEST_RESULTS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -311,6 +312,36 @@ def _device_names() -> str:
     return f"{len(names)} x {names[0]}, torch {torch.__version__}, CUDA {torch.version.cuda}" if names else "no GPU"
 
 
+def check_determinism(device: torch.device, frames: tuple[int, ...], steps: int) -> list[Row]:
+    """What `deterministic=true` costs (float16 AMP step time with and without it) and whether it makes two
+    runs of the same steps from the same weights and seed end with the same weights on this GPU."""
+    name = torch.cuda.get_device_name(device)
+    torch.manual_seed(0)
+    initial = SLRModel(NUM_CLASSES, backbone_from_yaml(R101))
+    batch = generated_batch(frames)
+    rows, ends = [], []
+    try:
+        for deterministic in (False, True, True):
+            configure_determinism(deterministic)
+            torch.manual_seed(0)
+            model = copy.deepcopy(initial)
+            seconds, _ = measure_training(model, batch, device, Precision(torch.float16), steps)
+            if deterministic:
+                ends.append(torch.cat([p.detach().float().flatten().cpu() for p in model.parameters()]))
+            if len(ends) < 2:
+                label = "deterministic=true" if deterministic else "deterministic=false (cudnn.benchmark)"
+                rows.append(Row(f"[{name}] train step, float16 AMP, {label}", f"{seconds:.3f} s"))
+            del model
+            torch.cuda.empty_cache()
+    finally:
+        configure_determinism(False)
+        torch.backends.cudnn.benchmark = True
+    difference = float((ends[0] - ends[1]).abs().max())
+    rows.append(Row(f"[{name}] deterministic=true: weights after {steps + 1} steps, two runs, largest difference",
+                    f"{difference:.1e}", "0 except the CTC and pooling backward passes (README)", None))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="run main.py end to end instead of the measurements")
@@ -346,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         device_rows, fp16_step = check_device(torch.device("cuda", index), frames, args.steps, failures)
         rows += [check_normalisation(torch.device("cuda", index), failures)] + device_rows
         rows += check_memory(torch.device("cuda", index), args.memory_frames, failures)
+        rows += check_determinism(torch.device("cuda", index), frames, args.steps)
         fp16_steps.append(fp16_step)
     if fp16_steps[0] == fp16_steps[0]:
         rows += check_loader(args.workers, args.clips, fp16_steps[0])

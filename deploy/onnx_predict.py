@@ -11,7 +11,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from dataset.frames import InputGeometry
 from decoding.ctc_decoder import CTCDecoder
@@ -20,9 +19,9 @@ from deploy.long_recording import softmax
 from deploy.prediction import PredictionWriter, Runtime, pad_clip, predict_inputs
 from utils.config.merge import to_dict
 from utils.config.schema import Config, ConfigError
-from utils.io import write_text_atomic
 from utils.logging import setup_logging
-from utils.work_dir import PREDICTIONS_DIR, config_record, ensure_writable_directory
+from utils.provenance import finished, run_record, write_run_records
+from utils.work_dir import PREDICTIONS_DIR, ensure_writable_directory
 
 logger = logging.getLogger("slowfastsign")
 
@@ -66,6 +65,7 @@ def build_decoder(config: Config, exported: ExportedModel) -> CTCDecoder:
 
 def predict_with_onnx(config: Config) -> list[dict]:
     """Recognise every input of `config.predict_args` with the exported model `config.load_weights`."""
+    provenance = run_record(config.phase, 1, "onnxruntime", to_dict(config))
     args = config.predict_args
     if not args.inputs:
         raise ConfigError("--phase predict needs inputs: --input video.mp4 [frames_dir ...]")
@@ -86,5 +86,7 @@ def predict_with_onnx(config: Config) -> list[dict]:
                       decode_piece=decoder.decode_array, stride=recognizer.stride)
     results = predict_inputs(runtime, args.inputs, geometry, args,
                              PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures))
-    write_text_atomic(out_dir / config_record(config.phase), yaml.safe_dump(to_dict(config), sort_keys=False))
+    provenance["weights"] = {"onnx": str(exported.onnx_path), "provenance": exported.description.get("provenance"),
+                             "provider": recognizer.session.get_providers()[0]}
+    write_run_records(out_dir, finished(provenance))
     return results

@@ -142,6 +142,33 @@ class Comparison:
         return asdict(self)
 
 
+def bootstrap_wers(errors: list[int], words: list[int], resamples: int, seed: int) -> list[float]:
+    """The WER (percent) of `resamples` resamplings of the sentences with replacement (Bisani & Ney, 2004),
+    sorted: each draws as many sentences as there are and divides their errors by their reference words."""
+    generator = random.Random(seed)
+    samples = []
+    for _ in range(resamples):
+        picks = [generator.randrange(len(errors)) for _ in errors]
+        n = sum(words[k] for k in picks) or 1
+        samples.append(100.0 * sum(errors[k] for k in picks) / n)
+    return sorted(samples)
+
+
+def percentile_interval(samples: list[float], level: float = 0.95) -> tuple[float, float]:
+    """The central `level` interval of sorted bootstrap samples."""
+    tail = (1 - level) / 2
+    last = len(samples) - 1
+    return samples[int(tail * last)], samples[int(round((1 - tail) * last))]
+
+
+def wer_interval(report: ScoreReport, resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval over sentences of one system's WER: how much the number would move on another
+    draw of sentences like these."""
+    sentences = report.per_sentence
+    return percentile_interval(bootstrap_wers([s.errors for s in sentences], [s.num_ref_words for s in sentences],
+                                              resamples, seed))
+
+
 def compare(a: ScoreReport, b: ScoreReport, resamples: int = 1000, seed: int = 0,
             names: tuple[str, str] | None = None) -> Comparison:
     """Paired bootstrap over sentences (Bisani & Ney, 2004) of WER(a) - WER(b) on the same references;
@@ -156,14 +183,8 @@ def compare(a: ScoreReport, b: ScoreReport, resamples: int = 1000, seed: int = 0
     words = [sentences_a[i].num_ref_words for i in ids]
     total_words = max(sum(words), 1)
     difference = 100.0 * (sum(errors_a) - sum(errors_b)) / total_words
-    generator = random.Random(seed)
-    samples = []
-    for _ in range(resamples):
-        picks = [generator.randrange(len(ids)) for _ in ids]
-        n = sum(words[k] for k in picks) or 1
-        samples.append(100.0 * sum(errors_a[k] - errors_b[k] for k in picks) / n)
-    samples.sort()
-    low, high = samples[int(0.025 * (resamples - 1))], samples[int(round(0.975 * (resamples - 1)))]
+    samples = bootstrap_wers([ea - eb for ea, eb in zip(errors_a, errors_b)], words, resamples, seed)
+    low, high = percentile_interval(samples)
     at_or_below = sum(x <= 0 for x in samples) / resamples
     at_or_above = sum(x >= 0 for x in samples) / resamples
     return Comparison(

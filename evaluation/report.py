@@ -90,6 +90,12 @@ class ScoreReport:
         """Plain-JSON form (per-sentence alignments included)."""
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, content: dict) -> "ScoreReport":
+        """The report to_json wrote (`<split>.<tool>.report.json` in a work directory)."""
+        sentences = [SentenceScore(**sentence) for sentence in content.get("per_sentence", [])]
+        return cls(**{**content, "per_sentence": sentences})
+
     def to_text(self) -> str:
         """Summary, then one block per sentence in sclite's REF/HYP/Eval layout."""
         lines = [self.summary_line(), f"errors {self.errors} = sub {self.substitutions} + del {self.deletions} + "

@@ -84,8 +84,16 @@ def test_prediction_through_onnx_runtime_gives_the_checkpoints_glosses_without_t
                           timeout=600)
     assert done.stdout.strip().splitlines()[-1] == "0 False", done.stdout[-2000:] + done.stderr[-2000:]
     pt, onnx = tmp_path / "pt" / "predictions", tmp_path / "onnx" / "predictions"
-    names = sorted(path.name for path in pt.glob("*.json"))
-    assert len(names) == len(inputs) == 12 and names == sorted(path.name for path in onnx.glob("*.json"))
+    names = sorted(path.name for path in pt.glob("synthetic_*.json"))
+    assert len(names) == len(inputs) == 12 and names == sorted(path.name for path in onnx.glob("synthetic_*.json"))
+    records = [json.loads((folder / "predict_provenance.json").read_text()) for folder in (pt, onnx)]
+    assert [record["phase"] for record in records] == ["predict", "predict"]
+    assert records[1]["software"]["torch_loaded"] is False and records[1]["weights"]["onnx"] == str(exported)
+    # the exported model's record names the export run, whose own record names the checkpoint it read
+    source = records[1]["weights"]["provenance"]["weights"]
+    assert source["checkpoint"] == str(briefly_trained / "best_model.pt") == records[0]["weights"]["checkpoint"]
+    assert source["provenance"]["phase"] == "train"
+    assert source["provenance"]["code"] == records[0]["weights"]["provenance"]["code"]
     for name in names:
         assert json.loads((onnx / name).read_text()) == json.loads((pt / name).read_text()), name
     assert (onnx / "predictions.ctm").read_text() == (pt / "predictions.ctm").read_text()

@@ -6,6 +6,8 @@ batch normalised on the device is checked bit for bit in test_collate.py.
 """
 import copy
 
+import os
+
 import pytest
 import torch
 
@@ -16,7 +18,7 @@ from dataset.video_dataset import Sample
 from modules.losses import SLRLoss
 from slr_network import SLRModel
 from utils.precision import Precision
-from utils.random_state import configure_cudnn
+from utils.random_state import configure_determinism
 
 
 def tiny_batch():
@@ -95,12 +97,19 @@ def test_grad_scaler_only_for_float16_on_cuda():
     assert not Precision().needs_grad_scaler(cuda)
 
 
-def test_cudnn_autotunes_unless_deterministic():
-    configure_cudnn(False)
+def test_cudnn_autotunes_unless_deterministic(monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    configure_determinism(False)
     assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
-    configure_cudnn(True)
-    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
-    configure_cudnn(False)
+    assert not torch.are_deterministic_algorithms_enabled() and "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    try:
+        configure_determinism(True)
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    finally:
+        configure_determinism(False)
+    assert not torch.are_deterministic_algorithms_enabled()
 
 
 @pytest.mark.parametrize("key, value", [("amp_dtype", "float8"), ("amp_dtype", "half")])

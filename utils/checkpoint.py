@@ -177,12 +177,14 @@ def apply_model_weights(model: nn.Module, checkpoint: Mapping[str, Any], ignore:
 def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any,
                    history: Mapping[str, Any], gloss_dict: Mapping[str, Any], config: Mapping[str, Any],
                    input_geometry: Mapping[str, Any] | None = None, *, rng_states: Sequence[Mapping] | None = None,
-                   position: Mapping[str, Any] | None = None, evaluation_pending: bool = False) -> dict:
+                   position: Mapping[str, Any] | None = None, evaluation_pending: bool = False,
+                   provenance: Mapping[str, Any] | None = None) -> dict:
     """Everything a run needs to continue after `epoch` (the last finished one), in the official layout (module
     docstring), and what prediction needs: the gloss dictionary and how the training data was read
     (dataset.frames.InputGeometry). `rng_states`: every process's generators, in rank order (`rng_state`
     keeps the main process's, as officially); `position`: where an epoch stopped part-way (its number, the
-    next step, the processes' figures); `evaluation_pending`: `epoch` finished training but not its evaluation."""
+    next step, the processes' figures); `evaluation_pending`: `epoch` finished training but not its evaluation;
+    `provenance`: what produced the weights (utils/provenance.py), so that a released checkpoint says it."""
     states = [dict(state) for state in rng_states] if rng_states else [get_rng_state()]
     state = {
         "epoch": epoch,
@@ -200,6 +202,8 @@ def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimize
     }
     if position is not None:
         state["position"] = dict(position)
+    if provenance is not None:
+        state["provenance"] = dict(provenance)
     return state
 
 
@@ -207,14 +211,16 @@ def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimize
 class ResumePoint:
     """Where a restored run continues: its next epoch (the stopped one when `position` says it stopped
     part-way), the history of the epochs before it, whether the last finished epoch still awaits its
-    evaluation, and the random state of each process that saved it (the main process's alone for
-    checkpoints of one process or of the official code)."""
+    evaluation, the random state of each process that saved it (the main process's alone for
+    checkpoints of one process or of the official code), and the record of what produced it (none in official
+    checkpoints)."""
 
     start_epoch: int
     history: dict[str, Any] = field(default_factory=dict)
     position: dict[str, Any] | None = None
     evaluation_pending: bool = False
     rng_states: list[dict[str, Any]] = field(default_factory=list)
+    provenance: dict[str, Any] | None = None
 
 
 def restore_training_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
@@ -244,4 +250,4 @@ def restore_training_state(path: str | Path, model: nn.Module, optimizer: torch.
     position = checkpoint.get("position")
     start = int(position["epoch"]) if position else int(checkpoint["epoch"]) + 1
     return ResumePoint(start, dict(checkpoint.get("history", {})), dict(position) if position else None,
-                       bool(checkpoint.get("evaluation_pending", False)), rng_states)
+                       bool(checkpoint.get("evaluation_pending", False)), rng_states, checkpoint.get("provenance"))

@@ -1,6 +1,7 @@
 """Seeding and saving every random generator, so a resumed run draws what the original would."""
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
@@ -33,11 +34,22 @@ def seed_process_stream(seed: int, rank: int) -> None:
         seed_everything(process_seed(seed, rank))
 
 
-def configure_cudnn(deterministic: bool) -> None:
-    """cuDNN autotuning (the fastest kernel per input shape; the official code does not force determinism),
-    or deterministic kernels, which make CUDA runs repeatable at some speed cost."""
+# cuBLAS's fixed workspace: what CUDA needs for repeatable matrix products (CUDA's "Results reproducibility")
+CUBLAS_WORKSPACE = ":4096:8"
+
+
+def configure_determinism(deterministic: bool) -> None:
+    """The `deterministic` key. Off (as officially): cuDNN autotuning picks the fastest kernel per input shape.
+    On: cuDNN's deterministic kernels, no autotuning, cuBLAS's fixed workspace (set before the first CUDA
+    matrix product) and torch.use_deterministic_algorithms. That is warn-only: a CUDA operation with no
+    deterministic kernel (the CTC loss's backward pass, max-pool and adaptive-pool backward passes) warns once
+    and runs, so a GPU run is repeatable up to those (README, "Reproducing the paper's table"). Uninitialised
+    memory is then filled, at some cost in speed."""
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = not deterministic
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
 
 
 def get_rng_state() -> dict[str, Any]:

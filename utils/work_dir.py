@@ -43,6 +43,12 @@ def config_record(phase: str) -> str:
     return "config.yaml" if phase == "train" else f"{phase}_config.yaml"
 
 
+def provenance_record(phase: str) -> str:
+    """What produced a run (utils/provenance.py), named as config_record names the configuration; a diff of
+    uncommitted changes goes beside it with the suffix .diff."""
+    return "provenance.json" if phase == "train" else f"{phase}_provenance.json"
+
+
 def ensure_writable_directory(path: Path) -> None:
     """The work directory exists and takes new files, or a one-line error says why not."""
     try:

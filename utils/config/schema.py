@@ -244,7 +244,7 @@ class Config:
     eval_amp: bool = opt(False, "also run evaluation, features and predict under autocast (official: float32)")
     amp_dtype: Literal["float16", "bfloat16"] = opt("float16", "autocast dtype on CUDA: float16 (with GradScaler, as officially) or bfloat16 (no scaler needed)")
     channels_last: bool = opt(False, "channels_last_3d memory format for the network and its input (a CUDA speed lever)")
-    deterministic: bool = opt(False, "deterministic cuDNN kernels instead of autotuning (cudnn.benchmark); repeatable CUDA runs, slower")
+    deterministic: bool = opt(False, "deterministic kernels: cuDNN without autotuning, cuBLAS's fixed workspace, torch.use_deterministic_algorithms (warn-only); repeatable GPU runs up to the CTC and pooling backward passes, slower")
     sync_bn: bool = opt(False, "SyncBatchNorm across processes under torchrun (CUDA only)")
     loss_weights: LossWeights = section(LossWeights, "SeqCTC, ConvCTC, Dist (main branch) and Slow, Fast (PFE)", replaced_by_files=True)
     feeder_args: FeederArgs = section(FeederArgs, "data loading and augmentation")

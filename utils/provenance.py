@@ -1,0 +1,201 @@
+"""What produced a run: the code (git commit, whether the tree had changes, the diff), the command line, the
+software and hardware (CPU instruction set and the variables that force kernels included), the processes,
+the host and the times. Every phase writes it beside its outputs; checkpoints and test_results.json carry
+it, so a number or a released model says where it came from.
+
+Imports no torch (prediction through ONNX Runtime records itself too): torch's own facts are read only when
+the process has already loaded it.
+"""
+from __future__ import annotations
+
+import datetime
+import getpass
+import hashlib
+import importlib.metadata
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from utils.io import write_json_atomic, write_text_atomic
+from utils.work_dir import config_record, provenance_record
+
+FORMAT_VERSION = 1
+REPO = Path(__file__).resolve().parents[1]
+# Variables that choose the CPU kernels (docs: "Reproducing the paper's table"): a bit-exact figure holds on
+# the same kernels only
+KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "CUBLAS_WORKSPACE_CONFIG", "LD_PRELOAD")
+PACKAGES = ("torch", "numpy", "opencv-python", "opencv-python-headless", "onnx", "onnxruntime",
+            "onnxruntime-openvino", "numba", "flashlight-text")
+_INSTRUCTION_SETS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_2", "SSE4.2"),
+                     ("asimd", "NEON"))
+_UNTRACKED_LISTED = 50
+
+
+def now() -> str:
+    """The time in UTC, to the second, ISO 8601."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _git(root: Path, *arguments: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *arguments], capture_output=True, text=True, check=True,
+                          timeout=60).stdout
+
+
+def code_state(root: Path = REPO) -> dict[str, Any]:
+    """The commit of the checkout at `root` (this code's), whether tracked files differ from it (`diff`: `git
+    diff HEAD`), and the untracked files; without git (an unpacked archive, git missing) `commit` is None and
+    `note` says why."""
+    try:
+        if _git(root, "rev-parse", "--show-toplevel").strip() != str(root.resolve()):
+            raise subprocess.CalledProcessError(1, "git", stderr="it lies inside another repository")
+        commit = _git(root, "rev-parse", "HEAD").strip()
+        diff = _git(root, "diff", "HEAD", "--no-color", "--no-ext-diff")
+        untracked = _git(root, "ls-files", "--others", "--exclude-standard").splitlines()
+    except FileNotFoundError:
+        return {"commit": None, "dirty": None, "note": "git is not installed: the code's version is unknown"}
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        reason = (getattr(error, "stderr", "") or "").strip().splitlines()
+        return {"commit": None, "dirty": None,
+                "note": f"{root} is not a git checkout (an unpacked archive?): the code's version is unknown"
+                        + (f" ({reason[0]})" if reason else "")}
+    state: dict[str, Any] = {"commit": commit, "dirty": bool(diff), "diff": diff,
+                             "diff_sha256": hashlib.sha256(diff.encode()).hexdigest() if diff else None,
+                             "untracked": untracked[:_UNTRACKED_LISTED]}
+    if len(untracked) > _UNTRACKED_LISTED:
+        state["untracked_not_listed"] = len(untracked) - _UNTRACKED_LISTED
+    return state
+
+
+def _package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def cpu_description() -> dict[str, Any]:
+    """The CPU's model, the vector instruction sets it has, the kernels torch uses on it (when loaded)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                model = value.strip()
+            elif key.strip() in ("flags", "Features"):
+                flags.update(value.split())
+    except OSError:
+        pass
+    cpu: dict[str, Any] = {"model": model, "cores": os.cpu_count(),
+                           "instruction_sets": [name for flag, name in _INSTRUCTION_SETS if flag in flags]}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        cpu["torch_kernels"] = torch.backends.cpu.get_cpu_capability()
+        cpu["torch_threads"] = torch.get_num_threads()
+    return cpu
+
+
+def _torch_facts(device: str | None) -> dict[str, Any]:
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {"torch_loaded": False}
+    facts: dict[str, Any] = {"torch": str(torch.__version__), "cuda": torch.version.cuda,
+                             "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None}
+    if torch.cuda.is_available():
+        facts["gpus"] = [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
+    facts["device"] = device
+    return facts
+
+
+def run_record(phase: str, processes: int = 1, device: str | None = None,
+               config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The record of a run starting now: code, command, software, hardware, processes, host, start time;
+    `config` is the resolved configuration (None where the record travels with it, as in a checkpoint)."""
+    record: dict[str, Any] = {
+        "format_version": FORMAT_VERSION, "phase": phase, "started": now(), "ended": None,
+        "command": [Path(sys.executable).name, *sys.argv], "working_directory": os.getcwd(),
+        "code": code_state(),
+        "software": {"python": platform.python_version(), **_package_versions(), **_torch_facts(device)},
+        "cpu": cpu_description(),
+        "kernel_variables": {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ},
+        "processes": processes, "host": socket.gethostname(), "user": _user(), "platform": platform.platform(),
+    }
+    if config is not None:
+        record["config"] = config
+    return record
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def finished(record: dict[str, Any], outcome: str = "finished") -> dict[str, Any]:
+    """The record with its end time and how the run ended ("finished", or why it stopped)."""
+    return {**record, "ended": now(), "outcome": outcome}
+
+
+def session_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """A short form of a training session's record, for the `earlier_sessions` of the run it continued."""
+    code = record.get("code") or {}
+    return {"started": record.get("started"), "ended": record.get("ended") or record.get("written"),
+            "commit": code.get("commit"), "dirty": code.get("dirty"), "host": record.get("host"),
+            "processes": record.get("processes"), "cpu": (record.get("cpu") or {}).get("model"),
+            "torch_kernels": (record.get("cpu") or {}).get("torch_kernels"),
+            "gpus": (record.get("software") or {}).get("gpus")}
+
+
+def without_diffs(record: Any) -> Any:
+    """The record with every diff's text left out (its SHA-256 stays), for JSON files beside which the diff is
+    a file of its own; the records of the weights a run started from included."""
+    if isinstance(record, dict):
+        return {key: without_diffs(value) for key, value in record.items() if key != "diff"}
+    if isinstance(record, list):
+        return [without_diffs(value) for value in record]
+    return record
+
+
+def write_record(path: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """`path` (JSON) and, when the tree had changes, the diff beside it (`<name>.diff`): the JSON names it and
+    holds its SHA-256 instead of the text. Returns what the JSON holds."""
+    diff = (record.get("code") or {}).get("diff")
+    written = without_diffs(record)
+    if diff:
+        diff_path = path.with_suffix(".diff")
+        write_text_atomic(diff_path, diff)
+        written["code"]["diff_file"] = diff_path.name
+    write_json_atomic(path, written)
+    return written
+
+
+def write_run_records(directory: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """A run's resolved configuration (config_record: config.yaml for training) and its record
+    (provenance_record, with the diff beside it) in `directory`, beside the outputs they describe; returns the
+    record as written."""
+    import yaml
+
+    phase = record["phase"]
+    write_text_atomic(directory / config_record(phase), yaml.safe_dump(record["config"], sort_keys=False))
+    return write_record(directory / provenance_record(phase), record)
+
+
+def describe(record: dict[str, Any] | None) -> str:
+    """One line for logs and notes: commit (and changes), host, CPU kernels, processes."""
+    if not record:
+        return "no record of what produced it"
+    code = record.get("code") or {}
+    commit = (code.get("commit") or "unknown commit")[:12] + (" with uncommitted changes" if code.get("dirty") else "")
+    cpu = record.get("cpu") or {}
+    gpus = (record.get("software") or {}).get("gpus")
+    hardware = ", ".join(gpus) if gpus and str((record.get("software") or {}).get("device")).startswith("cuda") else \
+        f"{cpu.get('model', 'unknown CPU')} ({cpu.get('torch_kernels') or '/'.join(cpu.get('instruction_sets', []))})"
+    return f"code {commit}, {record.get('host')}, {hardware}, {record.get('processes', 1)} process(es)"
