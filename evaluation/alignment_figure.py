@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 if TYPE_CHECKING:
@@ -46,15 +47,7 @@ def alignment_figure(frames: np.ndarray, posteriors: np.ndarray, glosses: Sequen
     strip.imshow(thumbnail_strip(frames), extent=(0, num_frames, 0, 1), aspect="auto")
     strip.set_yticks([])
     strip.set_title(title)
-    colours = plt.get_cmap("tab10")
-    for k, (gloss, (start, end)) in enumerate(zip(glosses, spans)):
-        first, last = start * stride, min(end * stride, num_frames)
-        spans_axes.axvspan(first, last, color=colours(k % 10), alpha=0.45)
-        spans_axes.text((first + last) / 2, 0.5, gloss, ha="center", va="center", fontsize=8,
-                        rotation=90 if last - first < 0.04 * num_frames else 0)
-    spans_axes.set_ylim(0, 1)
-    spans_axes.set_yticks([])
-    spans_axes.set_ylabel("glosses", rotation=0, ha="right", va="center")
+    draw_gloss_spans(spans_axes, glosses, spans, stride, num_frames, fontsize=8)
     classes = top_classes(posteriors, blank_id)
     image = heat.imshow(posteriors[:, classes].T, extent=(0, steps * stride, len(classes) - 0.5, -0.5),
                         aspect="auto", cmap="magma", vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -64,6 +57,21 @@ def alignment_figure(frames: np.ndarray, posteriors: np.ndarray, glosses: Sequen
     heat.set_xlim(0, num_frames)
     figure.colorbar(image, ax=[strip, spans_axes, heat], label="posterior probability", fraction=0.025, pad=0.01)
     return figure
+
+
+def draw_gloss_spans(axes: Axes, glosses: Sequence[str], spans: Sequence[tuple[int, int]], step: float, length: float,
+                     fontsize: int, narrow: float = 0.04) -> None:
+    """The recognised glosses as coloured, labelled spans on `axes`, whose x axis runs to `length` with each
+    output step `step` long; the label of a span narrower than `narrow` of the axis stands upright."""
+    colours = plt.get_cmap("tab10")
+    for k, (gloss, (start, end)) in enumerate(zip(glosses, spans)):
+        first, last = start * step, min(end * step, length)
+        axes.axvspan(first, last, color=colours(k % 10), alpha=0.45)
+        axes.text((first + last) / 2, 0.5, gloss, ha="center", va="center", fontsize=fontsize,
+                  rotation=90 if last - first < narrow * length else 0)
+    axes.set_ylim(0, 1)
+    axes.set_yticks([])
+    axes.set_ylabel("glosses", rotation=0, ha="right", va="center")
 
 
 def save_alignment_picture(out_dir: Path, name: str, frames: np.ndarray, posteriors: np.ndarray,
@@ -90,15 +98,7 @@ def timeline_figure(thumbnails: Sequence[tuple[int, np.ndarray]], num_frames: in
     strip.set_ylim(0, 1)
     strip.set_yticks([])
     strip.set_title(title)
-    colours = plt.get_cmap("tab10")
-    for k, (gloss, (start, end)) in enumerate(zip(glosses, spans)):
-        first, last = start * stride / fps, min(end * stride, num_frames) / fps
-        spans_axes.axvspan(first, last, color=colours(k % 10), alpha=0.45)
-        spans_axes.text((first + last) / 2, 0.5, gloss, ha="center", va="center", fontsize=7,
-                        rotation=90 if last - first < 0.02 * seconds else 0)
-    spans_axes.set_ylim(0, 1)
-    spans_axes.set_yticks([])
-    spans_axes.set_ylabel("glosses", rotation=0, ha="right", va="center")
+    draw_gloss_spans(spans_axes, glosses, spans, stride / fps, seconds, fontsize=7, narrow=0.02)
     times = (np.arange(len(blank)) + 0.5) * stride / fps
     curve.plot(times, 1.0 - np.asarray(blank, dtype=float), lw=0.8, label="a gloss (1 - blank)")
     curve.plot(times, [p for _, p in best], lw=0.8, alpha=0.7, label="the most probable gloss")
