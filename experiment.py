@@ -48,7 +48,7 @@ from utils.errors import CheckpointError
 from utils.io import write_json_atomic
 from utils.logging import setup_logging
 from utils.precision import AMP_DTYPES, Precision
-from utils.provenance import finished, now, run_record, session_summary, without_diffs, write_run_records
+from utils.provenance import describe, finished, now, run_record, session_summary, without_diffs, write_run_records
 from utils.random_state import configure_determinism, get_rng_state, seed_everything, seed_process_stream
 from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, BEST_CHECKPOINT, EXPORTED_MODEL, FEATURES_DIR,
                             LAST_CHECKPOINT, PREDICTIONS_DIR, TENSORBOARD_DIR, TEST_RESULTS, TRAINING_CURVES,
@@ -203,8 +203,10 @@ class CheckpointControl:
 class Experiment:
     """One run: the configuration resolved into model, data, decoder and work directory."""
 
-    def __init__(self, config: Config, context: DistContext, paths: DataPaths) -> None:
-        self.provenance = run_record(config.phase, context.world_size, str(context.device), to_dict(config))
+    def __init__(self, config: Config, context: DistContext, paths: DataPaths,
+                 provenance: dict[str, Any] | None = None) -> None:
+        self.provenance = provenance or run_record(config.phase, context.world_size, str(context.device),
+                                                   to_dict(config))
         self.config = config
         self.context = context
         self.work_dir = Path(config.work_dir)
@@ -640,6 +642,7 @@ def data_folder(config: Config, context: DistContext) -> Path | None:
 
 def run(config: Config, context: DistContext) -> Any:
     """Set up the work directory, logging and seeds, then run the configured phase."""
+    provenance = run_record(config.phase, context.world_size, str(context.device), to_dict(config))
     work_dir = Path(config.work_dir)
     if context.is_main:
         ensure_writable_directory(work_dir)
@@ -649,7 +652,8 @@ def run(config: Config, context: DistContext) -> Any:
     allocator = "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "system"
     logger.info("Phase %s, dataset %s, work dir %s, device %s, %s allocator", config.phase, config.dataset, work_dir,
                 context.device, allocator)
-    experiment = Experiment(config, context, DataPaths(config, data_folder(config, context)))
+    logger.info("Run of %s", describe(provenance))
+    experiment = Experiment(config, context, DataPaths(config, data_folder(config, context)), provenance)
     return PHASES[config.phase](experiment)
 
 

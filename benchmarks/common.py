@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -20,6 +19,7 @@ from dataset.gloss_dict import load_gloss_dict
 from dataset.paths import shipped_gloss_dict
 from utils.cli import run_command
 from utils.io import write_json_atomic
+from utils.provenance import cpu_description
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -45,24 +45,16 @@ class Row:
 
 
 def machine_description() -> str:
-    """CPU model, core count and torch version, so figures can be compared across runs."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    """CPU model with the kernels torch uses on it (AVX512, AVX2: figures differ between them), core count and
+    torch version, so figures can be compared across runs."""
     try:
         import torch
-
-        torch_version = torch.__version__
-        threads = torch.get_num_threads()
     except ImportError:
-        torch_version, threads = "n/a", 0
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch_version} ({threads} threads)"
+        torch = None
+    cpu = cpu_description()
+    kernels = f" ({cpu['torch_kernels']} kernels)" if cpu.get("torch_kernels") else ""
+    version = f"torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch is not None else "no torch"
+    return f"{cpu['model']}{kernels}, {cpu['cores']} cores, {version}"
 
 
 def load_note() -> str:

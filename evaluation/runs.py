@@ -152,12 +152,12 @@ def environment_differences(runs: Sequence[Run]) -> list[str]:
     """What differs among the runs' records though not in the configuration: the code, the CPU kernels, the
     GPUs, the process count (each a source of differences beyond the seed's)."""
     facts = {
-        "commit": lambda record: ((record.get("code") or {}).get("commit") or "?")[:12]
+        "commits": lambda record: ((record.get("code") or {}).get("commit") or "?")[:12]
                                  + ("+changes" if (record.get("code") or {}).get("dirty") else ""),
         "CPU kernels": lambda record: (record.get("cpu") or {}).get("torch_kernels"),
         "GPUs": lambda record: ", ".join((record.get("software") or {}).get("gpus") or []) or None,
-        "processes": lambda record: record.get("processes"),
-        "torch": lambda record: (record.get("software") or {}).get("torch"),
+        "process counts": lambda record: record.get("processes"),
+        "torch versions": lambda record: (record.get("software") or {}).get("torch"),
     }
     notes = []
     recorded = [run for run in runs if run.provenance]

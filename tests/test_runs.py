@@ -98,7 +98,7 @@ def test_runs_of_another_commit_or_without_a_record_are_noted(three_seeds, tmp_p
     (three_seeds[2] / "provenance.json").write_text(json.dumps(record))
     old = write_run(tmp_path / "old", 4, 23.0, 24.0, record=False)
     table = study_output(capsys, *three_seeds, old)
-    assert f"note: commit differ: seed0 {'a' * 12}, seed1 {'a' * 12}, seed2 {'b' * 12}+changes" in table
+    assert f"note: commits differ: seed0 {'a' * 12}, seed1 {'a' * 12}, seed2 {'b' * 12}+changes" in table
     assert "note: no record of what produced old" in table
     assert "| old | 4 | 3 | 23.00 | 24.00 |" in table  # read from its config.yaml
 
