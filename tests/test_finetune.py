@@ -83,4 +83,4 @@ def test_fine_tuning_runs_and_says_what_it_kept(corpus, greek_corpus, briefly_tr
     assert set(report.rsplit("): ", 1)[1].split(", ")) == {f"{layer}.{i}.weight" for layer in CLASSIFIER_PREFIXES
                                                           for i in range(3)}
     results = json.loads((work_dir / "test_results.json").read_text())
-    assert set(results) == {"dev"} and 0 <= results["dev"]["wer"]
+    assert set(results) == {"dev", "provenance"} and 0 <= results["dev"]["wer"]
