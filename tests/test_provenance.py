@@ -63,6 +63,7 @@ def test_an_unpacked_archive_says_its_version_is_unknown(tmp_path):
 def test_the_cpu_its_kernels_and_the_variables_that_force_them_are_recorded(monkeypatch):
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "2")
     record = run_record("test", processes=3, device="cpu", config={"random_seed": 5})
     flags = set()
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -75,6 +76,7 @@ def test_the_cpu_its_kernels_and_the_variables_that_force_them_are_recorded(monk
     assert record["kernel_variables"]["ATEN_CPU_CAPABILITY"] == "avx2"
     assert record["kernel_variables"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
     assert record["software"]["torch"] == torch.__version__ and record["software"]["numpy"]
+    assert record["launcher"]["SLURM_ARRAY_TASK_ID"] == "2"
     assert record["processes"] == 3 and record["config"] == {"random_seed": 5}
     assert record["command"][1:] == sys.argv
 

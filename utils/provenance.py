@@ -29,6 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 # the same kernels only
 KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                     "CUBLAS_WORKSPACE_CONFIG", "LD_PRELOAD")
+# What launched the process: torchrun's and SLURM's variables (a job, an array task, a requeued restart)
+LAUNCHER_VARIABLES = ("TORCHELASTIC_RUN_ID", "TORCHELASTIC_RESTART_COUNT", "WORLD_SIZE", "LOCAL_WORLD_SIZE",
+                      "MASTER_ADDR", "SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
+                      "SLURM_RESTART_COUNT", "SLURM_JOB_NODELIST")
 PACKAGES = ("torch", "numpy", "opencv-python", "opencv-python-headless", "onnx", "onnxruntime",
             "onnxruntime-openvino", "numba", "flashlight-text")
 _INSTRUCTION_SETS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_2", "SSE4.2"),
@@ -125,6 +129,7 @@ def run_record(phase: str, processes: int = 1, device: str | None = None,
         "software": {"python": platform.python_version(), **_package_versions(), **_torch_facts(device)},
         "cpu": cpu_description(),
         "kernel_variables": {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ},
+        "launcher": {name: os.environ[name] for name in LAUNCHER_VARIABLES if name in os.environ},
         "processes": processes, "host": socket.gethostname(), "user": _user(), "platform": platform.platform(),
     }
     if config is not None:
