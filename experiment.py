@@ -314,10 +314,10 @@ class Experiment:
             return write_run_records(directory or self.work_dir, record)
         return without_diffs(record)
 
-    def _record_weights(self, path: Path, checkpoint: dict) -> None:
-        """Which checkpoint the run's weights came from, and that checkpoint's own record (official checkpoints
-        have none)."""
-        self.provenance["weights"] = {"checkpoint": str(path), "provenance": checkpoint.get("provenance")}
+    def _record_weights(self, path: Path, checkpoint: dict, key: str = "weights") -> None:
+        """Which checkpoint the run's weights came from (`weights`), or which one training's final test evaluated
+        (`evaluated`), with that checkpoint's own record (official checkpoints have none)."""
+        self.provenance[key] = {"checkpoint": str(path), "provenance": checkpoint.get("provenance")}
 
     def training_geometry(self, train_set: SignVideoDataset) -> InputGeometry:
         """How this run reads its training clips, for its checkpoints (prediction reads clips the same way)."""
@@ -482,7 +482,7 @@ class Experiment:
         path = best if best.is_file() else self.work_dir / LAST_CHECKPOINT
         checkpoint = read_checkpoint(path)
         apply_model_weights(self.model, checkpoint, source=str(path))
-        self._record_weights(path, checkpoint)
+        self._record_weights(path, checkpoint, key="evaluated")
         logger.info("Testing %s", path)
         return self.test()
 

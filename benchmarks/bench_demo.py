@@ -35,20 +35,24 @@ def minutes_until(history: dict, wer: float) -> float | None:
     return None
 
 
-def run_minutes(run_dir: Path) -> float:
-    """The whole command's minutes (generate, preprocess, train, test), from the run's record."""
-    provenance = json.loads((run_dir / provenance_record("train")).read_text(encoding="utf-8"))
+def run_minutes(run_dir: Path) -> str:
+    """The whole run's minutes (prepare the corpus, train, test), from its record; "-" for a run without one."""
+    path = run_dir / provenance_record("train")
+    if not path.is_file():
+        return "-"
+    provenance = json.loads(path.read_text(encoding="utf-8"))
     started, ended = (datetime.datetime.fromisoformat(provenance[key]) for key in ("started", "ended"))
-    return (ended - started).total_seconds() / 60
+    return f"{(ended - started).total_seconds() / 60:.1f} min"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="the runs' --random-seed")
-    parser.add_argument("--work-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="slowfastsign_demo_")),
-                        help="where the runs go, one seed<S> directory each")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="where the runs go, one seed<S> directory each (default: a new temporary directory)")
     parser.add_argument("--reuse", action="store_true", help="read the runs already finished in --work-dir")
     args = parser.parse_args(argv)
+    args.work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="slowfastsign_demo_"))
     directories = [args.work_dir / f"seed{seed}" for seed in args.seeds]
     for seed, run_dir in zip(args.seeds, directories):
         if args.reuse and (run_dir / TEST_RESULTS).is_file():
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         total = sum(epoch["train_seconds"] for epoch in history["epochs"]) / 60
         rows.append(Row(f"seed {run.seed}: training minutes until dev WER < 20%, of {total:.1f} (20 epochs); "
                         f"whole command", ("never" if reached is None else f"{reached:.1f} min") +
-                        f"; {run_minutes(run_dir):.1f} min", f"< {BAR_MINUTES:.0f} min",
+                        f"; {run_minutes(run_dir)}", f"< {BAR_MINUTES:.0f} min",
                         reached is not None and reached < BAR_MINUTES))
     notes = [load_note(), "dev is evaluated every 5 epochs, so the first time under 20% is an upper bound",
              "CPU kernels round differently by instruction set: these figures hold for this machine's kernels"]

@@ -12,6 +12,7 @@ adds a 95% bootstrap interval over the sentences of that run's evaluation of its
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -260,7 +261,9 @@ def table_rows(item: Study, paper: bool) -> list[list[str]]:
         rows.append([run.name, str(run.seed), str(run.best_epoch if run.best_epoch is not None else "-"), *cells])
     summaries = [item.summary(split) for split in item.splits]
     rows.append([f"mean ± std ({len(item.runs)} runs)", "", "",
-                 *[f"{summary.mean:.2f} ± {_number(summary.std)}" for summary in summaries]])
+                 *[f"{summary.mean:.2f} ± {_number(summary.std)}"
+                   + (f" (of {len(summary.values)})" if len(summary.values) != len(item.runs) else "")
+                   for summary in summaries]])
     rows.append(["min - max", "", "", *[f"{min(s.values):.2f} - {max(s.values):.2f}" for s in summaries]])
     published = PAPER_WER.get(item.corpus) if paper else None
     if published:
@@ -274,9 +277,9 @@ def table_rows(item: Study, paper: bool) -> list[list[str]]:
 def _footnotes(item: Study, paper: bool) -> list[str]:
     notes = []
     if item.differences:
-        described = "; ".join(f"{name} = {', '.join(json.dumps(value) for value in values)}"
+        described = "; ".join(f"{name} = " + ", ".join("(not recorded)" if value is None else json.dumps(value)
+                                                       for value in values)
                               for name, values in item.differences.items())
-        described = described.replace("null", "(not recorded)")
         notes.append(f"warning: these runs differ in more than the seed: {described}")
     notes += [f"note: {note}" for note in item.notes]
     if paper and item.corpus not in PAPER_WER:
@@ -324,7 +327,7 @@ def render_csv(studies: Sequence[Study], paper: bool) -> str:
     """One row per run and split, then the summaries: for spreadsheets and plotting scripts."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["corpus", "run", "seed", "best_epoch", "split", "wer", "interval_low", "interval_high"])
+    writer.writerow(["corpus", "run", "seed", "best_epoch", "split", "wer", "interval_low", "interval_high", "note"])
     for item in studies:
         for run in item.runs:
             for split in item.splits:
@@ -338,10 +341,19 @@ def render_csv(studies: Sequence[Study], paper: bool) -> str:
             writer.writerow([item.corpus, "std", "", "", split, "" if summary.std is None else summary.std, "", ""])
             if published is not None:
                 writer.writerow([item.corpus, "paper", "", "", split, published, "", ""])
+        for note in _footnotes(item, paper):
+            writer.writerow([item.corpus, "note", "", "", "", "", "", "", note])
     return buffer.getvalue()
 
 
 RENDERERS = {"markdown": render_markdown, "latex": render_latex, "csv": render_csv}
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -354,7 +366,7 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--paper", action="store_true", help="the published WER beside the runs'")
     parser.add_argument("--interval", type=Path, action="append", default=[],
                         help="a run (its directory) whose 95%% bootstrap interval over sentences to add; repeatable")
-    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    parser.add_argument("--resamples", type=_positive, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     style = parser.add_mutually_exclusive_group()
     style.add_argument("--latex", dest="style", action="store_const", const="latex", help="a LaTeX tabular")

@@ -1,6 +1,8 @@
 """What produced a run: the records every phase writes (utils/provenance.py), checked against git, the
 machine and the files themselves; and reruns with one seed ending bit-identical."""
+import csv
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -47,6 +49,19 @@ def test_a_modified_tree_is_flagged_and_its_diff_saved_beside_the_record(tmp_pat
     assert diff == changed["diff"] and "diff" not in written["code"] and written["code"]["diff_file"] == "provenance.diff"
     assert written["code"]["diff_sha256"] == hashlib.sha256(diff.encode()).hexdigest()
     assert subprocess.run(["git", "-C", str(clone), "apply", "--check", "-R", str(tmp_path / "provenance.diff")]).returncode == 0
+    # a later run from a clean tree into the same place leaves no diff that would pass for its own
+    write_record(tmp_path / "provenance.json", {"phase": "train", "code": clean})
+    assert not (tmp_path / "provenance.diff").exists()
+    assert "diff_file" not in json.loads((tmp_path / "provenance.json").read_text())["code"]
+
+
+def test_a_diff_that_is_not_utf8_is_recorded_not_fatal(tmp_path):
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    with open(clone / "README.md", "ab") as readme:
+        readme.write(b"caf\xe9 in Latin-1\n")
+    state = code_state(clone)
+    assert state["dirty"] is True and "+caf\ufffd in Latin-1" in state["diff"]
 
 
 def test_an_unpacked_archive_says_its_version_is_unknown(tmp_path):
@@ -138,8 +153,8 @@ def test_runs_with_one_seed_end_bit_identical_and_a_seed_study_reads_them(corpus
 
     output = subprocess.run([sys.executable, "-m", "evaluation.runs", str(first), str(again), str(other), "--csv"],
                             cwd=REPO, capture_output=True, text=True, check=True).stdout
-    rows = [line.split(",") for line in output.strip().splitlines()[1:]]
-    figures = {(row[1], row[4]): float(row[5]) for row in rows}
+    rows = list(csv.reader(io.StringIO(output)))[1:]
+    figures = {(row[1], row[4]): float(row[5]) for row in rows if row[1] != "note"}
     for split in ("dev", "test"):
         values = [history["epochs"][history["best_epoch"]]["wer"][split]["wer"] for history in histories]
         mean = sum(values) / 3

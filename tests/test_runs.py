@@ -62,7 +62,7 @@ def hand_mean_std(values):
 
 def test_mean_and_standard_deviation_equal_a_hand_computation(three_seeds, capsys):
     rows = list(csv.reader(io.StringIO(study_output(capsys, *three_seeds, "--csv"))))
-    figures = {(row[1], row[4]): float(row[5]) for row in rows[1:]}
+    figures = {(row[1], row[4]): float(row[5]) for row in rows[1:] if row[1] != "note"}
     for split, values in (("dev", DEV), ("test", TEST)):
         mean, std = hand_mean_std(values)
         assert figures[("mean", split)] == pytest.approx(mean, abs=1e-12)
@@ -90,6 +90,19 @@ def test_runs_differing_in_more_than_the_seed_are_flagged(three_seeds, tmp_path,
     warning = next(line for line in table.splitlines() if line.startswith("warning"))
     assert "optimizer_args.base_lr = 0.0001, 0.0001, 0.0001, 0.0005" in warning
     assert "num_worker" not in warning and "random_seed" not in warning and "work_dir" not in warning
+
+
+def test_the_warning_reaches_the_csv_too_and_a_split_some_runs_lack_says_over_how_many(three_seeds, tmp_path, capsys):
+    other = write_run(tmp_path / "other_lr", 3, 30.0, 31.0, optimizer_args__base_lr=5e-4)
+    rows = list(csv.reader(io.StringIO(study_output(capsys, *three_seeds, other, "--csv"))))
+    assert any(row[1] == "note" and "optimizer_args.base_lr" in row[8] for row in rows)
+    history = json.loads((other / "training_history.json").read_text())
+    for epoch in history["epochs"]:
+        del epoch["wer"]["test"]
+    (other / "training_history.json").write_text(json.dumps(history))
+    table = study_output(capsys, *three_seeds, other)
+    mean, std = hand_mean_std(TEST)
+    assert f"| {mean:.2f} ± {std:.2f} (of 3) |" in table
 
 
 def test_runs_of_another_commit_or_without_a_record_are_noted(three_seeds, tmp_path, capsys):

@@ -46,8 +46,11 @@ def now() -> str:
 
 
 def _git(root: Path, *arguments: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *arguments], capture_output=True, text=True, check=True,
-                          timeout=60).stdout
+    """git's output as text; bytes that are not UTF-8 (a Latin-1 file in a diff, another locale) become U+FFFD."""
+    done = subprocess.run(["git", "-C", str(root), *arguments], capture_output=True, timeout=60)
+    if done.returncode:
+        raise subprocess.CalledProcessError(done.returncode, "git", stderr=done.stderr.decode("utf-8", "replace"))
+    return done.stdout.decode("utf-8", "replace")
 
 
 def code_state(root: Path = REPO) -> dict[str, Any]:
@@ -109,7 +112,7 @@ def cpu_description() -> dict[str, Any]:
 def _torch_facts(device: str | None) -> dict[str, Any]:
     torch = sys.modules.get("torch")
     if torch is None:
-        return {"torch_loaded": False}
+        return {"torch_loaded": False, "device": device}
     facts: dict[str, Any] = {"torch": str(torch.__version__), "cuda": torch.version.cuda,
                              "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None}
     if torch.cuda.is_available():
@@ -174,10 +177,12 @@ def write_record(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     holds its SHA-256 instead of the text. Returns what the JSON holds."""
     diff = (record.get("code") or {}).get("diff")
     written = without_diffs(record)
+    diff_path = path.with_suffix(".diff")
     if diff:
-        diff_path = path.with_suffix(".diff")
         write_text_atomic(diff_path, diff)
         written["code"]["diff_file"] = diff_path.name
+    else:  # an earlier run's diff must not pass for this one's
+        diff_path.unlink(missing_ok=True)
     write_json_atomic(path, written)
     return written
 
@@ -198,7 +203,8 @@ def describe(record: dict[str, Any] | None) -> str:
     if not record:
         return "no record of what produced it"
     code = record.get("code") or {}
-    commit = (code.get("commit") or "unknown commit")[:12] + (" with uncommitted changes" if code.get("dirty") else "")
+    commit = (code["commit"][:12] if code.get("commit") else "unknown commit") + \
+        (" with uncommitted changes" if code.get("dirty") else "")
     cpu = record.get("cpu") or {}
     gpus = (record.get("software") or {}).get("gpus")
     hardware = ", ".join(gpus) if gpus and str((record.get("software") or {}).get("device")).startswith("cuda") else \
