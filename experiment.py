@@ -303,16 +303,15 @@ class Experiment:
                                    self.collate.stride)
         return save
 
-    def record_run(self, directory: Path | None = None, outcome: str = "finished") -> dict:
+    def record_run(self, directory: Path | None = None, outcome: str = "finished") -> dict | None:
         """The resolved configuration and the record of what produced the run (utils/provenance.py) beside the
         outputs they describe (a failed run leaves the old ones): `config.yaml` and `provenance.json` for
         training, `<phase>_config.yaml` and `<phase>_provenance.json` for the other phases, so that testing or
         predicting into a training run's directory never replaces the record of how it was trained. Returns
-        the record as written (the main process's; the others' without writing)."""
-        record = finished(self.provenance, outcome)
-        if self.context.is_main:
-            return write_run_records(directory or self.work_dir, record)
-        return without_diffs(record)
+        the record as written (None on the other processes, which write nothing)."""
+        if not self.context.is_main:
+            return None
+        return write_run_records(directory or self.work_dir, finished(self.provenance, outcome))
 
     def _record_weights(self, path: Path, checkpoint: dict, key: str = "weights") -> None:
         """Which checkpoint the run's weights came from (`weights`), or which one training's final test evaluated
@@ -492,8 +491,9 @@ class Experiment:
                               rng_states=rng_states, provenance=self._checkpoint_provenance(), **extra)
 
     def _checkpoint_provenance(self) -> dict:
-        """The run's record as a checkpoint carries it: without the configuration (the checkpoint's `config`),
-        with the time it was written; plain JSON data, as a checkpoint must hold (utils/checkpoint.py)."""
+        """The run's record as a checkpoint or an exported model's description carries it: without the
+        configuration (a checkpoint holds it under `config`, model.json what prediction needs of it), with the
+        time it was written; plain JSON data, as a checkpoint must hold (utils/checkpoint.py)."""
         record = {**{key: value for key, value in self.provenance.items() if key != "config"}, "written": now()}
         return json.loads(json.dumps(record))
 
@@ -614,7 +614,7 @@ class Experiment:
             "decoding": {"mode": config.decode_mode, **to_dict(config.decode_args)},
             "source": {"checkpoint": source.name, "sha256": file_sha256(source)},
             "exported": {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
-            "provenance": without_diffs({key: value for key, value in self.provenance.items() if key != "config"}),
+            "provenance": without_diffs(self._checkpoint_provenance()),
         }
         if self.context.is_main:
             verification = export_onnx(unwrap(self.model), out_path, description, input_size=geometry.input_size,

@@ -10,15 +10,14 @@ repeated glosses is applied across the cuts. Imports no torch.
 """
 from __future__ import annotations
 
-import contextlib
 import signal
-import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 
 from decoding.ctc_decoder import DecodedSequence
+from utils.signals import signals_handled
 
 ClipRunner = Callable[[np.ndarray], np.ndarray]  # prepared clip (T x H x W x 3 uint8) -> logits (T' x C)
 # A step whose blank posterior is at least this ends a piece. Measured on the demo's dev clips joined into one
@@ -206,19 +205,9 @@ def recognise_long(frames: Iterable[np.ndarray], prepare: Callable[[np.ndarray],
                 settled(decoder.feed(windows.feed(prepare(frame))))
     except KeyboardInterrupt:
         pass
-    with _ctrl_c_ignored():  # the reading has ended: what was read is finished, whatever Ctrl-C follows
+    # the reading has ended: what was read is finished, whatever Ctrl-C follows
+    with signals_handled(signal.SIG_IGN, [signal.SIGINT]):
         settled(decoder.feed(windows.finish()))
         settled(decoder.finish())
     return LongRecognition(glosses, count, decoder.blank, decoder.best, thumbnails.kept)
 
-
-@contextlib.contextmanager
-def _ctrl_c_ignored() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import signal
-import threading
 import time
 from contextlib import contextmanager
 from typing import Iterator
+
+from utils.signals import signals_handled
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 # EX_TEMPFAIL of sysexits.h: "temporary failure, the user is invited to retry"
@@ -38,15 +39,8 @@ class StopRequest:
         """Handle the stop signals while the block runs; the previous handlers come back after it. Python
         delivers signals to the main thread only: elsewhere (training started from another thread) nothing is
         installed and the signals keep their effect."""
-        if threading.current_thread() is not threading.main_thread():
+        with signals_handled(self._handle, STOP_SIGNALS):
             yield self
-            return
-        previous = {number: signal.signal(number, self._handle) for number in STOP_SIGNALS}
-        try:
-            yield self
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
 
 
 def ignore_stop_signals() -> None:
