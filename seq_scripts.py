@@ -1,13 +1,12 @@
-"""The loops: one training epoch, decoding and scoring a split, feature extraction, prediction.
+"""Recognition's loops: a forward pass, decoding and scoring a split, feature extraction, prediction (the
+training step is the trainer's, training/trainer.py).
 
-They take plain objects (model, loaders, decoder, paths) from experiment.py and never
-read the command line or the configuration themselves.
+They take plain objects (model, loaders, decoder, paths) from the recognition task (tasks/recognition.py) and
+never read the command line or the configuration themselves.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -22,18 +21,14 @@ from dataset.video_dataset import Sample
 from decoding.ctc_decoder import CTCDecoder, DecodedSequence
 from deploy.prediction import PredictionWriter, Runtime, predict_inputs
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
-from modules.losses import SLRLoss
 from slr_network import SLROutput
-from training.epoch_state import EpochProgress, EpochStats, StepControl
 from training.preemption import TrainingStopped
-from training.step_plan import StepPlan, plan_step
 from utils.checkpoint import unwrap
 from utils.config.schema import PredictArgs
 from utils.distributed import DistContext, all_reduce_sums, any_process, gather_objects, gather_values
 from utils.io import atomic_open
 from utils.precision import Precision
 from utils.progress import progress
-from utils.random_state import set_rng_state
 from utils.work_dir import hypothesis_ctm
 
 logger = logging.getLogger("slowfastsign")
@@ -44,134 +39,6 @@ def forward(model: nn.Module, batch: Batch, context: DistContext, precision: Pre
     batch = batch.to(context.device, non_blocking=True)
     with precision.autocast(context.device):
         return batch, model(batch.network_input(precision.memory_format), batch.video_length)
-
-
-@dataclass
-class _StepLoss:
-    """One optimiser step's loss: the global values to report (summed over its micro-batches)."""
-
-    value: float
-    parts: dict[str, float]
-
-
-def _accumulate(model: nn.Module, plan: StepPlan, criterion: SLRLoss, scaler: torch.amp.GradScaler,
-                context: DistContext, precision: Precision, stats: EpochStats, where: str) -> _StepLoss | None:
-    """Forward and backward of this process's micro-batches, gradients accumulating (DDP reduces them with
-    the last one only), each loss term averaged over the whole global batch (`plan.scale`), so the sum is the
-    loss one batch of all the clips would have. None, with nothing reduced, when a micro-batch's loss is not
-    finite on any process (decided together, before its backward pass)."""
-    value, parts = 0.0, {}
-    last = len(plan.batches) - 1
-    for index, (batch, alignable) in enumerate(zip(plan.batches, plan.alignability)):
-        synchronised = contextlib.nullcontext() if index == last or not context.distributed else model.no_sync()
-        with synchronised:
-            batch, output = forward(model, batch, context, precision)
-            if not torch.equal(output.feat_len.cpu(), alignable.feat_len):
-                raise RuntimeError("the temporal head's length rule disagrees with the model's output lengths")
-            names = [str(info.get("fileid", i)) for i, info in enumerate(batch.info)]
-            result = criterion(output, batch.label, batch.label_length, names, plan.scale, alignable)
-            stats.excluded_samples += len(result.excluded)
-            keys = list(result.parts)
-            totals = all_reduce_sums(context, torch.stack([result.total.detach(),
-                                                           *(result.parts[k].detach() for k in keys)]))
-            if not np.isfinite(totals[0]):
-                stats.skipped_nonfinite += 1
-                own = float(result.total.detach())
-                if np.isfinite(own):
-                    logger.warning("%s: non-finite loss on another process; step skipped on all", where)
-                else:
-                    logger.warning("%s: non-finite loss %s for %s; step skipped", where, own, names)
-                return None
-            # DDP averages gradients over the processes: each contributes its share times their number
-            scaler.scale(result.total * context.world_size if context.distributed else result.total).backward()
-        value += totals[0]
-        for key, total in zip(keys, totals[1:]):
-            parts[key] = parts.get(key, 0.0) + total
-    return _StepLoss(value, parts)
-
-
-def train_epoch(
-    model: nn.Module, loader: Sequence[Batch | None], criterion: SLRLoss, optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler, context: DistContext, *, epoch: int, precision: Precision, log_interval: int,
-    max_steps: int = 0, accumulate: int = 1, on_step: Callable[[int, float, dict[str, float]], None] | None = None,
-    resume: EpochProgress | None = None, control: StepControl | None = None,
-) -> EpochStats:
-    """One pass over the training data (autocast as `precision` says): optimiser steps of `accumulate`
-    micro-batches each. Any number of processes and micro-batches takes the steps one process would take on
-    the same global batches (training/step_plan.py; docs/METHOD.md, "Several processes, gradient
-    accumulation"): the loss is the global batch's mean, and steps with an unreadable micro-batch, nothing
-    alignable, non-finite losses or non-finite gradients are skipped on every process, moving nothing.
-
-    `resume`: the epoch continues at `resume.step` (the loader then yields only the batches after it) with
-    its figures and random state; `control` may checkpoint before a step, or stop there (TrainingStopped)."""
-    model.train()
-    stats = resume.stats if resume is not None else EpochStats()
-    first = resume.step if resume is not None else 0
-    params = [p for p in model.parameters() if p.requires_grad]
-    head = unwrap(model).conv1d
-    total_steps = first + len(loader) // accumulate
-    if max_steps > 0:
-        total_steps = min(max_steps, total_steps)
-    start = time.perf_counter()
-    batches = iter(loader)  # a DataLoader draws its base seed here, before the restored state takes over
-    if resume is not None and resume.rng_state is not None:
-        set_rng_state(resume.rng_state)
-    bar = progress(total=total_steps, initial=first, desc=f"epoch {epoch}", disable=not context.is_main,
-                   leave=False)
-    for step in range(first, total_steps):
-        micro_batches = [next(batches) for _ in range(accumulate)]
-        plan = plan_step(context, micro_batches, head, stop=control is not None and control.stop_requested(),
-                         save=control is not None and step > first and control.save_due(step))
-        if plan.save or plan.stop:
-            stats.seconds += time.perf_counter() - start
-            start = time.perf_counter()
-            control.save(EpochProgress(epoch, step, stats))
-            if plan.stop:
-                bar.close()
-                batches = None  # the loader's workers (which ignore stop signals) shut down now
-                raise TrainingStopped(f"epoch {epoch}, before step {step}")
-        bar.update(1)
-        optimizer.zero_grad(set_to_none=True)
-        stats.bad_samples += plan.bad_samples
-        if plan.missing:
-            stats.skipped_missing_batches += 1
-            continue
-        if plan.scale.ctc_samples == 0:
-            stats.skipped_infeasible_batches += 1
-            with torch.no_grad():  # as officially (its loss is inf): BatchNorm statistics and dropout draws move
-                for batch in plan.batches:
-                    forward(model, batch, context, precision)
-            continue
-        loss = _accumulate(model, plan, criterion, scaler, context, precision, stats, f"epoch {epoch} step {step}")
-        if loss is None:
-            optimizer.zero_grad(set_to_none=True)
-            continue
-        scaler.unscale_(optimizer)
-        # DDP has averaged the gradients by now, so every process sees the same norm and decides alike
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm=float("inf"))
-        if not torch.isfinite(grad_norm):
-            stats.skipped_nonfinite += 1
-            logger.warning("epoch %d step %d: non-finite gradients; step skipped (%d so far)",
-                           epoch, step, stats.skipped_nonfinite)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.update()
-            continue
-        scaler.step(optimizer)
-        scaler.update()
-        stats.add_step(loss.value, loss.parts)
-        bar.set_postfix(loss=f"{loss.value:.3f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
-        if on_step is not None:
-            on_step(step, loss.value, loss.parts)
-        if log_interval > 0 and step % log_interval == 0:
-            detail = " ".join(f"{k}={v:.3f}" for k, v in loss.parts.items())
-            logger.info("epoch %d step %d/%d loss %.4f (%s) lr %.2e", epoch, step, total_steps, loss.value, detail,
-                        optimizer.param_groups[0]["lr"])
-    bar.close()
-    optimizer.zero_grad(set_to_none=True)
-    stats.excluded_samples, stats.bad_samples = map(int, all_reduce_sums(
-        context, [stats.excluded_samples, stats.bad_samples]))
-    stats.seconds += time.perf_counter() - start
-    return stats
 
 
 SentenceHook = Callable[[str, np.ndarray, np.ndarray, DecodedSequence], None]

@@ -68,7 +68,7 @@ def _first_step_seconds(command: list[str]) -> float:
 
 def _r101_checkpoint(scratch: Path) -> tuple[float, float]:
     """Seconds and GB to write the R101's resumable checkpoint (weights, Adam's two moments, the rest)."""
-    from experiment import build_optimizer
+    from tasks.recognition import build_optimizer
     from slr_network import SLRModel
     from utils.checkpoint import save_checkpoint, training_state
     from utils.config.merge import build_config
@@ -78,7 +78,7 @@ def _r101_checkpoint(scratch: Path) -> tuple[float, float]:
     for parameter in model.parameters():
         parameter.grad = torch.zeros_like(parameter)
     optimizer.step()  # creates the moments
-    state = training_state(0, model, optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=False), {}, {}, {})
+    state = training_state(0, model, optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=False), {}, {})
     start = time.perf_counter()
     save_checkpoint(scratch / "r101.pt", state)
     return time.perf_counter() - start, (scratch / "r101.pt").stat().st_size / 1e9

@@ -38,6 +38,8 @@ from dataset.collate import Batch, PadCollate
 from dataset.video_dataset import Sample
 from modules.losses import SLRLoss
 from slr_network import SLRModel
+from tasks.recognition import RecognitionSteps
+from training.trainer import train_epoch
 from utils.cli import ArgumentParser
 from utils.config.merge import backbone_from_yaml, build_config
 from utils.distributed import DistContext
@@ -100,11 +102,11 @@ def training_loss(model: nn.Module, batch: Batch, device: torch.device, precisio
 
 def measure_training(model: nn.Module, batch: Batch, device: torch.device, precision: Precision,
                      steps: int = 3, accumulate: int = 1) -> tuple[float, float | None]:
-    """Median seconds per optimiser step of the real training loop (seq_scripts.train_epoch, with the optimiser
-    that experiment.build_optimizer makes from the default configuration: the official Adam, fused on CUDA; each
+    """Median seconds per optimiser step of the real training loop (training.trainer.train_epoch, with the optimiser
+    that tasks.recognition.build_optimizer makes from the default configuration: the official Adam, fused on CUDA; each
     step `accumulate` forward passes of `batch`) after one warm-up step, and the peak GPU memory in GB (None on
     CPU)."""
-    from experiment import build_optimizer
+    from tasks.recognition import build_optimizer
 
     model = model.to(device).train()
     if precision.channels_last:
@@ -120,8 +122,8 @@ def measure_training(model: nn.Module, batch: Batch, device: torch.device, preci
             torch.cuda.synchronize(device)
         stamps.append(time.perf_counter())
 
-    seq_scripts.train_epoch(model, [batch] * (accumulate * (steps + 1)), SLRLoss(), optimizer, scaler,
-                            DistContext(device), epoch=0, precision=precision, log_interval=0, on_step=stamp,
+    train_epoch(RecognitionSteps(SLRLoss(), model.conv1d), model, [batch] * (accumulate * (steps + 1)), optimizer,
+                scaler, DistContext(device), epoch=0, precision=precision, log_interval=0, on_step=stamp,
                             accumulate=accumulate)
     if len(stamps) < 2:
         raise RuntimeError(f"only {len(stamps)} of {steps + 1} training steps were taken (non-finite loss or gradients)")
@@ -254,7 +256,7 @@ def ddp_worker(frames: tuple[int, ...]) -> int:
     then compare parameters."""
     import torch.distributed as dist
 
-    from experiment import build_optimizer
+    from tasks.recognition import build_optimizer
     from utils.distributed import cleanup, init_distributed
 
     context = init_distributed("0,1")
@@ -262,8 +264,8 @@ def ddp_worker(frames: tuple[int, ...]) -> int:
     model = SLRModel(NUM_CLASSES, backbone_from_yaml(R101)).to(context.device)
     model = nn.parallel.DistributedDataParallel(model, device_ids=[context.device.index])
     optimizer, _ = build_optimizer(build_config(), model, context.device)
-    seq_scripts.train_epoch(model, [generated_batch(frames, seed=context.rank)], SLRLoss(), optimizer,
-                            torch.amp.GradScaler("cuda"), context, epoch=0, precision=Precision(torch.float16),
+    train_epoch(RecognitionSteps(SLRLoss(), model.module.conv1d), model, [generated_batch(frames, seed=context.rank)],
+                optimizer, torch.amp.GradScaler("cuda"), context, epoch=0, precision=Precision(torch.float16),
                             log_interval=0)
     checksum = torch.stack([p.detach().double().sum() for p in model.parameters()])
     gathered = [torch.zeros_like(checksum) for _ in range(context.world_size)]

@@ -8,19 +8,31 @@ from evaluation.training_history import TrainingHistory
 from utils.io import atomic_open
 
 
+# per family, the figures drawn and written to TensorBoard: (key, label, line style)
+FAMILY_FIGURES = {
+    "wer": ("Word error rate (evaluated epochs)", "WER (%)", [("wer", "WER", "-"), ("conv_wer", "conv WER", "--")],
+            ("blank_share", "length_ratio")),
+    "translation": ("Translation (evaluated epochs)", "score", [("bleu4", "BLEU-4", "-"), ("rouge", "ROUGE-L", "--")],
+                    ("chrf",)),
+}
+
+
 def write_tensorboard(history: TrainingHistory, writer: Any, epoch: int) -> None:
-    """Scalars of the latest epoch: loss parts, learning rate, CTC-infeasible samples; per split the WERs, the
-    share of blank output steps and the hypothesis length over the reference length."""
+    """Scalars of the latest epoch: loss parts, learning rate, samples the loss left out; per evaluated split its
+    figures (WERs, the share of blank output steps and the hypothesis length over the reference length;
+    BLEU-4, ROUGE-L, chrF)."""
     record = history.epochs[-1]
     writer.add_scalar("train/loss", record["loss"], epoch)
     writer.add_scalar("train/lr", record["lr"], epoch)
     writer.add_scalar("train/ctc_infeasible", record.get("ctc_infeasible", 0), epoch)
     for key, value in record["parts"].items():
         writer.add_scalar(f"train/{key}", value, epoch)
-    for split, scores in record["wer"].items():
-        for key in ("wer", "conv_wer", "blank_share", "length_ratio"):
-            if key in scores:
-                writer.add_scalar(f"{split}/{key}", scores[key], epoch)
+    for family in history.families:
+        _, _, drawn, others = FAMILY_FIGURES[family]
+        for split, scores in record.get(family, {}).items():
+            for key in [key for key, _, _ in drawn] + list(others):
+                if key in scores:
+                    writer.add_scalar(f"{split}/{key}", scores[key], epoch)
     writer.flush()
 
 
@@ -35,15 +47,17 @@ def plot_training_curves(history: TrainingHistory, path: str | Path) -> None:
 
 
 def training_curves_figure(history: TrainingHistory) -> Any:
-    """Loss (the weighted total the optimiser sees, and each term before its weight) and WER (BiLSTM output
-    solid, temporal-conv output dashed, per split) against the same epoch axis, side by side."""
+    """Loss (the weighted total the optimiser sees, and each term before its weight) and, per evaluated family,
+    its figures per split (WER: BiLSTM output solid, temporal-conv output dashed; translation: BLEU-4 solid,
+    ROUGE-L dashed) against the same epoch axis, side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    figure, (loss_axis, wer_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
+    figure, axes = plt.subplots(1, 1 + len(history.families), figsize=(6 * (1 + len(history.families)), 4.5))
+    loss_axis, family_axes = axes[0], axes[1:]
     epochs = [r["epoch"] for r in history.epochs]
     loss_axis.plot(epochs, [r["loss"] for r in history.epochs], marker="o", color="black",
                    label="total (weighted sum)")
@@ -54,20 +68,23 @@ def training_curves_figure(history: TrainingHistory) -> Any:
     loss_axis.set_yscale("log")
     loss_axis.legend(fontsize=9)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for colour, split in zip(colours, sorted({s for r in history.epochs for s in r["wer"]})):
-        records = [r for r in history.epochs if split in r["wer"]]
-        x = [r["epoch"] for r in records]
-        wer_axis.plot(x, [r["wer"][split]["wer"] for r in records], marker="o", color=colour, label=f"{split} WER")
-        wer_axis.plot(x, [r["wer"][split]["conv_wer"] for r in records], marker=".", linestyle="--", color=colour,
-                      alpha=0.8, label=f"{split} conv WER")
-    wer_axis.set(xlabel="epoch", ylabel="WER (%)", title="Word error rate (evaluated epochs)")
-    wer_axis.set_ylim(bottom=0)
-    for axis in (loss_axis, wer_axis):
+    for family, axis in zip(history.families, family_axes):
+        title, ylabel, drawn, _ = FAMILY_FIGURES[family]
+        for colour, split in zip(colours, sorted({s for r in history.epochs for s in r.get(family, {})})):
+            records = [r for r in history.epochs if split in r.get(family, {})]
+            x = [r["epoch"] for r in records]
+            for key, label, style in drawn:
+                axis.plot(x, [r[family][split].get(key, float("nan")) for r in records], linestyle=style,
+                          marker="o" if style == "-" else ".", color=colour, alpha=1.0 if style == "-" else 0.8,
+                          label=f"{split} {label}")
+        axis.set(xlabel="epoch", ylabel=ylabel, title=title)
+        axis.set_ylim(bottom=0)
+        if any(r.get(family) for r in history.epochs):
+            axis.legend(fontsize=9)
+    for axis in axes:
         if epochs:
-            axis.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)  # both panels span the whole run
+            axis.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)  # every panel spans the whole run
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
-    if any(r["wer"] for r in history.epochs):
-        wer_axis.legend(fontsize=9)
     figure.tight_layout()
     return figure

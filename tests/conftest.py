@@ -25,6 +25,16 @@ def padded_frames(num_frames: int) -> int:
     return padded_length(num_frames, parse_kernel_spec("K5 P2 K5 P2"))
 
 
+def tiny_recognition_batch(frames=(24, 20)):
+    """Random uint8 clips of `frames` frames (padded as the default head needs) labelled with two glosses each."""
+    from dataset.collate import Batch
+
+    lengths = torch.tensor([padded_frames(t) for t in frames])
+    video = torch.randint(0, 256, (len(frames), int(lengths.max()), 32, 32, 3), dtype=torch.uint8)
+    return Batch(video=video, video_length=lengths, label=torch.tensor([1, 2, 3, 1][:2 * len(frames)]),
+                 label_length=torch.tensor([2] * len(frames)), info=[{"fileid": f"v{i}"} for i in range(len(frames))])
+
+
 @pytest.fixture(autouse=True)
 def _deterministic_seed():
     torch.manual_seed(0)

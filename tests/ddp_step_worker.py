@@ -1,5 +1,5 @@
 """One process of tests/test_ddp_steps.py, started by torchrun (gloo): trains the tiny model through the real
-`seq_scripts.train_epoch` on global batches dealt out by rank, and (rank 0) saves what the test compares.
+`training.trainer.train_epoch` on global batches dealt out by rank, and (rank 0) saves what the test compares.
 
     python -m torch.distributed.run --standalone --nproc_per_node N tests/ddp_step_worker.py OUT.pt
 
@@ -27,7 +27,8 @@ from conftest import tiny_backbone  # noqa: E402
 from dataset.collate import PadCollate  # noqa: E402
 from dataset.video_dataset import Sample  # noqa: E402
 from modules.losses import SLRLoss  # noqa: E402
-from seq_scripts import train_epoch  # noqa: E402
+from tasks.recognition import RecognitionSteps  # noqa: E402
+from training.trainer import train_epoch  # noqa: E402
 from slr_network import SLRModel  # noqa: E402
 from utils.checkpoint import unwrap  # noqa: E402
 from utils.distributed import DistContext, cleanup, init_distributed  # noqa: E402
@@ -74,8 +75,8 @@ def build(model_class: type, context: DistContext) -> nn.Module:
 def train(model: nn.Module, optimizer: torch.optim.Optimizer, batches: list, context: DistContext,
           on_step=None, accumulate: int = 1) -> None:
     scaler = torch.amp.GradScaler("cuda", enabled=False)
-    train_epoch(model, batches, SLRLoss(), optimizer, scaler, context, epoch=0, precision=Precision(),
-                log_interval=0, on_step=on_step, accumulate=accumulate)
+    train_epoch(RecognitionSteps(SLRLoss(), unwrap(model).conv1d), model, batches, optimizer, scaler, context,
+                epoch=0, precision=Precision(), log_interval=0, on_step=on_step, accumulate=accumulate)
 
 
 def skip_scenario(context: DistContext) -> dict:

@@ -38,7 +38,8 @@ def test_round_trip_restores_weights_optimizer_schedule_and_random_generators(tm
     model = tiny_model()
     optimizer, scheduler, scaler = training_parts(model)
     one_step(model, optimizer, scheduler)
-    state = training_state(4, model, optimizer, scheduler, scaler, {"epochs": [4]}, {"A": 1}, {"num_epoch": 9})
+    state = training_state(4, model, optimizer, scheduler, scaler, {"epochs": [4]}, {"num_epoch": 9},
+                           extras={"gloss_dict": {"A": 1}})
     save_checkpoint(tmp_path / "c.pt", state)
     expected_draws = (torch.rand(3), np.random.rand(2), random.random())
 
@@ -63,7 +64,7 @@ def test_an_official_checkpoint_from_numpy_1_resumes_without_our_extra_keys(tmp_
     model = tiny_model()
     optimizer, scheduler, scaler = training_parts(model)
     one_step(model, optimizer, scheduler)
-    full = training_state(0, model, optimizer, scheduler, scaler, {}, {}, {})
+    full = training_state(0, model, optimizer, scheduler, scaler, {}, {})
     save_as_official_code(full, tmp_path / "official.pt")
     expected_numpy_draws = np.random.rand(3)
     np.random.seed(99)

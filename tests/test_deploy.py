@@ -145,7 +145,7 @@ def test_the_papers_r101_exports_from_a_checkpoint_in_the_official_layout(tmp_pa
     dictionary, no input geometry recorded): the description takes the shipped dictionary and the official
     preprocessing's geometry, and ONNX Runtime agrees with PyTorch."""
     from checkpoint_files import save_as_official_code
-    from experiment import build_optimizer
+    from tasks.recognition import build_optimizer
     from slr_network import SLRModel
     from utils.checkpoint import training_state
     from utils.config.merge import build_config
@@ -153,7 +153,7 @@ def test_the_papers_r101_exports_from_a_checkpoint_in_the_official_layout(tmp_pa
     torch.manual_seed(0)
     model = SLRModel(1296)
     optimizer, scheduler = build_optimizer(build_config(), model)
-    state = training_state(79, model, optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=False), {}, {}, {})
+    state = training_state(79, model, optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=False), {}, {})
     save_as_official_code(state, tmp_path / "official.pt")
     del model, optimizer, state
     done = subprocess.run(

@@ -7,15 +7,16 @@ from pathlib import Path
 import pytest
 import torch
 
-import experiment
 import main as entry
 from conftest import corpus_as_manifest, run_args
 from dataset.paths import DataPaths
 from preprocess.cli import main as preprocess_main
+from tasks.recognition import RecognitionTask
 from utils.checkpoint import CLASSIFIER_PREFIXES, read_checkpoint
 from utils.config.schema import ConfigError
 from utils.distributed import DistContext
 from utils.errors import CheckpointError
+from utils.provenance import RunRecord
 
 GREEK = ["ΑΛΦΑ", "ΒΗΤΑ", "ΓΑΜΜΑ", "ΔΕΛΤΑ"]  # as many glosses as the demo corpus, other names
 
@@ -41,7 +42,7 @@ def test_fine_tuning_keeps_everything_but_the_classifiers(corpus, greek_corpus, 
     checkpoint = briefly_trained / "best_model.pt"
     config = entry.config_from_args(finetune_args(corpus, greek_corpus, tmp_path, checkpoint,
                                                   "ignore_weights=[classifier,conv1d.fc]"))
-    run = experiment.Experiment(config, DistContext(torch.device("cpu")), DataPaths(config))
+    run = RecognitionTask(config, DistContext(torch.device("cpu")), DataPaths(config), RunRecord({}))
     assert sorted(run.gloss_dict) == sorted(GREEK)
     loaded, trained = run.model.state_dict(), read_checkpoint(checkpoint)["model_state_dict"]
     assert set(loaded) == set(trained)
@@ -60,7 +61,7 @@ def test_a_checkpoint_of_another_vocabulary_is_refused_without_the_recipe(corpus
     config = entry.config_from_args(finetune_args(corpus, greek_corpus, tmp_path, briefly_trained / "best_model.pt"))
     with pytest.raises(CheckpointError, match=r"was trained on another gloss vocabulary \(4 glosses; this corpus has "
                                               r"4, 0 in common\).*ignore_weights=\[classifier,conv1d.fc\]"):
-        experiment.Experiment(config, DistContext(torch.device("cpu")), DataPaths(config))
+        RecognitionTask(config, DistContext(torch.device("cpu")), DataPaths(config), RunRecord({}))
 
 
 def test_the_recipe_config_is_valid():

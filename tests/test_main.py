@@ -17,8 +17,11 @@ import experiment
 import seq_scripts
 import main as entry
 from preprocess.cli import main as preprocess_main
+from tasks.recognition import RecognitionTask, build_loader, build_optimizer, prediction_geometry
 from utils.checkpoint import read_checkpoint
+from utils.distributed import init_distributed
 from utils.errors import CheckpointError
+from utils.provenance import RunRecord
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -201,11 +204,11 @@ def test_prediction_geometry_of_official_checkpoints_and_overrides():
     from dataset.frames import InputGeometry
 
     config = entry.config_from_args(["--dataset", "CSL-Daily", "feeder_args.frame_interval=2"])
-    assert experiment.prediction_geometry(config, {}) == InputGeometry((256, 256), ".jpg", "CSL-Daily", 224, 1.0, 2)
+    assert prediction_geometry(config, {}) == InputGeometry((256, 256), ".jpg", "CSL-Daily", 224, 1.0, 2)
     recorded = InputGeometry((72, 72), ".png", "phoenix2014", 64, 1.0, 1)
-    assert experiment.prediction_geometry(config, recorded.to_dict()) == recorded  # the training data's, not the config's
+    assert prediction_geometry(config, recorded.to_dict()) == recorded  # the training data's, not the config's
     sized = entry.config_from_args(["predict_args.frame_size=96"])
-    assert experiment.prediction_geometry(sized, recorded.to_dict()).frame_size == (96, 96)
+    assert prediction_geometry(sized, recorded.to_dict()).frame_size == (96, 96)
 
 
 def test_predict_on_an_mp4(corpus, briefly_trained, tmp_path):
@@ -281,18 +284,18 @@ def emulate_two_process_training(args: list[str], steps: int) -> dict[str, torch
     torch.set_num_threads(1)  # as the ranks (OMP_NUM_THREADS=1)
     try:
         seed_everything(config.random_seed)  # what each rank does before building the same objects
-        run = experiment.Experiment(config, DistContext(cpu), DataPaths(config))
+        run = RecognitionTask(config, DistContext(cpu), DataPaths(config), RunRecord({}))
         model = run.model.train()
         train_set = split_dataset(config, run.paths, "train", True, run.gloss_dict)
         train_set.set_epoch(0)
-        optimizer, _ = experiment.build_optimizer(config, model)
+        optimizer, _ = build_optimizer(config, model)
         criterion = SLRLoss(config.loss_weights.active())
         rng = [torch.get_rng_state()]
         seed_everything(process_seed(config.random_seed, 1))  # rank 1's stream, seeded as training starts
         rng.append(torch.get_rng_state())
         batches = []
         for rank in (0, 1):
-            loader = experiment.build_loader(config, train_set, run.collate, DistContext(cpu, rank, 2), train=True)
+            loader = build_loader(config, train_set, run.collate, DistContext(cpu, rank, 2), train=True)
             loader.sampler.set_epoch(0)
             torch.set_rng_state(rng[rank])
             batches.append(iter(loader))  # draws the loader's base seed from the rank's generator
@@ -395,7 +398,7 @@ def test_evaluating_a_checkpoint_never_reads_the_kinetics_pickle(corpus, briefly
     with pytest.raises(CheckpointError, match=r"absent.pkl \(model_args.pretrained_backbone\) are not there"):
         config = entry.config_from_args(run_args(
             corpus, tmp_path / "fresh", f"model_args.pretrained_backbone={tmp_path / 'absent.pkl'}"))
-        experiment.Experiment(config, experiment.init_distributed("cpu"), DataPaths(config))
+        RecognitionTask(config, init_distributed("cpu"), DataPaths(config), RunRecord({}))
 
 
 def test_autocast_in_training_only_unless_eval_amp(corpus, briefly_trained, tmp_path, monkeypatch):
@@ -417,8 +420,8 @@ def test_autocast_in_training_only_unless_eval_amp(corpus, briefly_trained, tmp_
     monkeypatch.setattr(Precision, "autocast", recording)
     assert entry.main(run_args(corpus, tmp_path / "train", "--num-epoch", "1", "--max-steps-per-epoch", "1",
                                 "amp_dtype=bfloat16")) == 0
-    assert {name for name, dtype in requested if dtype is not None} == {"_accumulate"}  # the training step
-    assert ("_accumulate", torch.bfloat16) in requested and ("decode_split", None) in requested
+    assert {name for name, dtype in requested if dtype is not None} == {"loss"}  # the training step's loss
+    assert ("loss", torch.bfloat16) in requested and ("decode_split", None) in requested
     requested.clear()
     assert entry.main(run_args(corpus, tmp_path / "test", "--phase", "test", "--load-weights",
                                 str(briefly_trained / "best_model.pt"), "eval_amp=true")) == 0
@@ -431,7 +434,7 @@ def test_cosine_schedule_ends_at_the_official_floor():
     from utils.config.merge import build_config
 
     config = build_config({"num_epoch": 10, "optimizer_args": {"scheduler": "cosine", "base_lr": 1e-3}})
-    optimizer, scheduler = experiment.build_optimizer(config, torch.nn.Linear(2, 2))
+    optimizer, scheduler = build_optimizer(config, torch.nn.Linear(2, 2))
     rates = []
     for _ in range(10):
         rates.append(optimizer.param_groups[0]["lr"])
@@ -469,7 +472,7 @@ def test_the_synthetic_corpus_is_prepared_through_the_preprocessing_api(tmp_path
         "--work-dir", str(tmp_path / "work"), "--device", "cpu", "--num-worker", "1", "synthetic.enabled=true",
         f"synthetic.root={tmp_path / 'synthetic'}", "synthetic.train=3", "synthetic.dev=2", "synthetic.test=2",
         "synthetic.output_size=24", "synthetic.seed=4"])
-    info_dir = experiment.data_folder(config, experiment.init_distributed("cpu"))
+    info_dir = experiment.data_folder(config, init_distributed("cpu"))
     assert info_dir == tmp_path / "synthetic" / "preprocessed" and config.dataset_info.info_dir == ""
     raw = tmp_path / "synthetic" / "phoenix-2014-multisigner"
     assert preprocess_main(["--dataset", "phoenix2014", "--dataset-root", str(raw), "--output", str(tmp_path / "cli"),

@@ -58,7 +58,7 @@ class EpochProgress:
 
 class StepControl(Protocol):
     """What the training loop asks between steps: whether a stop was requested, whether a checkpoint is due,
-    and how to write one (the experiment's answers; the loop itself knows no files or signals)."""
+    and how to write one (the trainer's answers; the loop itself knows no files or signals)."""
 
     def stop_requested(self) -> bool: ...
 

@@ -175,16 +175,16 @@ def apply_model_weights(model: nn.Module, checkpoint: Mapping[str, Any], ignore:
 
 
 def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any,
-                   history: Mapping[str, Any], gloss_dict: Mapping[str, Any], config: Mapping[str, Any],
-                   input_geometry: Mapping[str, Any] | None = None, *, rng_states: Sequence[Mapping] | None = None,
-                   position: Mapping[str, Any] | None = None, evaluation_pending: bool = False,
-                   provenance: Mapping[str, Any] | None = None) -> dict:
+                   history: Mapping[str, Any], config: Mapping[str, Any], *, extras: Mapping[str, Any] | None = None,
+                   rng_states: Sequence[Mapping] | None = None, position: Mapping[str, Any] | None = None,
+                   evaluation_pending: bool = False, provenance: Mapping[str, Any] | None = None) -> dict:
     """Everything a run needs to continue after `epoch` (the last finished one), in the official layout (module
-    docstring), and what prediction needs: the gloss dictionary and how the training data was read
-    (dataset.frames.InputGeometry). `rng_states`: every process's generators, in rank order (`rng_state`
-    keeps the main process's, as officially); `position`: where an epoch stopped part-way (its number, the
-    next step, the processes' figures); `evaluation_pending`: `epoch` finished training but not its evaluation;
-    `provenance`: what produced the weights (utils/provenance.py), so that a released checkpoint says it."""
+    docstring), and what its task needs beside it (`extras`: recognition's gloss dictionary and how the training
+    data was read, dataset.frames.InputGeometry; translation's vocabularies). `rng_states`: every process's
+    generators, in rank order (`rng_state` keeps the main process's, as officially); `position`: where the next
+    epoch stopped part-way (the next step, the processes' figures); `evaluation_pending`: `epoch` finished
+    training but not its evaluation; `provenance`: what produced the weights (utils/provenance.py), so that a
+    released checkpoint says it."""
     states = [dict(state) for state in rng_states] if rng_states else [get_rng_state()]
     state = {
         "epoch": epoch,
@@ -194,9 +194,8 @@ def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimize
         "rng_state": states[0],
         "scaler_state_dict": scaler.state_dict(),
         "history": dict(history),
-        "gloss_dict": dict(gloss_dict),
+        **dict(extras or {}),
         "config": dict(config),
-        "input_geometry": dict(input_geometry or {}),
         "rng_states": states,
         "evaluation_pending": evaluation_pending,
     }
@@ -207,9 +206,21 @@ def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimize
     return state
 
 
+def resume_checkpoint(config: Any) -> Path | None:
+    """The checkpoint a training run continues from: --load-checkpoints, else (with `resume`) the work
+    directory's last checkpoint when there is one; None starts afresh."""
+    from utils.config.merge import resolve_path
+    from utils.work_dir import LAST_CHECKPOINT
+
+    if config.load_checkpoints:
+        return resolve_path(config.load_checkpoints)
+    last = Path(config.work_dir) / LAST_CHECKPOINT
+    return last if config.resume and last.is_file() else None
+
+
 @dataclass
 class ResumePoint:
-    """Where a restored run continues: its next epoch (the stopped one when `position` says it stopped
+    """Where a restored run continues: its next epoch (continued at a step when `position` says it stopped
     part-way), the history of the epochs before it, whether the last finished epoch still awaits its
     evaluation, the random state of each process that saved it (the main process's alone for
     checkpoints of one process or of the official code), and the record of what produced it (none in official
@@ -248,6 +259,9 @@ def restore_training_state(path: str | Path, model: nn.Module, optimizer: torch.
         logger.info("%s holds the random state of %d process(es): process %d keeps its own stream", path,
                     len(rng_states), rank)
     position = checkpoint.get("position")
-    start = int(position["epoch"]) if position else int(checkpoint["epoch"]) + 1
+    start = int(checkpoint["epoch"]) + 1  # the one epoch counter: a stopped epoch is the one after the last finished
+    if position and int(position.get("epoch", start)) != start:  # written before `position` lost its own number
+        raise CheckpointError(f"{path} is inconsistent: its position is in epoch {position['epoch']} but its last "
+                              f"finished epoch is {checkpoint['epoch']}")
     return ResumePoint(start, dict(checkpoint.get("history", {})), dict(position) if position else None,
                        bool(checkpoint.get("evaluation_pending", False)), rng_states, checkpoint.get("provenance"))

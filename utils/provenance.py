@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import getpass
 import hashlib
+import json
 import importlib.metadata
 import os
 import platform
@@ -210,3 +211,39 @@ def describe(record: dict[str, Any] | None) -> str:
     hardware = ", ".join(gpus) if gpus and str((record.get("software") or {}).get("device")).startswith("cuda") else \
         f"{cpu.get('model', 'unknown CPU')} ({cpu.get('torch_kernels') or '/'.join(cpu.get('instruction_sets', []))})"
     return f"code {commit}, {record.get('host')}, {hardware}, {record.get('processes', 1)} process(es)"
+
+
+class RunRecord:
+    """The record of the running phase, as every part of a run uses it: written beside the outputs (main process
+    only), carried by checkpoints and exported models, told which weights the run read and which earlier
+    sessions a resumed run continues."""
+
+    def __init__(self, record: dict[str, Any], is_main: bool = True) -> None:
+        self.record, self.is_main = record, is_main
+
+    def write(self, directory: Path, outcome: str = "finished") -> dict[str, Any] | None:
+        """The resolved configuration and the record beside the outputs they describe (a failed run leaves the
+        old ones): `config.yaml` and `provenance.json` for training, `<phase>_config.yaml` and
+        `<phase>_provenance.json` for the other phases, so that testing or predicting into a training run's
+        directory never replaces the record of how it was trained. Returns the record as written (None on the
+        other processes, which write nothing)."""
+        if not self.is_main:
+            return None
+        return write_run_records(directory, finished(self.record, outcome))
+
+    def for_checkpoint(self) -> dict[str, Any]:
+        """The record as a checkpoint or an exported model's description carries it: without the configuration
+        (a checkpoint holds it under `config`, model.json what prediction needs of it), with the time it was
+        written; plain JSON data, as a checkpoint must hold (utils/checkpoint.py)."""
+        record = {**{key: value for key, value in self.record.items() if key != "config"}, "written": now()}
+        return json.loads(json.dumps(record))
+
+    def note_weights(self, path: Path, checkpoint: dict, key: str = "weights") -> None:
+        """Which checkpoint the run's weights came from (`weights`), or which one training's final test evaluated
+        (`evaluated`), with that checkpoint's own record (official checkpoints have none)."""
+        self.record[key] = {"checkpoint": str(path), "provenance": checkpoint.get("provenance")}
+
+    def continue_from(self, earlier: dict[str, Any] | None, checkpoint: Path) -> None:
+        """A resumed run lists the sessions before it (their short records)."""
+        earlier = earlier or {"checkpoint": str(checkpoint), "note": "it records nothing of what produced it"}
+        self.record["earlier_sessions"] = [*earlier.get("earlier_sessions", []), session_summary(earlier)]
