@@ -43,6 +43,10 @@ def data_folder(config: Config, context: DistContext) -> Path | None:
 
 def build_task(config: Config, context: DistContext, paths: DataPaths, record: RunRecord) -> Any:
     """The configured task (`task`), its model built."""
+    if config.task == "translation":
+        from tasks.translation import TranslationTask
+
+        return TranslationTask(config, context, paths, record)
     from tasks.recognition import RecognitionTask
 
     return RecognitionTask(config, context, paths, record)

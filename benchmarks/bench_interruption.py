@@ -68,7 +68,7 @@ def _first_step_seconds(command: list[str]) -> float:
 
 def _r101_checkpoint(scratch: Path) -> tuple[float, float]:
     """Seconds and GB to write the R101's resumable checkpoint (weights, Adam's two moments, the rest)."""
-    from tasks.recognition import build_optimizer
+    from training.optimizer import build_optimizer
     from slr_network import SLRModel
     from utils.checkpoint import save_checkpoint, training_state
     from utils.config.merge import build_config

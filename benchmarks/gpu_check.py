@@ -103,10 +103,10 @@ def training_loss(model: nn.Module, batch: Batch, device: torch.device, precisio
 def measure_training(model: nn.Module, batch: Batch, device: torch.device, precision: Precision,
                      steps: int = 3, accumulate: int = 1) -> tuple[float, float | None]:
     """Median seconds per optimiser step of the real training loop (training.trainer.train_epoch, with the optimiser
-    that tasks.recognition.build_optimizer makes from the default configuration: the official Adam, fused on CUDA; each
+    that training.optimizer.build_optimizer makes from the default configuration: the official Adam, fused on CUDA; each
     step `accumulate` forward passes of `batch`) after one warm-up step, and the peak GPU memory in GB (None on
     CPU)."""
-    from tasks.recognition import build_optimizer
+    from training.optimizer import build_optimizer
 
     model = model.to(device).train()
     if precision.channels_last:
@@ -256,7 +256,7 @@ def ddp_worker(frames: tuple[int, ...]) -> int:
     then compare parameters."""
     import torch.distributed as dist
 
-    from tasks.recognition import build_optimizer
+    from training.optimizer import build_optimizer
     from utils.distributed import cleanup, init_distributed
 
     context = init_distributed("0,1")

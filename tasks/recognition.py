@@ -30,6 +30,7 @@ from modules.losses import LossScale, SLRLoss, batch_alignability, ctc_required_
 from modules.temporal_conv import TemporalConv
 from slr_network import SLRModel
 from tasks.base import AgreedStep, LocalStep, StepLoss, StepRecipe, Task
+from training.optimizer import build_optimizer, per_step_schedule
 from training.preemption import end_workers_at_exit, ignore_stop_signals
 from utils.checkpoint import apply_model_weights, read_checkpoint, resume_checkpoint, unwrap
 from utils.config.merge import resolve_path, to_dict
@@ -102,26 +103,6 @@ def build_decoder(config: Config, gloss_dict: dict[str, int], num_classes: int) 
     return CTCDecoder(gloss_dict, num_classes, search_mode="beam" if config.decode_mode == "beam" else "greedy",
                       beam_width=args.beam_width, cutoff_top_n=args.cutoff_top_n, backend=args.backend,
                       lm_path=args.lm_path or None, lm_weight=args.lm_weight, word_score=args.word_score)
-
-
-def build_optimizer(config: Config, model: torch.nn.Module,
-                    device: torch.device = torch.device("cpu")) -> tuple[torch.optim.Optimizer, Any]:
-    """The optimiser and per-epoch schedule; Adam runs its fused kernel on CUDA (same update, fewer launches)."""
-    args = config.optimizer_args
-    params = [p for p in model.parameters() if p.requires_grad]
-    if args.optimizer == "Adam":
-        fused = True if args.fused and device.type == "cuda" else None
-        optimizer = torch.optim.Adam(params, lr=args.base_lr, weight_decay=args.weight_decay, fused=fused)
-    else:
-        optimizer = torch.optim.SGD(params, lr=args.base_lr, weight_decay=args.weight_decay,
-                                    momentum=args.momentum, nesterov=args.nesterov)
-    if args.scheduler == "multistep":
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(args.step), gamma=args.gamma)
-    else:
-        # the official eta_min: base_lr * 0.025
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.num_epoch),
-                                                               eta_min=args.base_lr * 0.025)
-    return optimizer, scheduler
 
 
 def prediction_geometry(config: Config, recorded: dict) -> InputGeometry:
@@ -246,6 +227,10 @@ class RecognitionTask(RecognitionSteps, Task):
 
     def optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
         return build_optimizer(self.config, self.model, self.context.device)
+
+    @property
+    def scheduler_per_step(self) -> bool:
+        return per_step_schedule(self.config)
 
     def evaluate(self, should_stop: Callable[[], bool]) -> dict[str, dict[str, dict[str, Any]]]:
         return {"wer": self.evaluate_splits(self.loaders, should_stop=should_stop)}

@@ -48,10 +48,11 @@ CORPUS_FRAME_SIZE = 72  # the demo's preprocessed frame side
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory) -> dict[str, Path]:
     """The demo's synthetic corpus, small (48 train / 12 dev / 8 test clips of 2-3 of 4 glosses), preprocessed
-    as `python -m preprocess` does: raw (the PHOENIX layout), info_dir (gloss_dict.json, info files, STMs)
-    and frames. Built once for every end-to-end test."""
+    as `python -m preprocess` does and given the demo's translations: raw (the PHOENIX layout), info_dir
+    (gloss_dict.json, info files, STMs) and frames. Built once for every end-to-end test."""
     from dataset.synthetic import generate_synthetic_corpus
     from preprocess.cli import main as preprocess_main
+    from preprocess.demo_corpus import attach_translations
 
     root = tmp_path_factory.mktemp("corpus")
     raw = generate_synthetic_corpus(root / "raw", num_glosses=4, train=48, dev=12, test=8, seed=3,
@@ -60,6 +61,7 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
     assert preprocess_main(["--dataset", "phoenix2014", "--dataset-root", str(raw), "--output", str(info_dir),
                             "--frames-output", str(root / "frames"), "--output-size", str(CORPUS_FRAME_SIZE),
                             "--workers", "1"]) == 0
+    attach_translations(info_dir)
     return {"raw": raw, "info_dir": info_dir, "frames": root / "frames"}
 
 
@@ -74,6 +76,16 @@ def run_args(corpus: dict[str, Path], work_dir: Path, *extra: str, info_dir: Pat
         "model_args.pretrained_backbone=", "feeder_args.input_size=64", "optimizer_args.base_lr=0.001",
         "optimizer_args.step=[50]", *extra,
     ]
+
+
+def translation_args(corpus: dict[str, Path], work_dir: Path, *extra: str) -> list[str]:
+    """main.py's arguments for gloss-to-text on the corpus's glosses and translations, a tiny transformer."""
+    return ["--work-dir", str(work_dir), "--device", "cpu", "task=translation", "--num-worker", "0",
+            "--batch-size", "8", "--num-epoch", "15", "--log-interval", "0", f"dataset_info.info_dir={corpus['info_dir']}",
+            "translation_args.width=32", "translation_args.heads=2", "translation_args.feed_forward=64",
+            "translation_args.dropout=0.0", "translation_args.embedding_dropout=0.0", "optimizer_args.base_lr=0.003",
+            "optimizer_args.scheduler=noam", "optimizer_args.warmup_steps=10", "optimizer_args.weight_decay=0",
+            "translation_args.beam_sizes=[1,2]", "translation_args.alphas=[0,1]", *extra]
 
 
 def torchrun(processes: int, *args: str) -> list[str]:

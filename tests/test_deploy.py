@@ -145,7 +145,7 @@ def test_the_papers_r101_exports_from_a_checkpoint_in_the_official_layout(tmp_pa
     dictionary, no input geometry recorded): the description takes the shipped dictionary and the official
     preprocessing's geometry, and ONNX Runtime agrees with PyTorch."""
     from checkpoint_files import save_as_official_code
-    from tasks.recognition import build_optimizer
+    from training.optimizer import build_optimizer
     from slr_network import SLRModel
     from utils.checkpoint import training_state
     from utils.config.merge import build_config

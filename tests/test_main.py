@@ -17,7 +17,8 @@ import experiment
 import seq_scripts
 import main as entry
 from preprocess.cli import main as preprocess_main
-from tasks.recognition import RecognitionTask, build_loader, build_optimizer, prediction_geometry
+from tasks.recognition import RecognitionTask, build_loader, prediction_geometry
+from training.optimizer import build_optimizer
 from utils.checkpoint import read_checkpoint
 from utils.distributed import init_distributed
 from utils.errors import CheckpointError

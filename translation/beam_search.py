@@ -2,9 +2,9 @@
 ONNX Runtime graph each only supply a step function), so they give the same sentences.
 
 Hypotheses of a sentence advance in lockstep. Each step every live hypothesis is extended by each word; of a
-sentence's candidates the best 2 x beam are looked at in order of their summed log-probabilities: one ending
-with </s> (or reaching the sentence's length limit) is finished, the others stay live until the beam is full.
-A sentence is done when `beam` hypotheses have finished; the best is the finished one with the highest
+sentence's candidates the best 2 x beam are looked at in order of their summed log-probabilities (fairseq's
+rule): one ending with </s> (or reaching the sentence's length limit) is finished if it is among the best `beam`,
+the others stay live until the beam is full. A sentence is done when `beam` hypotheses have finished; the best is the finished one with the highest
 log-probability divided by GNMT's length penalty ((5 + length) / 6) ** alpha, length counting </s> (as signjoey
 applies it at every step); alpha 0 compares raw log-probabilities. With beam 1 this is greedy decoding.
 """
@@ -59,9 +59,11 @@ def beam_search(step: StepFunction, max_lengths: Sequence[int], settings: BeamSe
             top = np.argpartition(-flat, best - 1)[:best]
             top = top[np.lexsort((top, -flat[top]))]  # by score, ties by position: deterministic
             alive = 0
-            for index in top:
+            for rank, index in enumerate(top):
                 row, token, score = rows[index // vocabulary], int(index % vocabulary), float(flat[index])
                 if token == EOS_ID or position + 1 >= limits[source]:
+                    if rank >= beam:
+                        continue
                     words = tokens[row].tolist() + ([] if token == EOS_ID else [token])
                     finished[source].append((score / length_penalty(position + 1, settings.alpha), words))
                     if len(finished[source]) >= beam:

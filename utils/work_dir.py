@@ -37,6 +37,11 @@ def score_report(name: str, tool: str, extension: str = "txt") -> str:
     return f"{name}.{tool}.report.{extension}"
 
 
+def translations_file(split: str) -> str:
+    """A translation test's output: id, translation and reference per sentence of a split."""
+    return f"translations-{split}.tsv"
+
+
 def config_record(phase: str) -> str:
     """The resolved configuration of a run: config.yaml for training, <phase>_config.yaml for the other
     phases, so that testing into a training directory keeps the record of how it was trained."""

@@ -18,6 +18,7 @@ from utils.errors import UserError
 DatasetName = Literal["phoenix2014", "phoenix2014-T", "CSL-Daily", "CSL", "custom"]
 DATASETS: tuple[str, ...] = get_args(DatasetName)
 Phase = Literal["train", "test", "features", "predict", "export"]
+TaskName = Literal["recognition", "translation", "joint"]
 PHASES: tuple[str, ...] = get_args(Phase)
 StageName = Literal["s1", "s2", "s3", "s4", "s5"]
 STAGE_NAMES: tuple[str, ...] = get_args(StageName)
@@ -157,7 +158,11 @@ class OptimizerArgs:
     optimizer: Literal["Adam", "SGD"] = opt("Adam", "Adam or SGD")
     base_lr: float = opt(1e-4, "initial learning rate", above=0)
     weight_decay: float = opt(1e-4, "L2 weight decay", at_least=0)
-    scheduler: Literal["multistep", "cosine"] = opt("multistep", "learning-rate schedule: multistep or cosine")
+    scheduler: Literal["multistep", "cosine", "noam"] = opt(
+        "multistep", "learning-rate schedule: multistep or cosine (per epoch), or noam (per optimiser step: a linear "
+                     "warm-up to base_lr over warmup_steps, then decay with the inverse square root of the step)")
+    warmup_steps: int = opt(4000, "noam: optimiser steps of the linear warm-up", at_least=1)
+    betas: list[float] = opt([0.9, 0.999], "Adam's beta1 and beta2")
     step: list[int] = opt([40, 60], "multistep milestones (epochs)")
     gamma: float = opt(0.2, "multistep decay factor", above=0)
     momentum: float = opt(0.9, "SGD momentum", at_least=0)
@@ -205,8 +210,46 @@ class ExportArgs:
 
 
 @dataclass
+class TranslationArgs:
+    """The translation transformer, its data and its decoding (docs/METHOD.md, "Translation")."""
+
+    width: int = opt(512, "model width (embeddings, attention, layer outputs)", at_least=8)
+    heads: int = opt(8, "attention heads (must divide the width)", at_least=1)
+    encoder_layers: int = opt(2, "encoder layers", at_least=1)
+    decoder_layers: int = opt(2, "decoder layers", at_least=1)
+    feed_forward: int = opt(2048, "hidden width of the position-wise feed-forward layers", at_least=1)
+    dropout: float = opt(0.1, "dropout in every layer", at_least=0, below=1)
+    embedding_dropout: float = opt(0.1, "dropout on the (scaled, position-encoded) embeddings", at_least=0, below=1)
+    tie_output: bool = opt(True, "the output layer shares the target embedding's weights")
+    label_smoothing: float = opt(0.1, "label smoothing of the cross-entropy", at_least=0, below=1)
+    level: Literal["word", "char"] = opt("word", "target tokens: words, or characters (CSL-Daily's Chinese)")
+    lowercase_glosses: bool = opt(False, "gloss-to-text: read the glosses in lower case (as Yin & Read's -lower)")
+    share_vocabulary: bool = opt(False, "gloss-to-text: one vocabulary and embedding for glosses and text (with "
+                                        "lowercase_glosses, a gloss that is also a word is one token)")
+    min_frequency: int = opt(1, "words seen fewer times in training are <unk>", at_least=1)
+    beam_size: int = opt(4, "beam width of translation when the test has not chosen one on dev", at_least=1)
+    alpha: float = opt(1.0, "length penalty ((5 + length) / 6) ** alpha, when the test has not chosen one on dev")
+    eval_beam_size: int = opt(1, "beam width of the dev evaluations during training (1: greedy, as signjoey)",
+                              at_least=1)
+    beam_sizes: list[int] = opt([1, 2, 3, 4, 5], "the test phase chooses the beam width on dev among these")
+    alphas: list[float] = opt([0.0, 0.5, 1.0, 1.5, 2.0], "the test phase chooses the length penalty on dev among these")
+    max_output_length: int = opt(100, "longest translation (words), besides twice the source length plus 10",
+                                 at_least=1)
+    translator: str = opt("", "recognition test/predict: a translation checkpoint whose model translates the "
+                              "recognised glosses into text")
+    loss_weight: float = opt(1.0, "joint: weight of the translation loss beside the recognition losses", at_least=0)
+    noise_wer: float = opt(0.0, "gloss-to-text training: corrupt the source glosses to this word error rate (%), "
+                                "a new draw every epoch (training on recognition-like errors)", at_least=0, below=100)
+    noise_mix: list[float] = opt([0.5, 0.35, 0.15], "shares of substitutions, deletions and insertions in the "
+                                                    "corruption")
+
+
+@dataclass
 class Config:
     phase: Phase = opt("train", "train, test, features, predict or export (ONNX)")
+    task: TaskName = opt("recognition", "recognition (glosses from video), translation (text from glosses) or joint "
+                                        "(glosses and text from video: a translation decoder on the recogniser's "
+                                        "BiLSTM features)")
     dataset: DatasetName = opt("phoenix2014", "phoenix2014, phoenix2014-T, CSL-Daily, CSL or custom (a corpus preprocessed from a manifest: no corpus-specific normalisation); selects STMs and normalisation")
     work_dir: str = opt("./work_dir/temp/", "checkpoints, logs, CTM/STM files and reports go here")
     device: str = opt("0", "GPU indexes such as '0' or '0,1', or 'cpu'; CPU is used when CUDA is absent")
@@ -255,6 +298,7 @@ class Config:
     synthetic: SyntheticCorpus = section(SyntheticCorpus, "bundled demo data")
     predict_args: PredictArgs = section(PredictArgs, "the predict phase")
     export_args: ExportArgs = section(ExportArgs, "the export phase (ONNX)")
+    translation_args: TranslationArgs = section(TranslationArgs, "translation: the transformer, its data and decoding")
 
 
 def describe_schema(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str]]:
