@@ -7,7 +7,7 @@ never read the command line or the configuration themselves.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -19,7 +19,7 @@ from dataset.collate import Batch, PadCollate
 from dataset.frames import InputGeometry
 from dataset.video_dataset import Sample
 from decoding.ctc_decoder import CTCDecoder, DecodedSequence
-from deploy.prediction import PredictionWriter, Runtime, predict_inputs
+from deploy.prediction import PredictionWriter, Runtime, Translate, predict_inputs
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
 from slr_network import SLROutput
 from training.preemption import TrainingStopped
@@ -127,6 +127,7 @@ class SplitScores:
     conv: dict[str, ScoreReport]
     blank_share: float = 0.0  # of the BiLSTM's output steps
     hypothesis_glosses: int = 0  # glosses the BiLSTM output decoded to, before any normalisation
+    hypotheses: dict[str, list[str]] = field(default_factory=dict)  # the BiLSTM output's glosses by id
 
 
 def evaluate_split(
@@ -141,7 +142,7 @@ def evaluate_split(
                            on_sentence=on_sentence, left_pad=left_pad, should_stop=should_stop)
     if not context.is_main:
         return None
-    scores = SplitScores({}, {}, decoded.blank_share, sum(map(len, decoded.lstm.values())))
+    scores = SplitScores({}, {}, decoded.blank_share, sum(map(len, decoded.lstm.values())), decoded.lstm)
     for suffix, hypotheses, reports in (("", decoded.lstm, scores.lstm), ("-conv", decoded.conv, scores.conv)):
         ctm = work_dir / hypothesis_ctm(split, suffix)
         write_ctm(ctm, hypotheses)
@@ -177,10 +178,11 @@ def extract_features(
 def predict(
     model: nn.Module, inputs: Sequence[str], decoder: CTCDecoder, collate: PadCollate, context: DistContext, *,
     geometry: InputGeometry, args: PredictArgs, out_dir: Path, precision: Precision,
+    translate: Translate | None = None,
 ) -> list[dict]:
     """Recognise each input with the model (deploy/prediction.py: a clip whole, read as `geometry` says the
     model's training data was; a long recording or a live source in windows); write <name>.json (glosses with
-    frame spans), <name>.alignment.png (unless switched off) and predictions.ctm."""
+    frame spans; with `translate`, the sentence), <name>.alignment.png (unless switched off) and predictions.ctm."""
     model = unwrap(model).eval()
 
     def run(clip: np.ndarray) -> torch.Tensor:
@@ -192,5 +194,5 @@ def predict(
         posteriors=lambda logits: logits.float().softmax(-1).cpu().numpy(),
         to_numpy=lambda logits: logits.float().cpu().numpy(), decode_piece=decoder.decode_array,
         stride=collate.stride)
-    writer = PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures)
+    writer = PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures, translate, args.pause)
     return predict_inputs(runtime, inputs, geometry, args, writer)

@@ -91,6 +91,43 @@ class Gloss:
     end: int
 
 
+def sentences_at_pauses(glosses: list[Gloss], pause_steps: int) -> list[list[Gloss]]:
+    """Glosses grouped into sentences: a gap of at least `pause_steps` output steps between two glosses ends one."""
+    sentences: list[list[Gloss]] = []
+    for gloss in glosses:
+        if not sentences or gloss.start - sentences[-1][-1].end >= pause_steps:
+            sentences.append([])
+        sentences[-1].append(gloss)
+    return sentences
+
+
+class SentenceTracker:
+    """A live stream's sentences as they end: a sentence ends when the next gloss starts a pause after it, or when
+    the stream has gone on for a pause without another gloss (the last gloss may still be held for the official
+    merge: a repeat of it after the pause extends it, and is not a sentence of its own)."""
+
+    def __init__(self, pause_steps: int) -> None:
+        self.pause_steps, self.first = pause_steps, 0  # index of the current sentence's first gloss
+
+    def ended(self, settled: list[Gloss], held: Gloss | None, steps_seen: int,
+              final: bool = False) -> list[list[Gloss]]:
+        """The sentences that ended since the last call; `settled`: every settled gloss so far, `held` the one
+        the decoder still holds (or None)."""
+        ended, count = [], len(settled) + (held is not None)
+
+        def part(start: int, end: int) -> list[Gloss]:
+            return settled[start:end] + ([held] if held is not None and end > len(settled) else [])
+
+        for index in range(self.first + 1, count):
+            if part(index, index + 1)[0].start - part(index - 1, index)[0].end >= self.pause_steps:
+                ended.append(part(self.first, index))
+                self.first = index
+        if self.first < count and (final or steps_seen - part(count - 1, count)[0].end >= self.pause_steps):
+            ended.append(part(self.first, count))
+            self.first = count
+        return ended
+
+
 class StreamingDecoder:
     """Decodes stitched logits piece by piece (module docstring) with `decode` (one piece's T x C logits ->
     DecodedSequence); keeps, per step, the blank posterior and the best gloss's, for the picture."""
@@ -120,6 +157,10 @@ class StreamingDecoder:
         if len(self.pending) > LONGEST_PIECE:
             return self._settle(int(blank.argmax()) + 1)
         return []
+
+    @property
+    def steps_seen(self) -> int:
+        return self.offset + len(self.pending)
 
     def finish(self) -> list[Gloss]:
         settled = self._settle(len(self.pending)) if self.pending else []
@@ -183,9 +224,11 @@ class Thumbnails:
 def recognise_long(frames: Iterable[np.ndarray], prepare: Callable[[np.ndarray], np.ndarray], run: ClipRunner,
                    decode: Callable[[np.ndarray], DecodedSequence], *, window: int, overlap: int, stride: int,
                    frame_interval: int = 1, on_glosses: Callable[[list[Gloss], int], None] | None = None,
+                   on_sentences: Callable[[list[list[Gloss]]], None] | None = None, pause_steps: int = 0,
                    ) -> LongRecognition:
     """Recognise `frames` (raw RGB, one at a time) in windows: every `frame_interval`-th frame from the first is
-    `prepare`d (one frame in, one out); `on_glosses(settled, frames_read)` hears of glosses as they settle.
+    `prepare`d (one frame in, one out); `on_glosses(settled, frames_read)` hears of glosses as they settle,
+    `on_sentences(ended)` of sentences as a pause of `pause_steps` ends them (SentenceTracker).
     A KeyboardInterrupt ends the reading: what was read is recognised and returned."""
     windows = WindowedLogits(run, window, overlap, stride)
     decoder = StreamingDecoder(decode)
@@ -193,10 +236,16 @@ def recognise_long(frames: Iterable[np.ndarray], prepare: Callable[[np.ndarray],
     glosses: list[Gloss] = []
     count = 0
 
-    def settled(new: list[Gloss]) -> None:
+    tracker = SentenceTracker(pause_steps)
+
+    def settled(new: list[Gloss], final: bool = False) -> None:
         glosses.extend(new)
         if new and on_glosses is not None:
             on_glosses(new, count)
+        if on_sentences is not None:
+            ended = tracker.ended(glosses, decoder.held, decoder.steps_seen, final)
+            if ended:
+                on_sentences(ended)
 
     try:
         for count, frame in enumerate(frames, start=1):
@@ -208,6 +257,6 @@ def recognise_long(frames: Iterable[np.ndarray], prepare: Callable[[np.ndarray],
     # the reading has ended: what was read is finished, whatever Ctrl-C follows
     with signals_handled(signal.SIG_IGN, [signal.SIGINT]):
         settled(decoder.feed(windows.finish()))
-        settled(decoder.finish())
+        settled(decoder.finish(), final=True)
     return LongRecognition(glosses, count, decoder.blank, decoder.best, thumbnails.kept)
 

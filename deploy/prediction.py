@@ -1,13 +1,15 @@
 """Prediction, whichever runtime runs the network (PyTorch in seq_scripts.predict, ONNX Runtime in
 deploy/onnx_predict.py): the inputs a user names, each read whole when it is a clip, in windows when it is a
 long recording or a live source (deploy/long_recording.py), and per input <name>.json (glosses with frame spans
-and seconds), <name>.alignment.png, and one predictions.ctm. Imports no torch."""
+and seconds; with a translator the sentence they say, for a long recording each sentence between pauses),
+<name>.alignment.png, one predictions.ctm and, with a translator, translations.txt. Imports no torch."""
 from __future__ import annotations
 
 import collections
 import glob
 import itertools
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, replace
@@ -19,14 +21,16 @@ import numpy as np
 from dataset.frames import InputGeometry, frame_glob, glob_root, is_glob, is_video_file
 from decoding.ctc_decoder import DecodedSequence
 from deploy.frame_source import LiveFrame, input_frames, is_live_source, live_frames, paced
-from deploy.long_recording import Gloss, LongRecognition, check_windows, recognise_long
+from deploy.long_recording import Gloss, LongRecognition, check_windows, recognise_long, sentences_at_pauses
 from evaluation.alignment_figure import save_alignment_picture, save_timeline_picture
 from evaluation.ctm import ctm_line
 from utils.config.schema import ConfigError, PredictArgs
 from utils.io import write_json_atomic, write_text_atomic
 from utils.kernel_spec import pad_to_stride
 from utils.progress import progress
-from utils.work_dir import PREDICTIONS_CTM
+from utils.work_dir import PREDICTIONS_CTM, PREDICTIONS_TRANSLATIONS
+
+Translate = Callable[[list[str]], str]  # recognised glosses -> the sentence they say
 
 logger = logging.getLogger("slowfastsign")
 
@@ -90,12 +94,20 @@ def _segments(decoded: DecodedSequence, stride: int, num_frames: int, fps: float
 
 
 class PredictionWriter:
-    """Writes each recognised input's files into `out_dir` as it comes, and predictions.ctm at the end."""
+    """Writes each recognised input's files into `out_dir` as it comes, and predictions.ctm (and with `translate`,
+    translations.txt) at the end; a long recording's sentences end at pauses of `pause` seconds."""
 
-    def __init__(self, out_dir: Path, vocabulary: Sequence[str], fps: float, pictures: bool) -> None:
+    def __init__(self, out_dir: Path, vocabulary: Sequence[str], fps: float, pictures: bool,
+                 translate: Translate | None = None, pause: float = 1.0) -> None:
         self.out_dir, self.vocabulary, self.fps, self.pictures = out_dir, vocabulary, fps, pictures
+        self.translate, self.pause = translate, pause
         self.ctm_lines: list[str] = []
+        self.translation_lines: list[str] = []
         self.results: list[dict] = []
+
+    def pause_steps(self, stride: int) -> int:
+        """The pause in output steps (`stride` input frames each), at least one."""
+        return max(1, math.ceil(self.pause * self.fps / stride))
 
     def add(self, path: Path | str, name: str, frames: np.ndarray, decoded: DecodedSequence, stride: int,
             posteriors: np.ndarray | None) -> dict:
@@ -109,7 +121,11 @@ class PredictionWriter:
                  windows: dict[str, int]) -> dict:
         """A recording recognised in windows (deploy/long_recording.py), pictured as a timeline."""
         decoded = recognition.decoded()
-        result = self._record(path, name, recognition.num_frames, decoded, stride, windows=windows)
+        extra: dict[str, Any] = {"windows": windows}
+        if self.translate is not None:
+            extra["sentences"] = [self._sentence(name, sentence, stride)
+                                  for sentence in sentences_at_pauses(recognition.glosses, self.pause_steps(stride))]
+        result = self._record(path, name, recognition.num_frames, decoded, stride, **extra)
         if self.pictures:
             save_timeline_picture(self.out_dir, name, recognition.thumbnails, recognition.num_frames, recognition.blank,
                                   recognition.best, decoded, self.vocabulary, stride, self.fps)
@@ -122,13 +138,31 @@ class PredictionWriter:
                                     s["gloss"], decimals=3) for s in segments]
         result = {"input": str(path), "num_frames": int(num_frames), "glosses": decoded.glosses,
                   "sentence": " ".join(decoded.glosses), "segments": segments, **extra}
+        if self.translate is not None and "sentences" not in extra:
+            result["translation"] = self.translate(decoded.glosses)
+            self.translation_lines.append(f"{name}\t{result['translation']}\n")
+        elif "sentences" in extra:
+            result["translation"] = " ".join(sentence["translation"] for sentence in extra["sentences"])
         write_json_atomic(self.out_dir / f"{name}.json", result)
         self.results.append(result)
         logger.info("%s: %s", path, result["sentence"] or "(nothing recognised)")
+        if result.get("translation"):
+            logger.info("%s: %s", path, result["translation"])
         return result
+
+    def _sentence(self, name: str, glosses: list[Gloss], stride: int) -> dict[str, Any]:
+        """A sentence of a long recording: its glosses, their time and their translation (also a line of
+        translations.txt, after the recording's name and start time)."""
+        words = [gloss.gloss for gloss in glosses]
+        start, end = glosses[0].start * stride / self.fps, glosses[-1].end * stride / self.fps
+        translation = self.translate(words)
+        self.translation_lines.append(f"{name}@{start:.2f}s\t{translation}\n")
+        return {"glosses": words, "start_s": round(start, 3), "end_s": round(end, 3), "translation": translation}
 
     def finish(self) -> list[dict]:
         write_text_atomic(self.out_dir / PREDICTIONS_CTM, "".join(self.ctm_lines))
+        if self.translate is not None:
+            write_text_atomic(self.out_dir / PREDICTIONS_TRANSLATIONS, "".join(self.translation_lines))
         return self.results
 
 
@@ -154,10 +188,11 @@ def _drain(head: list[np.ndarray], rest: Iterator[np.ndarray]) -> Iterator[np.nd
 
 
 class _LiveReport:
-    """Prints each gloss of a live stream as it settles, with how long after its last frame arrived."""
+    """Prints each gloss of a live stream as it settles, with how long after its last frame arrived, and with a
+    translator each sentence once a pause has ended it."""
 
-    def __init__(self, source: str, stride: int, fps: float) -> None:
-        self.source, self.stride, self.fps = source, stride, fps
+    def __init__(self, source: str, stride: int, fps: float, translate: Translate | None = None) -> None:
+        self.source, self.stride, self.fps, self.translate = source, stride, fps, translate
         self.arrivals: collections.deque[float] = collections.deque(maxlen=1 << 16)
         self.first = 0  # frame index of arrivals[0]
 
@@ -178,6 +213,11 @@ class _LiveReport:
             delay = now - self.arrivals[max(last - self.first, 0)] if self.arrivals else 0.0
             print(f"{(last + 1) / self.fps:9.2f} s  {gloss.gloss}  ({delay:.1f} s behind the live frame)", flush=True)
 
+    def sentences(self, ended: list[list[Gloss]]) -> None:
+        for sentence in ended:
+            print(f"{sentence[-1].end * self.stride / self.fps:9.2f} s  sentence: "
+                  f"{self.translate([gloss.gloss for gloss in sentence])}", flush=True)
+
 
 def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeometry, args: PredictArgs,
                    writer: PredictionWriter) -> list[dict]:
@@ -192,11 +232,13 @@ def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeome
     taken: set[str] = set()
 
     def recognise(frames: Iterator[np.ndarray], windows: dict[str, int],
-                  report: Callable[[list[Gloss], int], None] | None = None) -> LongRecognition:
+                  report: _LiveReport | None = None) -> LongRecognition:
         return recognise_long(frames, lambda frame: one_frame.prepare(frame[None])[0],
                               lambda clip: runtime.to_numpy(runtime.run(clip)), runtime.decode_piece,
                               window=windows["window"], overlap=windows["overlap"], stride=runtime.stride,
-                              frame_interval=geometry.frame_interval, on_glosses=report)
+                              frame_interval=geometry.frame_interval, on_glosses=report,
+                              on_sentences=report.sentences if report is not None and writer.translate else None,
+                              pause_steps=writer.pause_steps(stride))
 
     windows = {"window": args.window, "overlap": args.overlap}
     live_windows = {"window": args.live_window, "overlap": args.live_overlap}
@@ -204,7 +246,7 @@ def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeome
         name = prediction_name(item, taken)
         if args.live or isinstance(item, str):
             source = str(item)
-            report = _LiveReport(source, stride, args.fps)
+            report = _LiveReport(source, stride, args.fps, writer.translate)
             live = live_frames(source) if isinstance(item, str) else paced(input_frames(item), args.fps)
             logger.info("%s: recognising live (Ctrl-C ends it and writes what was recognised)", source)
             writer.add_long(item, name, recognise(report.frames(live), live_windows, report), stride, live_windows)

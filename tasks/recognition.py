@@ -31,6 +31,10 @@ from modules.temporal_conv import TemporalConv
 from slr_network import SLRModel
 from tasks.base import AgreedStep, LocalStep, StepLoss, StepRecipe, Task
 from training.optimizer import build_optimizer, per_step_schedule
+from translation.corpus import translation_of
+from translation.metrics import score_translations
+from translation.report import score_line, signature_line, write_translation_table
+from translation.translator import Translator
 from training.preemption import end_workers_at_exit, ignore_stop_signals
 from utils.checkpoint import apply_model_weights, read_checkpoint, resume_checkpoint, unwrap
 from utils.config.merge import resolve_path, to_dict
@@ -41,7 +45,7 @@ from utils.kernel_spec import feature_length
 from utils.precision import AMP_DTYPES, Precision
 from utils.provenance import RunRecord, without_diffs
 from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, EXPORTED_MODEL, FEATURES_DIR, PREDICTIONS_DIR,
-                            TEST_RESULTS, config_record, score_report)
+                            TEST_RESULTS, config_record, score_report, translations_file)
 
 logger = logging.getLogger("slowfastsign")
 
@@ -192,7 +196,20 @@ class RecognitionTask(RecognitionSteps, Task):
         self.collate = PadCollate(unwrap(self.model).conv1d.layers)  # padded as the model's temporal head needs
         self.use_sclite = config.evaluate_tool == "sclite"
         self.split_scores: dict[str, seq_scripts.SplitScores] = {}
+        self.translator = self._translator()
         super().__init__(SLRLoss(config.loss_weights.active()), unwrap(self.model).conv1d)
+
+    def _translator(self) -> Translator | None:
+        """translation_args.translator: the gloss-to-text model that translates what is recognised."""
+        path = self.config.translation_args.translator
+        if not path:
+            return None
+        path = resolve_path(path)
+        checkpoint = read_checkpoint(path)
+        self.record.note_weights(path, checkpoint, key="translator")
+        logger.info("Recognised glosses are translated by %s", path)
+        return Translator.from_checkpoint(path, checkpoint, self.context.device,
+                                          self.config.translation_args.max_output_length)
 
     def _gloss_dict(self, checkpoint: dict | None) -> dict[str, int]:
         """The dataset's gloss_dict.json; for prediction, the one stored in the checkpoint comes first."""
@@ -333,6 +350,9 @@ class RecognitionTask(RecognitionSteps, Task):
         if self.config.phase == "test" and not self.config.load_weights:
             logger.warning("--phase test without --load-weights evaluates an untrained model")
         results = self.evaluate_splits(self.eval_loaders(), pictures=self.config.alignment_pictures)
+        if self.translator is not None and self.context.is_main:
+            for split, scores in self.split_scores.items():
+                results[split]["translation"] = self.translate_recognised(split, scores.hypotheses)
         record = self.record.write(self.work_dir)
         if self.context.is_main:
             write_json_atomic(self.work_dir / TEST_RESULTS, {**results, "provenance": record})
@@ -345,8 +365,36 @@ class RecognitionTask(RecognitionSteps, Task):
                       f"{figures['wer_sclite']:.2f}% (sclite); conv WER {figures['conv_wer_python']:.2f}% / "
                       f"{figures['conv_wer_sclite']:.2f}%\n(per-sentence alignments: "
                       f"{self.work_dir / score_report(split, 'python')}, {self.work_dir / score_report(split, 'sclite')})")
+                if figures.get("translation"):
+                    print(score_line(split, figures["translation"], "recognised glosses translated by "
+                                     f"{self.config.translation_args.translator}") +
+                          f"\n(translations: {self.work_dir / translations_file(split)})")
                 print(f"note: {figures['note']}\n" if figures["note"] else "")
+            translated = [figures["translation"] for figures in results.values() if figures.get("translation")]
+            if translated:
+                print(signature_line(translated[0]))
         return results
+
+    def _translate_one(self, glosses: list[str]) -> str:
+        return self.translator.spec.readable(self.translator.translate([glosses])[0])
+
+    def translate_recognised(self, split: str, hypotheses: dict[str, list[str]]) -> dict | None:
+        """The split's recognised glosses translated, written to translations-<split>.tsv beside the glosses, and
+        scored against the corpus's translations (None, with a warning, when it has none)."""
+        records = self.paths.info(split).records
+        ids = [str(record["fileid"]) for record in records]
+        glosses = [hypotheses.get(name, []) for name in ids]
+        translations = self.translator.translate(glosses)
+        level = self.translator.spec.level
+        references = [translation_of(record, self.config.dataset, level) for record in records]
+        write_translation_table(self.work_dir / translations_file(split), ids, translations,
+                                [reference or "" for reference in references], [" ".join(g) for g in glosses])
+        if any(reference is None for reference in references):
+            logger.warning("%s: the corpus has no translations: the recognised glosses are translated "
+                           "(%s) but not scored", split, self.work_dir / translations_file(split))
+            return None
+        return score_translations([" ".join(r.split()) for r in references],
+                                  translations).to_dict()
 
     def features(self) -> dict:
         """Framewise backbone features of every video of the eval splits (dataset_info.eval_splits)."""
@@ -373,7 +421,8 @@ class RecognitionTask(RecognitionSteps, Task):
         logger.info("Reading inputs as the model's %s: %s", "training data" if self.recorded_geometry else
                     "configuration says (the checkpoint records no input geometry)", geometry.describe())
         results = seq_scripts.predict(self.model, args.inputs, self.decoder, self.collate, self.context,
-                                      geometry=geometry, args=args, out_dir=out_dir, precision=self.eval_precision)
+                                      geometry=geometry, args=args, out_dir=out_dir, precision=self.eval_precision,
+                                      translate=self._translate_one if self.translator is not None else None)
         self.record.write(out_dir)
         return results
 

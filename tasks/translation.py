@@ -26,13 +26,14 @@ from translation.beam_search import BeamSettings
 from translation.corpus import ParallelSentence, parallel_sentences
 from translation.metrics import score_translations
 from translation.noise import GlossNoise
+from translation.report import score_line, signature_line, write_translation_table
 from translation.translator import CHECKPOINT_KEY, TranslatorSpec, Translator, pad_ids
 from translation.vocabulary import BOS_ID, EOS_ID, PAD_ID
 from utils.checkpoint import apply_model_weights, read_checkpoint, unwrap
 from utils.config.merge import resolve_path
 from utils.config.schema import Config, ConfigError
 from utils.distributed import DistContext, any_process, gather_objects
-from utils.io import atomic_open, write_json_atomic
+from utils.io import write_json_atomic
 from utils.precision import Precision
 from utils.progress import progress
 from utils.provenance import RunRecord
@@ -234,7 +235,7 @@ class TranslationTask(TranslationSteps, Task):
 
     def score(self, split: str, hypotheses: dict[str, str]):
         sentences = self.sentences[split]
-        references = [self.spec.detokenise(s.text) for s in sentences]
+        references = [" ".join(s.text) for s in sentences]
         return score_translations(references, [hypotheses[s.id] for s in sentences])
 
     def choose_decoding(self) -> BeamSettings:
@@ -277,22 +278,17 @@ class TranslationTask(TranslationSteps, Task):
         if self.context.is_main:
             write_json_atomic(self.work_dir / TEST_RESULTS, {**results, "provenance": record})
             for split, figures in results.items():
-                print(f"{split}: BLEU-4 {figures['bleu4']:.2f} (BLEU-1..3 {figures['bleu1']:.2f} / "
-                      f"{figures['bleu2']:.2f} / {figures['bleu3']:.2f}; 13a BLEU-4 {figures['bleu4_13a']:.2f}), "
-                      f"ROUGE-L {figures['rouge']:.2f}, chrF {figures['chrf']:.2f} on {figures['sentences']} "
-                      f"sentences with {settings.describe()}\n(translations: {self.work_dir / translations_file(split)})")
+                print(score_line(split, figures, f"ground-truth glosses, {settings.describe()}") +
+                      f"\n(translations: {self.work_dir / translations_file(split)})")
             if results:
-                signatures = next(iter(results.values()))["signatures"]
-                print(f"sacreBLEU signatures: BLEU {signatures['bleu']}; 13a {signatures['bleu_13a']}; "
-                      f"chrF {signatures['chrf']}")
+                print(signature_line(next(iter(results.values()))))
         return results
 
     def write_translations(self, split: str, hypotheses: dict[str, str]) -> None:
         """`translations-<split>.tsv`: id, translation and reference per line, in the split's order."""
-        with atomic_open(self.work_dir / translations_file(split), "w") as handle:
-            handle.write("id\ttranslation\treference\n")
-            for sentence in self.sentences[split]:
-                handle.write(f"{sentence.id}\t{hypotheses[sentence.id]}\t{self.spec.detokenise(sentence.text)}\n")
+        sentences = self.sentences[split]
+        write_translation_table(self.work_dir / translations_file(split), [s.id for s in sentences],
+                                [hypotheses[s.id] for s in sentences], [" ".join(s.text) for s in sentences])
 
     def predict(self) -> list[dict]:
         raise ConfigError("task=translation has no predict phase yet: translate with --phase test")

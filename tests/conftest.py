@@ -115,6 +115,16 @@ def briefly_trained(corpus, tmp_path_factory) -> Path:
     return work_dir
 
 
+@pytest.fixture(scope="session")
+def g2t_trained(corpus, tmp_path_factory) -> Path:
+    """A gloss-to-text run on the corpus's glosses and translations (15 short epochs, then its test)."""
+    import main as entry
+
+    work_dir = tmp_path_factory.mktemp("g2t") / "work"
+    assert entry.main(translation_args(corpus, work_dir, "test_after_train=true")) == 0
+    return work_dir
+
+
 def edited_meta(source: Path, tmp_path: Path, edit=None) -> Path:
     """A copy of a corpus's metadata in tmp_path/meta whose train_info records `edit(records)` changes."""
     meta = tmp_path / "meta"

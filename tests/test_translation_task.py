@@ -11,24 +11,17 @@ from dataset.synthetic_grammar import synthetic_translation
 from translation.metrics import score_translations
 
 
-@pytest.fixture(scope="module")
-def g2t_run(corpus, tmp_path_factory):
-    work_dir = tmp_path_factory.mktemp("g2t") / "work"
-    assert entry.main(translation_args(corpus, work_dir, "test_after_train=true")) == 0
-    return work_dir
-
-
-def test_training_learns_the_translations_and_keeps_the_best_dev_bleu(g2t_run):
-    history = json.loads((g2t_run / "training_history.json").read_text())
+def test_training_learns_the_translations_and_keeps_the_best_dev_bleu(g2t_trained):
+    history = json.loads((g2t_trained / "training_history.json").read_text())
     dev = [record["translation"]["dev"]["bleu4"] for record in history["epochs"]]
     assert history["best_bleu4"] == max(dev) and history["best_epoch"] == dev.index(max(dev))
     assert max(dev) > 60.0 and dev[0] < max(dev)  # the grammar is a function of the glosses: learnable
 
 
-def test_the_test_writes_what_it_scores_with_the_decoding_chosen_on_dev(corpus, g2t_run):
-    results = json.loads((g2t_run / "test_results.json").read_text())
+def test_the_test_writes_what_it_scores_with_the_decoding_chosen_on_dev(corpus, g2t_trained):
+    results = json.loads((g2t_trained / "test_results.json").read_text())
     _, records = read_info(corpus["info_dir"] / "test_info.jsonl")
-    lines = (g2t_run / "translations-test.tsv").read_text(encoding="utf-8").splitlines()
+    lines = (g2t_trained / "translations-test.tsv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "id\ttranslation\treference"
     rows = [line.split("\t") for line in lines[1:]]
     assert [row[0] for row in rows] == [record["fileid"] for record in records]
@@ -41,11 +34,11 @@ def test_the_test_writes_what_it_scores_with_the_decoding_chosen_on_dev(corpus, 
     assert "tok:none" in results["test"]["signatures"]["bleu"] and "provenance" in results
 
 
-def test_a_translation_checkpoint_tests_again_with_the_same_result(corpus, g2t_run, tmp_path):
+def test_a_translation_checkpoint_tests_again_with_the_same_result(corpus, g2t_trained, tmp_path):
     assert entry.main(translation_args(corpus, tmp_path, "--phase", "test", "--load-weights",
-                                       str(g2t_run / "best_model.pt"))) == 0
+                                       str(g2t_trained / "best_model.pt"))) == 0
     again = json.loads((tmp_path / "test_results.json").read_text())
-    first = json.loads((g2t_run / "test_results.json").read_text())
+    first = json.loads((g2t_trained / "test_results.json").read_text())
     assert again["test"]["bleu4"] == first["test"]["bleu4"] and again["test"]["decoding"] == first["test"]["decoding"]
 
 

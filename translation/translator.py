@@ -51,9 +51,9 @@ class TranslatorSpec:
     def encode_source(self, glosses: Sequence[str]) -> list[int]:
         return self.source.encode(self.source_tokens(glosses))
 
-    def detokenise(self, words: Sequence[str]) -> str:
-        """Output tokens as the text they stand for: words joined by spaces, characters joined."""
-        return ("" if self.level == "char" else " ").join(words)
+    def readable(self, sentence: str) -> str:
+        """A translation (tokens separated by spaces, as it is scored) as a reader wants it: characters joined."""
+        return sentence.replace(" ", "") if self.level == "char" else sentence
 
     def build_model(self, source_features: int = 0) -> TranslationTransformer:
         model = TranslationTransformer(len(self.target), self.shape,
@@ -138,7 +138,8 @@ class Translator:
 
     @torch.no_grad()
     def translate(self, gloss_sequences: Sequence[Sequence[str]], settings: BeamSettings | None = None) -> list[str]:
-        """One sentence per gloss sequence (an empty sequence translates to an empty sentence)."""
+        """One sentence per gloss sequence, its tokens separated by spaces as they are scored (an empty sequence
+        translates to an empty sentence)."""
         settings = settings or self.spec.decoding
         sentences = [""] * len(gloss_sequences)
         todo = [index for index, glosses in enumerate(gloss_sequences) if glosses]
@@ -148,5 +149,5 @@ class Translator:
             memory = self.model.encode(source.to(self.device), lengths.to(self.device))
             for index, ids in zip(chunk, search(self.model, memory, output_limits(lengths.tolist(),
                                                                                     self.max_output_length), settings)):
-                sentences[index] = self.spec.detokenise(self.spec.target.decode(ids))
+                sentences[index] = " ".join(self.spec.target.decode(ids))
         return sentences
