@@ -47,6 +47,10 @@ def build_task(config: Config, context: DistContext, paths: DataPaths, record: R
         from tasks.translation import TranslationTask
 
         return TranslationTask(config, context, paths, record)
+    if config.task == "joint":
+        from tasks.joint import JointTask
+
+        return JointTask(config, context, paths, record)
     from tasks.recognition import RecognitionTask
 
     return RecognitionTask(config, context, paths, record)

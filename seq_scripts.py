@@ -42,6 +42,7 @@ def forward(model: nn.Module, batch: Batch, context: DistContext, precision: Pre
 
 
 SentenceHook = Callable[[str, np.ndarray, np.ndarray, DecodedSequence], None]
+OutputHook = Callable[[list[str], SLROutput], None]
 
 
 @dataclass
@@ -80,13 +81,14 @@ def _stoppable(loader: Sequence[Batch], context: DistContext, should_stop: Calla
 def decode_split(
     model: nn.Module, loader: Sequence[Batch], decoder: CTCDecoder, context: DistContext, precision: Precision,
     desc: str = "decode", on_sentence: SentenceHook | None = None, left_pad: int = 0,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: Callable[[], bool] | None = None, on_output: OutputHook | None = None,
 ) -> DecodedSplit:
     """Hypotheses of the BiLSTM and of the temporal-conv logits, gathered from every process.
 
     `on_sentence(name, frames, posteriors, decoded)`, when given, sees each clip's uint8 frames (without the
     padding, `left_pad` copies before them), its per-step BiLSTM posteriors and what was decoded.
-    `should_stop`: asked before each batch (training's evaluations: a stop signal ends them at once)."""
+    `should_stop`: asked before each batch (training's evaluations: a stop signal ends them at once).
+    `on_output(names, output)`: sees each batch's model output (joint training translates its features)."""
     model = unwrap(model).eval()
     lstm: dict[str, list[str]] = {}
     conv: dict[str, list[str]] = {}
@@ -97,6 +99,8 @@ def decode_split(
             continue
         _, output = forward(model, batch, context, precision)
         names = [str(info["fileid"]) for info in batch.info]
+        if on_output is not None:
+            on_output(names, output)
         logits = output.sequence_logits[0]
         valid = torch.arange(logits.shape[0], device=logits.device)[:, None] < output.feat_len.to(logits.device)
         blank_steps += int(((logits.argmax(-1) == decoder.blank_id) & valid).sum())
@@ -134,12 +138,12 @@ def evaluate_split(
     model: nn.Module, loader: Sequence[Batch], decoder: CTCDecoder, context: DistContext, *, split: str,
     stm: Path, dataset: str, work_dir: Path, precision: Precision, use_sclite: bool, sclite: str | None = None,
     on_sentence: SentenceHook | None = None, left_pad: int = 0, note: str = "",
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: Callable[[], bool] | None = None, on_output: OutputHook | None = None,
 ) -> SplitScores | None:
     """Decode a split, write the official CTM files and score each with both tools (main process only);
-    `note` goes into every report; `should_stop` as decode_split's."""
+    `note` goes into every report; `should_stop` and `on_output` as decode_split's."""
     decoded = decode_split(model, loader, decoder, context, precision, desc=f"decode {split}",
-                           on_sentence=on_sentence, left_pad=left_pad, should_stop=should_stop)
+                           on_sentence=on_sentence, left_pad=left_pad, should_stop=should_stop, on_output=on_output)
     if not context.is_main:
         return None
     scores = SplitScores({}, {}, decoded.blank_share, sum(map(len, decoded.lstm.values())), decoded.lstm)
@@ -178,21 +182,29 @@ def extract_features(
 def predict(
     model: nn.Module, inputs: Sequence[str], decoder: CTCDecoder, collate: PadCollate, context: DistContext, *,
     geometry: InputGeometry, args: PredictArgs, out_dir: Path, precision: Precision,
-    translate: Translate | None = None,
+    translate: Translate | None = None, translate_output: Callable[[SLROutput], str] | None = None,
 ) -> list[dict]:
     """Recognise each input with the model (deploy/prediction.py: a clip whole, read as `geometry` says the
     model's training data was; a long recording or a live source in windows); write <name>.json (glosses with
-    frame spans; with `translate`, the sentence), <name>.alignment.png (unless switched off) and predictions.ctm."""
+    frame spans; with `translate`, the sentence of the recognised glosses; with `translate_output`, a joint model's
+    sentence of a clip's features), <name>.alignment.png (unless switched off) and predictions.ctm."""
     model = unwrap(model).eval()
+    translated: dict[str, str] = {}
 
     def run(clip: np.ndarray) -> torch.Tensor:
         _, output = forward(model, collate([Sample(torch.from_numpy(clip), [], {})]), context, precision)
+        if translate_output is not None:
+            translated["last"] = translate_output(output)
         return output.sequence_logits[0][:, 0]
+
+    if translate_output is not None:  # the sentence of the clip just run (long recordings are not translated)
+        translate = lambda glosses: translated.get("last", "")  # noqa: E731
 
     runtime = Runtime(
         run=run, decode=lambda logits: decoder.decode(logits[:, None], torch.tensor([len(logits)]))[0],
         posteriors=lambda logits: logits.float().softmax(-1).cpu().numpy(),
         to_numpy=lambda logits: logits.float().cpu().numpy(), decode_piece=decoder.decode_array,
         stride=collate.stride)
-    writer = PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures, translate, args.pause)
+    writer = PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures, translate, args.pause,
+                              translate_long=translate_output is None)
     return predict_inputs(runtime, inputs, geometry, args, writer)

@@ -1,7 +1,8 @@
-"""SLRModel: SlowFast backbone -> PFE temporal convs -> BiLSTMs -> NormLinear classifiers.
+"""SLRModel: SlowFast backbone -> PFE temporal convs -> BiLSTMs -> NormLinear classifiers, and for joint
+Sign2(Gloss+Text) a translation transformer reading the main branch's BiLSTM features (`translator`).
 
 Parameter names match the official SlowFastSign checkpoints, so a released
-`model_state_dict` loads with strict=True.
+`model_state_dict` loads with strict=True (a model without a translator has exactly their keys).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class SLROutput:
     sequence_logits: list[torch.Tensor]
     framewise_features: torch.Tensor
     visual_features: list[torch.Tensor]
+    sequence_features: list[torch.Tensor]  # the BiLSTM outputs (T' x B x hidden), what the classifiers read
 
 
 class SLRModel(nn.Module):
@@ -42,6 +44,7 @@ class SLRModel(nn.Module):
         self, num_classes: int, backbone: SlowFastConfig | None = None, kernel_spec: str | Sequence[str] = DEFAULTS.conv_type,
         hidden_size: int = DEFAULTS.hidden_size, share_classifier: bool = DEFAULTS.share_classifier,
         lstm_dropout: float = DEFAULTS.lstm_dropout, activation_checkpointing: Sequence[str] | bool = (),
+        translator: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
@@ -56,6 +59,8 @@ class SLRModel(nn.Module):
             self.classifier if share_classifier
             else nn.ModuleList([NormLinear(hidden_size, num_classes) for _ in range(3)])
         )
+        if translator is not None:  # registered last: the recogniser's parameters keep their order
+            self.translator = translator
 
     @property
     def backbone(self) -> SlowFast:
@@ -84,14 +89,13 @@ class SLRModel(nn.Module):
         """x: B x 3 x T x H x W (padded clips), lengths: (B,) padded frame counts."""
         framewise = self.conv2d(x)
         conv_out = self.conv1d(framewise, lengths)
-        sequence_logits = [
-            self.classifier[i](self.temporal_model[i](feat, conv_out.feat_len))
-            for i, feat in enumerate(conv_out.visual_feat)
-        ]
+        sequence_features = [self.temporal_model[i](feat, conv_out.feat_len) for i, feat in enumerate(conv_out.visual_feat)]
+        sequence_logits = [self.classifier[i](features) for i, features in enumerate(sequence_features)]
         return SLROutput(
             feat_len=conv_out.feat_len,
             conv_logits=conv_out.conv_logits,
             sequence_logits=sequence_logits,
             framewise_features=framewise,
             visual_features=conv_out.visual_feat,
+            sequence_features=sequence_features,
         )

@@ -98,9 +98,10 @@ class PredictionWriter:
     translations.txt) at the end; a long recording's sentences end at pauses of `pause` seconds."""
 
     def __init__(self, out_dir: Path, vocabulary: Sequence[str], fps: float, pictures: bool,
-                 translate: Translate | None = None, pause: float = 1.0) -> None:
+                 translate: Translate | None = None, pause: float = 1.0, translate_long: bool = True) -> None:
         self.out_dir, self.vocabulary, self.fps, self.pictures = out_dir, vocabulary, fps, pictures
         self.translate, self.pause = translate, pause
+        self.translate_long = translate is not None and translate_long  # sentences of long recordings too
         self.ctm_lines: list[str] = []
         self.translation_lines: list[str] = []
         self.results: list[dict] = []
@@ -122,7 +123,7 @@ class PredictionWriter:
         """A recording recognised in windows (deploy/long_recording.py), pictured as a timeline."""
         decoded = recognition.decoded()
         extra: dict[str, Any] = {"windows": windows}
-        if self.translate is not None:
+        if self.translate_long:
             extra["sentences"] = [self._sentence(name, sentence, stride)
                                   for sentence in sentences_at_pauses(recognition.glosses, self.pause_steps(stride))]
         result = self._record(path, name, recognition.num_frames, decoded, stride, **extra)
@@ -138,7 +139,7 @@ class PredictionWriter:
                                     s["gloss"], decimals=3) for s in segments]
         result = {"input": str(path), "num_frames": int(num_frames), "glosses": decoded.glosses,
                   "sentence": " ".join(decoded.glosses), "segments": segments, **extra}
-        if self.translate is not None and "sentences" not in extra:
+        if self.translate is not None and "windows" not in extra:
             result["translation"] = self.translate(decoded.glosses)
             self.translation_lines.append(f"{name}\t{result['translation']}\n")
         elif "sentences" in extra:
@@ -237,7 +238,7 @@ def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeome
                               lambda clip: runtime.to_numpy(runtime.run(clip)), runtime.decode_piece,
                               window=windows["window"], overlap=windows["overlap"], stride=runtime.stride,
                               frame_interval=geometry.frame_interval, on_glosses=report,
-                              on_sentences=report.sentences if report is not None and writer.translate else None,
+                              on_sentences=report.sentences if report is not None and writer.translate_long else None,
                               pause_steps=writer.pause_steps(stride))
 
     windows = {"window": args.window, "overlap": args.overlap}

@@ -34,12 +34,12 @@ from training.optimizer import build_optimizer, per_step_schedule
 from translation.corpus import translation_of
 from translation.metrics import score_translations
 from translation.report import score_line, signature_line, write_translation_table
-from translation.translator import Translator
+from translation.translator import Translator, TranslatorSpec
 from training.preemption import end_workers_at_exit, ignore_stop_signals
 from utils.checkpoint import apply_model_weights, read_checkpoint, resume_checkpoint, unwrap
 from utils.config.merge import resolve_path, to_dict
 from utils.config.schema import Config, ConfigError
-from utils.distributed import DistContext, barrier
+from utils.distributed import DistContext, barrier, gather_objects
 from utils.io import write_json_atomic
 from utils.kernel_spec import feature_length
 from utils.precision import AMP_DTYPES, Precision
@@ -73,13 +73,15 @@ def _init_loader_worker(worker_id: int) -> None:
 
 
 def build_model(config: Config, num_classes: int, context: DistContext, kinetics_init: bool = True,
-                weights: dict | None = None, gloss_dict: dict[str, int] | None = None) -> torch.nn.Module:
+                weights: dict | None = None, gloss_dict: dict[str, int] | None = None,
+                translator: torch.nn.Module | None = None) -> torch.nn.Module:
     """The model on its device (DDP-wrapped under torchrun); `weights`: the --load-weights checkpoint, checked
-    against the run's `gloss_dict`; `kinetics_init` only for a fresh training run."""
+    against the run's `gloss_dict`; `kinetics_init` only for a fresh training run; `translator`: joint training's
+    translation transformer on the BiLSTM features."""
     args = config.model_args
     model = SLRModel(num_classes, args.backbone, kernel_spec=args.conv_type, hidden_size=args.hidden_size,
                      share_classifier=args.share_classifier, lstm_dropout=args.lstm_dropout,
-                     activation_checkpointing=args.activation_checkpointing)
+                     activation_checkpointing=args.activation_checkpointing, translator=translator)
     if args.pretrained_backbone and kinetics_init:
         report = load_c2_checkpoint(resolve_path(args.pretrained_backbone), model.backbone)
         logger.info(report.summary())
@@ -96,7 +98,8 @@ def build_model(config: Config, num_classes: int, context: DistContext, kinetics
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         device_ids = [context.device.index] if context.device.type == "cuda" else None
         # heads no active loss term reads get no gradient, as in one process: DDP must not wait for theirs
-        unused = unwrap(model).parameters_outside(SLRLoss(config.loss_weights.active()).outputs_read())
+        unused = [name for name in unwrap(model).parameters_outside(SLRLoss(config.loss_weights.active()).outputs_read())
+                  if not name.startswith("translator.")]
         torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, unused)
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     return model
@@ -121,6 +124,14 @@ def prediction_geometry(config: Config, recorded: dict) -> InputGeometry:
                                  input_size=feeder.input_size, image_scale=feeder.image_scale,
                                  frame_interval=feeder.frame_interval)
     return replace(geometry, frame_size=(size, size)) if size else geometry
+
+
+def merged_across_processes(context: DistContext, part: dict) -> dict:
+    """Every process's share of a mapping, merged (collective)."""
+    merged: dict = {}
+    for piece in gather_objects(context, part):
+        merged.update(piece)
+    return merged
 
 
 class RecognitionSteps(StepRecipe):
@@ -156,13 +167,18 @@ class RecognitionSteps(StepRecipe):
 
     def loss(self, model: torch.nn.Module, batch: Batch, plan: Any, context: DistContext,
              precision: Precision) -> StepLoss:
-        alignable, scale = plan
+        return self.recognition_loss(model, batch, plan, context, precision)[0]
+
+    def recognition_loss(self, model: torch.nn.Module, batch: Batch, plan: Any, context: DistContext,
+                         precision: Precision) -> tuple[StepLoss, Any]:
+        """The recognition losses of a micro-batch, and the model's output they were computed from."""
+        alignable, scale = plan[:2]
         batch, output = seq_scripts.forward(model, batch, context, precision)
         if not torch.equal(output.feat_len.cpu(), alignable.feat_len):
             raise RuntimeError("the temporal head's length rule disagrees with the model's output lengths")
         names = [str(info.get("fileid", i)) for i, info in enumerate(batch.info)]
         result = self.criterion(output, batch.label, batch.label_length, names, scale, alignable)
-        return StepLoss(result.total, result.parts, result.excluded, names)
+        return StepLoss(result.total, result.parts, result.excluded, names), output
 
     def forward_without_learning(self, model: torch.nn.Module, batch: Batch, context: DistContext,
                                  precision: Precision) -> None:
@@ -190,14 +206,20 @@ class RecognitionTask(RecognitionSteps, Task):
         self.gloss_dict = self._gloss_dict(checkpoint)
         self.num_classes = config.model_args.num_classes or len(self.gloss_dict) + 1
         fresh_training = config.phase == "train" and not config.load_weights and resume_checkpoint(config) is None
-        self.model = build_model(config, self.num_classes, context, kinetics_init=fresh_training, weights=checkpoint,
-                                 gloss_dict=self.gloss_dict)
+        translator = self._translation_module(checkpoint)
+        self.model = build_model(self.config, self.num_classes, context, kinetics_init=fresh_training,
+                                 weights=checkpoint, gloss_dict=self.gloss_dict, translator=translator)
         self.decoder = build_decoder(config, self.gloss_dict, self.num_classes)
         self.collate = PadCollate(unwrap(self.model).conv1d.layers)  # padded as the model's temporal head needs
         self.use_sclite = config.evaluate_tool == "sclite"
         self.split_scores: dict[str, seq_scripts.SplitScores] = {}
         self.translator = self._translator()
+        self.translate_clip: Callable[[Any], str] | None = None  # predict: a clip's sentence from its model output
         super().__init__(SLRLoss(config.loss_weights.active()), unwrap(self.model).conv1d)
+
+    def _translation_module(self, checkpoint: dict | None) -> torch.nn.Module | None:
+        """The model's own translation decoder (joint training; none for recognition)."""
+        return None
 
     def _translator(self) -> Translator | None:
         """translation_args.translator: the gloss-to-text model that translates what is recognised."""
@@ -296,10 +318,12 @@ class RecognitionTask(RecognitionSteps, Task):
         return loaders
 
     def evaluate_splits(self, loaders: dict[str, DataLoader], pictures: bool = False,
-                        should_stop: Callable[[], bool] | None = None) -> dict[str, dict[str, float]]:
+                        should_stop: Callable[[], bool] | None = None,
+                        on_output: Callable[[str], seq_scripts.OutputHook] | None = None) -> dict[str, dict[str, float]]:
         """WER per split under both official scorers (and the conv WERs); `wer` is the configured tool's.
         Only the main process gets the numbers; its reports stay in `self.split_scores`. `should_stop`:
-        training's stop request, which ends the evaluation at once (TrainingStopped)."""
+        training's stop request, which ends the evaluation at once (TrainingStopped); `on_output(split)`: the hook
+        that sees that split's model outputs."""
         results = {}
         tool = self.config.evaluate_tool
         for split, loader in loaders.items():
@@ -309,6 +333,7 @@ class RecognitionTask(RecognitionSteps, Task):
                 use_sclite=self.use_sclite, sclite=self.config.sclite_path or None, left_pad=self.collate.left_pad,
                 on_sentence=self._picture_saver(self.work_dir / ALIGNMENTS_DIR / split) if pictures else None,
                 note=self._left_out_note(loader.dataset), should_stop=should_stop,
+                on_output=on_output(split) if on_output is not None else None,
             )
             if scores is None:
                 continue
@@ -349,10 +374,16 @@ class RecognitionTask(RecognitionSteps, Task):
     def test(self) -> dict:
         if self.config.phase == "test" and not self.config.load_weights:
             logger.warning("--phase test without --load-weights evaluates an untrained model")
-        results = self.evaluate_splits(self.eval_loaders(), pictures=self.config.alignment_pictures)
-        if self.translator is not None and self.context.is_main:
+        translated: dict[str, dict[str, str]] = {}
+        loaders = self.eval_loaders()
+        results = self.evaluate_splits(loaders, pictures=self.config.alignment_pictures,
+                                       on_output=self.translation_hook(translated, self.translation_settings()))
+        translated = {split: merged_across_processes(self.context, translated.get(split, {})) for split in loaders}
+        if self.context.is_main:
             for split, scores in self.split_scores.items():
-                results[split]["translation"] = self.translate_recognised(split, scores.hypotheses)
+                translations = self.translations(split, scores.hypotheses, translated.get(split, {}))
+                if translations is not None:
+                    results[split]["translation"] = self.report_translations(split, scores.hypotheses, translations)
         record = self.record.write(self.work_dir)
         if self.context.is_main:
             write_json_atomic(self.work_dir / TEST_RESULTS, {**results, "provenance": record})
@@ -366,35 +397,58 @@ class RecognitionTask(RecognitionSteps, Task):
                       f"{figures['conv_wer_sclite']:.2f}%\n(per-sentence alignments: "
                       f"{self.work_dir / score_report(split, 'python')}, {self.work_dir / score_report(split, 'sclite')})")
                 if figures.get("translation"):
-                    print(score_line(split, figures["translation"], "recognised glosses translated by "
-                                     f"{self.config.translation_args.translator}") +
+                    print(score_line(split, figures["translation"], self.translation_source()) +
                           f"\n(translations: {self.work_dir / translations_file(split)})")
                 print(f"note: {figures['note']}\n" if figures["note"] else "")
-            translated = [figures["translation"] for figures in results.values() if figures.get("translation")]
-            if translated:
-                print(signature_line(translated[0]))
+            scored = [figures["translation"] for figures in results.values() if figures.get("translation")]
+            if scored:
+                print(signature_line(scored[0]))
         return results
 
-    def _translate_one(self, glosses: list[str]) -> str:
-        return self.translator.spec.readable(self.translator.translate([glosses])[0])
+    # ---- translating what is recognised ----
+    def translation_settings(self) -> Any:
+        """How the test translates (recognition: the translator's decoding, chosen on dev by its own test)."""
+        return self.translator.spec.decoding if self.translator is not None else None
 
-    def translate_recognised(self, split: str, hypotheses: dict[str, list[str]]) -> dict | None:
-        """The split's recognised glosses translated, written to translations-<split>.tsv beside the glosses, and
-        scored against the corpus's translations (None, with a warning, when it has none)."""
+    def translation_hook(self, translated: dict[str, dict[str, str]], settings: Any
+                         ) -> Callable[[str], seq_scripts.OutputHook] | None:
+        """What sees the test's model outputs to translate them (joint training: its decoder on the features;
+        recognition: nothing, its translator reads the recognised glosses afterwards)."""
+        return None
+
+    def translation_spec(self) -> TranslatorSpec:
+        return self.translator.spec
+
+    def translation_source(self) -> str:
+        return f"recognised glosses translated by {self.config.translation_args.translator}"
+
+    def translations(self, split: str, hypotheses: dict[str, list[str]], from_features: dict[str, str]
+                     ) -> dict[str, str] | None:
+        """The split's translations by id (None without a translator): the recognised glosses translated."""
+        if self.translator is None:
+            return None
+        ids = sorted(hypotheses)
+        return dict(zip(ids, self.translator.translate([hypotheses[name] for name in ids])))
+
+    def _translate_one(self, glosses: list[str]) -> str:
+        return self.translation_spec().readable(self.translator.translate([glosses])[0])
+
+    def report_translations(self, split: str, hypotheses: dict[str, list[str]], translations: dict[str, str]
+                            ) -> dict | None:
+        """A split's translations written to translations-<split>.tsv beside the recognised glosses, and scored
+        against the corpus's translations (None, with a warning, when it has none)."""
         records = self.paths.info(split).records
         ids = [str(record["fileid"]) for record in records]
-        glosses = [hypotheses.get(name, []) for name in ids]
-        translations = self.translator.translate(glosses)
-        level = self.translator.spec.level
-        references = [translation_of(record, self.config.dataset, level) for record in records]
-        write_translation_table(self.work_dir / translations_file(split), ids, translations,
-                                [reference or "" for reference in references], [" ".join(g) for g in glosses])
+        references = [translation_of(record, self.config.dataset, self.translation_spec().level) for record in records]
+        sentences = [translations.get(name, "") for name in ids]
+        write_translation_table(self.work_dir / translations_file(split), ids, sentences,
+                                [reference or "" for reference in references],
+                                [" ".join(hypotheses.get(name, [])) for name in ids])
         if any(reference is None for reference in references):
-            logger.warning("%s: the corpus has no translations: the recognised glosses are translated "
-                           "(%s) but not scored", split, self.work_dir / translations_file(split))
+            logger.warning("%s: the corpus has no translations: the recognised signs are translated (%s) but not "
+                           "scored", split, self.work_dir / translations_file(split))
             return None
-        return score_translations([" ".join(r.split()) for r in references],
-                                  translations).to_dict()
+        return score_translations([" ".join(r.split()) for r in references], sentences).to_dict()
 
     def features(self) -> dict:
         """Framewise backbone features of every video of the eval splits (dataset_info.eval_splits)."""
@@ -422,7 +476,8 @@ class RecognitionTask(RecognitionSteps, Task):
                     "configuration says (the checkpoint records no input geometry)", geometry.describe())
         results = seq_scripts.predict(self.model, args.inputs, self.decoder, self.collate, self.context,
                                       geometry=geometry, args=args, out_dir=out_dir, precision=self.eval_precision,
-                                      translate=self._translate_one if self.translator is not None else None)
+                                      translate=self._translate_one if self.translator is not None else None,
+                                      translate_output=self.translate_clip)
         self.record.write(out_dir)
         return results
 

@@ -14,7 +14,7 @@ def _output(steps, feat_len, num_classes=6, branches=3):
 
     return SLROutput(
         feat_len=torch.tensor(feat_len), conv_logits=logits(), sequence_logits=logits(),
-        framewise_features=torch.empty(0), visual_features=[],
+        framewise_features=torch.empty(0), visual_features=[], sequence_features=[],
     )
 
 

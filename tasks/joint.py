@@ -1,0 +1,145 @@
+"""Joint Sign2(Gloss+Text): the recognition network with a translation transformer on its main branch's BiLSTM
+features (as signjoey's decoder sits on its encoder), trained with the recognition losses unchanged plus
+translation_args.loss_weight x the label-smoothed cross-entropy of the translations; evaluated by WER and BLEU,
+the best checkpoint chosen by dev BLEU-4 (signjoey's default). docs/METHOD.md, "Translation".
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Callable, Sequence
+
+import torch
+
+import seq_scripts
+from dataset.collate import Batch
+from evaluation.training_history import BLEU
+from tasks.base import AgreedStep, LocalStep, StepLoss
+from tasks.recognition import RecognitionTask, merged_across_processes
+from tasks.translation import translation_loss
+from translation.beam_search import BeamSettings
+from translation.corpus import parallel_sentences
+from translation.metrics import score_translations
+from translation.model import TranslationTransformer
+from translation.translator import CHECKPOINT_KEY, TranslatorSpec, output_limits, pad_ids, search
+from translation.vocabulary import BOS_ID, EOS_ID
+from utils.checkpoint import unwrap
+from utils.distributed import DistContext
+from utils.precision import Precision
+
+logger = logging.getLogger("slowfastsign")
+
+
+class JointTask(RecognitionTask):
+    """Recognition and translation from the same video features."""
+
+    name = "joint"
+    metric = BLEU
+    families = ("wer", "translation")
+
+    def _translation_module(self, checkpoint: dict | None) -> torch.nn.Module:
+        """The decoder, its vocabulary from the checkpoint or the training split; a recognition checkpoint starts
+        it afresh (its tensors are left out of the strict load)."""
+        config = self.config
+        stored = checkpoint.get(CHECKPOINT_KEY) if checkpoint is not None else None
+        if isinstance(stored, dict):
+            self.spec = TranslatorSpec.from_dict(stored)
+        else:
+            train = parallel_sentences(self.paths.info("train"), config.dataset, config.translation_args.level)
+            self.spec = TranslatorSpec.build([s.glosses for s in train], [s.text for s in train],
+                                             config.translation_args, features=True)
+            if checkpoint is not None:
+                self.config = dataclasses.replace(config, ignore_weights=[*config.ignore_weights, "translator."])
+        self.targets = {split: {s.id: [BOS_ID, *self.spec.target.encode(list(s.text)), EOS_ID]
+                                for s in parallel_sentences(self.paths.info(split), config.dataset, self.spec.level)}
+                        for split in ("train",) if self.paths.info_file(split).is_file()}
+        return self.spec.build_model(source_features=config.model_args.hidden_size)
+
+    @property
+    def decoder_model(self) -> TranslationTransformer:
+        return unwrap(self.model).translator
+
+    # ---- the step ----
+    def local_step(self, micro_batches: Sequence[Batch | None]) -> LocalStep:
+        local = super().local_step(micro_batches)
+        words = sum(len(self.targets["train"][str(info["fileid"])]) - 1 for batch, _ in local.batches
+                    for info in batch.info)
+        return dataclasses.replace(local, sums=(*local.sums, words))
+
+    def plan(self, local: LocalStep, agreed: AgreedStep) -> list[tuple[Batch, Any]]:
+        return [(batch, (*plan, agreed.sums[1])) for batch, plan in super().plan(local, agreed)]
+
+    def loss(self, model: torch.nn.Module, batch: Batch, plan: Any, context: DistContext,
+             precision: Precision) -> StepLoss:
+        recognition, output = self.recognition_loss(model, batch, plan, context, precision)
+        target, _ = pad_ids([self.targets["train"][name] for name in recognition.names])
+        target = target.to(context.device)
+        with precision.autocast(context.device):
+            logits = self.decoder_model(output.sequence_features[0].transpose(0, 1), output.feat_len,
+                                        target[:, :-1])
+        translation = translation_loss(logits, target[:, 1:], self.config.translation_args.label_smoothing) / plan[2]
+        total = recognition.total + self.config.translation_args.loss_weight * translation
+        return StepLoss(total, {**recognition.parts, "Translation": translation.detach()}, recognition.excluded,
+                        recognition.names)
+
+    # ---- evaluation ----
+    def evaluate(self, should_stop: Callable[[], bool]) -> dict[str, dict[str, dict[str, Any]]]:
+        translated: dict[str, dict[str, str]] = {}
+        settings = BeamSettings(self.config.translation_args.eval_beam_size, self.config.translation_args.alpha)
+        wer = self.evaluate_splits(self.loaders, should_stop=should_stop,
+                                   on_output=self.translation_hook(translated, settings))
+        results = {}
+        for split in self.loaders:
+            merged = merged_across_processes(self.context, translated.get(split, {}))
+            if self.context.is_main:
+                figures = self.score_split(split, merged)
+                if figures is not None:
+                    logger.info("%s (%s): BLEU-4 %.2f, ROUGE-L %.2f", split, settings.describe(), figures["bleu4"],
+                                figures["rouge"])
+                    results[split] = figures
+        return {"wer": wer, "translation": results}
+
+    def score_split(self, split: str, translations: dict[str, str]) -> dict | None:
+        sentences = parallel_sentences(self.paths.info(split), self.config.dataset, self.spec.level)
+        return score_translations([" ".join(s.text) for s in sentences],
+                                  [translations.get(s.id, "") for s in sentences]).to_dict()
+
+    def translation_settings(self) -> BeamSettings:
+        return self.spec.decoding
+
+    def translation_hook(self, translated: dict[str, dict[str, str]], settings: Any
+                         ) -> Callable[[str], seq_scripts.OutputHook]:
+        """Translates each evaluated batch from its BiLSTM features, into `translated[split]` by id."""
+        def for_split(split: str) -> seq_scripts.OutputHook:
+            into = translated.setdefault(split, {})
+
+            def on_output(names: list[str], output: Any) -> None:
+                into.update(zip(names, self.translate_output(output, settings)))
+            return on_output
+        return for_split
+
+    def translate_output(self, output: Any, settings: BeamSettings) -> list[str]:
+        """The sentences of one batch's model output (its main-branch BiLSTM features)."""
+        model = self.decoder_model
+        lengths = output.feat_len.to(output.sequence_features[0].device)
+        memory = model.encode(output.sequence_features[0].transpose(0, 1).float(), lengths)
+        limits = output_limits(lengths.tolist(), self.config.translation_args.max_output_length)
+        return [" ".join(self.spec.target.decode(ids)) for ids in search(model, memory, limits, settings)]
+
+    def translations(self, split: str, hypotheses: dict[str, list[str]], from_features: dict[str, str]
+                     ) -> dict[str, str]:
+        return from_features
+
+    def translation_spec(self) -> TranslatorSpec:
+        return self.spec
+
+    def translation_source(self) -> str:
+        return f"joint decoder on the video features, {self.spec.decoding.describe()}"
+
+    def predict(self) -> list[dict]:
+        """Prediction with each clip's sentence from its features (the joint decoder, spec.decoding)."""
+        self.translate_clip = lambda output: self.spec.readable(self.translate_output(output, self.spec.decoding)[0])
+        return super().predict()
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {**super().checkpoint_extras(), CHECKPOINT_KEY: self.spec.to_dict()}
