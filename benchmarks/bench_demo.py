@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     (seeds,) = study(runs)
     dev, test = seeds.summary("dev"), seeds.summary("test")
     rows = [Row(f"seed {run.seed}: best checkpoint's dev / test WER (epoch {run.best_epoch})",
-                f"{run.wer['dev']:.2f}% / {run.wer['test']:.2f}%") for run in runs]
+                f"{run.scores['dev']:.2f}% / {run.scores['test']:.2f}%") for run in runs]
     rows.append(Row(f"mean ± std over {len(runs)} seeds: dev / test WER",
                     f"{dev.mean:.2f} ± {dev.std or 0:.2f}% / {test.mean:.2f} ± {test.std or 0:.2f}%"))
     rows.append(Row("min - max: dev / test WER", f"{min(dev.values):.2f}-{max(dev.values):.2f}% / "

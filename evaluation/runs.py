@@ -1,13 +1,14 @@
 """Seed studies: `python -m evaluation.runs DIR [DIR ...]` reads the runs' own records and prints, per corpus
-and split, each run's WER (the best dev epoch's, and its test WER), the mean ± standard deviation and the
-range over the runs; it flags runs that differ in more than the seed.
+and task, and per split, each run's figure of the metric its best checkpoint was chosen by (WER for recognition,
+BLEU-4 for translation and joint runs: the best dev epoch's, and that epoch's test figure), its training minutes,
+the mean ± standard deviation and the range over the runs; it flags runs that differ in more than the seed.
 
     python -m evaluation.runs work_dir/seed0 work_dir/seed1 work_dir/seed2 [--paper] [--latex | --csv]
         [--interval work_dir/seed0]
 
-`--paper` adds the published WER and its distance from the mean in standard deviations; `--interval RUN`
-adds a 95% bootstrap interval over the sentences of that run's evaluation of its best checkpoint (the reports
-`--phase test` or `test_after_train` write). Launching the seeds stays a shell loop or an sbatch array (README,
+`--paper` adds the published figure and its distance from the mean in standard deviations; `--interval RUN`
+adds a 95% bootstrap interval over the sentences of that run's evaluation of its best checkpoint (the WER
+reports `--phase test` or `test_after_train` write). Launching the seeds stays a shell loop or an sbatch array (README,
 "Reproducing the paper's table").
 """
 from __future__ import annotations
@@ -33,6 +34,13 @@ from utils.work_dir import TEST_RESULTS, TRAINING_HISTORY, config_record, proven
 # The paper's Table (WER %, dev / test); docs/METHOD.md and README's "Results of the paper" quote it
 PAPER_WER = {"phoenix2014": {"dev": 18.01, "test": 18.28}, "phoenix2014-T": {"dev": 17.66, "test": 18.71},
              "CSL-Daily": {"dev": 25.49, "test": 24.85}}
+# Published BLEU-4 on PHOENIX-2014-T (dev / test) the translation tasks are compared with: gloss-to-text, the best
+# cited single model (Camgöz et al. 2020's transformer); joint Sign2(Gloss+Text) (Camgöz et al. 2020)
+PAPER_BLEU = {"translation": {"phoenix2014-T": {"dev": 25.35, "test": 24.54}},
+              "joint": {"phoenix2014-T": {"dev": 22.38, "test": 21.32}}}
+METRICS = {"wer": "WER", "bleu4": "BLEU-4"}
+PUBLISHED_SOURCE = {"translation": "Camgöz et al. 2020, gloss-to-text transformer (the best cited single model)",
+                    "joint": "Camgöz et al. 2020, Sign2(Gloss+Text)"}
 DEMO = "demo (synthetic)"
 # Keys that say where things are or how a run is watched, not what it computes: never a difference
 NOT_RESULT_KEYS = ("phase", "work_dir", "random_seed", "device", "num_worker", "log_interval", "save_interval",
@@ -53,8 +61,14 @@ class Run:
     config: dict[str, Any]
     provenance: dict[str, Any] | None
     best_epoch: int | None
-    wer: dict[str, float] = field(default_factory=dict)  # split -> WER %, the configured scorer's
+    scores: dict[str, float] = field(default_factory=dict)  # split -> the metric's figure (WER: the configured scorer's)
     tool: str = "python"
+    metric: str = "wer"  # "wer" or "bleu4": the figure the run's best checkpoint was chosen by
+    minutes: float | None = None  # training time (evaluations excluded), from the history
+
+    @property
+    def task(self) -> str:
+        return str(self.config.get("task", "recognition"))
 
     @property
     def name(self) -> str:
@@ -104,6 +118,8 @@ def load_run(directory: Path) -> Run:
     config = _read_config(directory, provenance)
     run = Run(directory, corpus_of(config), config.get("random_seed"), config, provenance, None,
               tool=str(config.get("evaluate_tool", "python")))
+    run.metric = "wer" if run.task == "recognition" else "bleu4"
+    family = "wer" if run.metric == "wer" else "translation"
     history_path, results_path = directory / TRAINING_HISTORY, directory / TEST_RESULTS
     if history_path.is_file():
         history = _read_json(history_path)
@@ -111,14 +127,19 @@ def load_run(directory: Path) -> Run:
         record = next((epoch for epoch in history.get("epochs", []) if epoch.get("epoch") == best), None)
         if record is not None:
             run.best_epoch = best
-            run.wer = {split: figures["wer"] for split, figures in record.get("wer", {}).items()}
-    if not run.wer and results_path.is_file():
+            run.scores = {split: figures[run.metric] for split, figures in record.get(family, {}).items()}
+        run.minutes = sum(epoch.get("train_seconds", 0.0) for epoch in history.get("epochs", [])) / 60
+    if not run.scores and results_path.is_file():
         results = _read_json(results_path)
-        run.wer = {split: figures["wer"] for split, figures in results.items()
-                   if isinstance(figures, dict) and "wer" in figures}
-    if not run.wer:
-        raise UserError(f"{directory}: no WER recorded yet (no evaluated epoch in {TRAINING_HISTORY}, no "
-                        f"{TEST_RESULTS}); let the run evaluate, or run --phase test into it")
+        for split, figures in results.items():
+            if not isinstance(figures, dict):
+                continue
+            figures = figures.get("translation") if run.task == "joint" else figures
+            if isinstance(figures, dict) and run.metric in figures:
+                run.scores[split] = figures[run.metric]
+    if not run.scores:
+        raise UserError(f"{directory}: no {METRICS[run.metric]} recorded yet (no evaluated epoch in "
+                        f"{TRAINING_HISTORY}, no {TEST_RESULTS}); let the run evaluate, or run --phase test into it")
     return run
 
 
@@ -203,18 +224,36 @@ class Study:
     notes: list[str]
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)  # run.key -> split -> interval
 
+    @property
+    def metric(self) -> str:
+        return self.runs[0].metric
+
+    @property
+    def task(self) -> str:
+        return self.runs[0].task
+
     def summary(self, split: str) -> Summary:
-        return Summary([run.wer[split] for run in self.runs if split in run.wer])
+        return Summary([run.scores[split] for run in self.runs if split in run.scores])
+
+    def published(self) -> dict[str, float] | None:
+        if self.metric == "wer":
+            return PAPER_WER.get(self.corpus)
+        return PAPER_BLEU.get(self.task, {}).get(self.corpus)
+
+    def title(self) -> str:
+        if self.metric == "wer":
+            return f"{self.corpus} (WER %, {self.runs[0].tool} scorer)"
+        return f"{self.corpus}, {self.task} (BLEU-4, sacreBLEU without tokenisation)"
 
 
 def study(runs: Sequence[Run]) -> list[Study]:
-    """The runs grouped by corpus, in the order given."""
-    corpora: dict[str, list[Run]] = {}
+    """The runs grouped by corpus and task, in the order given."""
+    corpora: dict[tuple[str, str], list[Run]] = {}
     for run in runs:
-        corpora.setdefault(run.corpus, []).append(run)
+        corpora.setdefault((run.corpus, run.task), []).append(run)
     studies = []
-    for corpus, members in corpora.items():
-        present = {split for run in members for split in run.wer}
+    for (corpus, _task), members in corpora.items():
+        present = {split for run in members for split in run.scores}
         splits = [split for split in SPLITS if split in present] + sorted(present - set(SPLITS))
         differing, partial = config_differences(members)
         notes = environment_differences(members)
@@ -227,8 +266,10 @@ def study(runs: Sequence[Run]) -> list[Study]:
 def bootstrap_intervals(run: Run, resamples: int, seed: int) -> dict[str, tuple[float, float]]:
     """95% intervals over sentences of the run's WER per split, from the score reports of its best checkpoint's
     evaluation; refused when the reports are of another evaluation (the last epoch's, say)."""
+    if run.metric != "wer":
+        raise UserError(f"--interval {run.directory}: bootstrap intervals are computed for WER runs only")
     intervals = {}
-    for split, figure in run.wer.items():
+    for split, figure in run.scores.items():
         path = run.directory / score_report(split, run.tool, "json")
         if not path.is_file():
             raise UserError(f"{path} not found: --interval needs the score reports of the run's best checkpoint "
@@ -248,29 +289,32 @@ def _number(value: float | None, digits: int = 2) -> str:
 
 def table_rows(item: Study, paper: bool) -> list[list[str]]:
     """The table of one corpus: a row per run, then mean +- std, range, and the paper's figure."""
-    header = ["run", "seed", "best epoch", *[f"{split} WER" for split in item.splits]]
+    label = METRICS[item.metric]
+    header = ["run", "seed", "best epoch", *[f"{split} {label}" for split in item.splits], "minutes"]
     rows = [header]
     for run in item.runs:
         cells = []
         for split in item.splits:
-            cell = _number(run.wer.get(split))
+            cell = _number(run.scores.get(split))
             interval = item.intervals.get(run.key, {}).get(split)
             if interval:
                 cell += f" [{interval[0]:.2f}, {interval[1]:.2f}]"
             cells.append(cell)
-        rows.append([run.name, str(run.seed), str(run.best_epoch if run.best_epoch is not None else "-"), *cells])
+        rows.append([run.name, str(run.seed), str(run.best_epoch if run.best_epoch is not None else "-"), *cells,
+                     _number(run.minutes, 1)])
     summaries = [item.summary(split) for split in item.splits]
+    minutes = Summary([run.minutes for run in item.runs if run.minutes is not None])
     rows.append([f"mean ± std ({len(item.runs)} runs)", "", "",
                  *[f"{summary.mean:.2f} ± {_number(summary.std)}"
                    + (f" (of {len(summary.values)})" if len(summary.values) != len(item.runs) else "")
-                   for summary in summaries]])
-    rows.append(["min - max", "", "", *[f"{min(s.values):.2f} - {max(s.values):.2f}" for s in summaries]])
-    published = PAPER_WER.get(item.corpus) if paper else None
+                   for summary in summaries], f"{minutes.mean:.1f}" if minutes.values else "-"])
+    rows.append(["min - max", "", "", *[f"{min(s.values):.2f} - {max(s.values):.2f}" for s in summaries], ""])
+    published = item.published() if paper else None
     if published:
-        rows.append(["paper", "", "", *[_number(published.get(split)) for split in item.splits]])
+        rows.append(["paper", "", "", *[_number(published.get(split)) for split in item.splits], ""])
         rows.append(["mean - paper, in std", "", "",
                      *[_number(summary.distance(published[split]), 1) if split in published else "-"
-                       for split, summary in zip(item.splits, summaries)]])
+                       for split, summary in zip(item.splits, summaries)], ""])
     return rows
 
 
@@ -282,8 +326,10 @@ def _footnotes(item: Study, paper: bool) -> list[str]:
                               for name, values in item.differences.items())
         notes.append(f"warning: these runs differ in more than the seed: {described}")
     notes += [f"note: {note}" for note in item.notes]
-    if paper and item.corpus not in PAPER_WER:
-        notes.append(f"note: the paper reports no figure for {item.corpus}")
+    if paper and item.published() is None:
+        notes.append(f"note: no published figure for {item.corpus} ({item.task})")
+    elif paper and item.metric != "wer":
+        notes.append(f"note: published figure: {PUBLISHED_SOURCE[item.task]}")
     if any(item.intervals.values()):
         notes.append("[a, b]: 95% bootstrap interval over the sentences of that run's evaluation")
     return notes
@@ -293,7 +339,7 @@ def render_markdown(studies: Sequence[Study], paper: bool) -> str:
     parts = []
     for item in studies:
         rows = table_rows(item, paper)
-        lines = [f"### {item.corpus} (WER %, {item.runs[0].tool} scorer)", "",
+        lines = [f"### {item.title()}", "",
                  "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
         lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
         notes = _footnotes(item, paper)
@@ -311,7 +357,7 @@ def render_latex(studies: Sequence[Study], paper: bool) -> str:
     parts = []
     for item in studies:
         rows = table_rows(item, paper)
-        lines = [f"% {item.corpus}: WER %, {item.runs[0].tool} scorer", r"\begin{tabular}{l" + "r" * (len(rows[0]) - 1) + "}",
+        lines = [f"% {item.title()}", r"\begin{tabular}{l" + "r" * (len(rows[0]) - 1) + "}",
                  r"\toprule", " & ".join(map(_latex_escape, rows[0])) + r" \\", r"\midrule"]
         for index, row in enumerate(rows[1:], start=1):
             if index == len(item.runs) + 1:
@@ -327,22 +373,24 @@ def render_csv(studies: Sequence[Study], paper: bool) -> str:
     """One row per run and split, then the summaries: for spreadsheets and plotting scripts."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["corpus", "run", "seed", "best_epoch", "split", "wer", "interval_low", "interval_high", "note"])
+    writer.writerow(["corpus", "run", "seed", "best_epoch", "split", "metric", "value", "interval_low",
+                     "interval_high", "note"])
     for item in studies:
         for run in item.runs:
             for split in item.splits:
                 interval = item.intervals.get(run.key, {}).get(split) or ("", "")
-                writer.writerow([item.corpus, run.name, run.seed, run.best_epoch, split, run.wer.get(split, ""),
-                                 *interval])
+                writer.writerow([item.corpus, run.name, run.seed, run.best_epoch, split, item.metric,
+                                 run.scores.get(split, ""), *interval])
         for split in item.splits:
             summary = item.summary(split)
-            published = (PAPER_WER.get(item.corpus) or {}).get(split) if paper else None
-            writer.writerow([item.corpus, "mean", "", "", split, summary.mean, "", ""])
-            writer.writerow([item.corpus, "std", "", "", split, "" if summary.std is None else summary.std, "", ""])
+            published = (item.published() or {}).get(split) if paper else None
+            writer.writerow([item.corpus, "mean", "", "", split, item.metric, summary.mean, "", ""])
+            writer.writerow([item.corpus, "std", "", "", split, item.metric, "" if summary.std is None else summary.std,
+                             "", ""])
             if published is not None:
-                writer.writerow([item.corpus, "paper", "", "", split, published, "", ""])
+                writer.writerow([item.corpus, "paper", "", "", split, item.metric, published, "", ""])
         for note in _footnotes(item, paper):
-            writer.writerow([item.corpus, "note", "", "", "", "", "", "", note])
+            writer.writerow([item.corpus, "note", "", "", "", "", "", "", "", note])
     return buffer.getvalue()
 
 

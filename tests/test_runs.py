@@ -62,7 +62,8 @@ def hand_mean_std(values):
 
 def test_mean_and_standard_deviation_equal_a_hand_computation(three_seeds, capsys):
     rows = list(csv.reader(io.StringIO(study_output(capsys, *three_seeds, "--csv"))))
-    figures = {(row[1], row[4]): float(row[5]) for row in rows[1:] if row[1] != "note"}
+    figures = {(row[1], row[4]): float(row[6]) for row in rows[1:] if row[1] != "note"}
+    assert {row[5] for row in rows[1:] if row[1] != "note"} == {"wer"}
     for split, values in (("dev", DEV), ("test", TEST)):
         mean, std = hand_mean_std(values)
         assert figures[("mean", split)] == pytest.approx(mean, abs=1e-12)
@@ -72,7 +73,7 @@ def test_mean_and_standard_deviation_equal_a_hand_computation(three_seeds, capsy
     table = study_output(capsys, *three_seeds)
     mean, std = hand_mean_std(DEV)
     assert f"| {mean:.2f} ± {std:.2f} |" in table and "| 20.00 - 27.00 |" in table
-    assert "| seed1 | 1 | 3 | 22.00 | 21.50 |" in table
+    assert "| seed1 | 1 | 3 | 22.00 | 21.50 | 0.0 |" in table  # the hand-written histories record no time
     assert "warning" not in table  # the seeds and the work directories differ, nothing else
 
 
@@ -80,7 +81,7 @@ def test_paper_column_and_distance_in_standard_deviations(three_seeds, capsys):
     table = study_output(capsys, *three_seeds, "--paper")
     mean, std = hand_mean_std(DEV)
     test_mean, test_std = hand_mean_std(TEST)
-    assert "| paper |  |  | 18.01 | 18.28 |" in table
+    assert "| paper |  |  | 18.01 | 18.28 |  |" in table
     assert f"| {(mean - 18.01) / std:.1f} | {(test_mean - 18.28) / test_std:.1f} |" in table
 
 
@@ -95,7 +96,7 @@ def test_runs_differing_in_more_than_the_seed_are_flagged(three_seeds, tmp_path,
 def test_the_warning_reaches_the_csv_too_and_a_split_some_runs_lack_says_over_how_many(three_seeds, tmp_path, capsys):
     other = write_run(tmp_path / "other_lr", 3, 30.0, 31.0, optimizer_args__base_lr=5e-4)
     rows = list(csv.reader(io.StringIO(study_output(capsys, *three_seeds, other, "--csv"))))
-    assert any(row[1] == "note" and "optimizer_args.base_lr" in row[8] for row in rows)
+    assert any(row[1] == "note" and "optimizer_args.base_lr" in row[9] for row in rows)
     history = json.loads((other / "training_history.json").read_text())
     for epoch in history["epochs"]:
         del epoch["wer"]["test"]
@@ -113,7 +114,7 @@ def test_runs_of_another_commit_or_without_a_record_are_noted(three_seeds, tmp_p
     table = study_output(capsys, *three_seeds, old)
     assert f"note: commits differ: seed0 {'a' * 12}, seed1 {'a' * 12}, seed2 {'b' * 12}+changes" in table
     assert "note: no record of what produced old" in table
-    assert "| old | 4 | 3 | 23.00 | 24.00 |" in table  # read from its config.yaml
+    assert "| old | 4 | 3 | 23.00 | 24.00 | 0.0 |" in table  # read from its config.yaml
 
 
 def test_corpora_are_studied_apart(three_seeds, tmp_path, capsys):
@@ -121,14 +122,14 @@ def test_corpora_are_studied_apart(three_seeds, tmp_path, capsys):
     table = study_output(capsys, *three_seeds, daily, "--paper")
     assert "### phoenix2014 (WER %, python scorer)" in table and "### CSL-Daily (WER %, python scorer)" in table
     daily_part = table.split("### CSL-Daily")[1]
-    assert "| mean ± std (1 runs) |  |  | 26.00 ± - | 25.00 ± - |" in daily_part
-    assert "| paper |  |  | 25.49 | 24.85 |" in daily_part
+    assert "| mean ± std (1 runs) |  |  | 26.00 ± - | 25.00 ± - | 0.0 |" in daily_part
+    assert "| paper |  |  | 25.49 | 24.85 |  |" in daily_part
 
 
 def test_latex_table(three_seeds, capsys):
     latex = study_output(capsys, *three_seeds, "--latex")
     mean, std = hand_mean_std(TEST)
-    assert r"\begin{tabular}{lrrrr}" in latex and r"\end{tabular}" in latex
+    assert r"\begin{tabular}{lrrrrr}" in latex and r"\end{tabular}" in latex
     assert f"{mean:.2f} $\\pm$ {std:.2f}" in latex and "seed0 & 0 & 3 & 20.00 & 21.00" in latex
 
 
@@ -146,7 +147,7 @@ def test_bootstrap_interval_over_sentences(tmp_path, capsys):
     assert report_json(run, "dev", [1] * 10, [4] * 10) == 25.0  # every sentence alike: no spread at all
     report_json(run, "test", [0, 4] * 10, [4] * 20)  # half right, half wrong: 50% and a wide interval
     rows = list(csv.reader(io.StringIO(study_output(capsys, run, "--interval", run, "--csv"))))
-    interval = {row[4]: (float(row[6]), float(row[7])) for row in rows[1:] if row[1] == "run"}
+    interval = {row[4]: (float(row[7]), float(row[8])) for row in rows[1:] if row[1] == "run"}
     assert interval["dev"] == (25.0, 25.0)
     low, high = interval["test"]
     # 20 fair coin flips: the resampled share of wrong sentences has a standard deviation of 11.2 points, its
@@ -175,3 +176,24 @@ def test_what_is_not_a_run_is_one_line(tmp_path, capsys, make, expected):
     assert runs_main([str(directory)]) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and expected in error and "\n" not in error
+
+
+def test_translation_runs_are_studied_by_bleu_with_their_minutes_apart_from_recognition(three_seeds, tmp_path,
+                                                                                       capsys):
+    """A gloss-to-text run's best epoch is its best dev BLEU-4; its minutes are its epochs' training time."""
+    runs = []
+    for seed, (dev, test) in enumerate([(24.0, 23.0), (25.0, 24.5), (23.5, 22.0)]):
+        directory = write_run(tmp_path / f"g2t{seed}", seed, 0.0, 0.0, task="translation", dataset="phoenix2014-T")
+        epochs = [{"epoch": epoch, "train_seconds": 60.0, "translation": {
+            "dev": {"bleu4": dev - 2 + 2 * (epoch == 1)}, "test": {"bleu4": test - 1 + (epoch == 1)}}}
+            for epoch in range(3)]
+        (directory / "training_history.json").write_text(json.dumps({"epochs": epochs, "best_epoch": 1,
+                                                                     "best_bleu4": dev}))
+        runs.append(directory)
+    table = study_output(capsys, *three_seeds, *runs, "--paper")
+    part = table.split("### phoenix2014-T, translation (BLEU-4, sacreBLEU without tokenisation)")[1]
+    assert "| run | seed | best epoch | dev BLEU-4 | test BLEU-4 | minutes |" in part
+    assert "| g2t1 | 1 | 1 | 25.00 | 24.50 | 3.0 |" in part
+    mean, std = hand_mean_std([23.0, 24.5, 22.0])
+    assert f"| {mean:.2f} ± {std:.2f} | 3.0 |" in part and "| paper |  |  | 25.35 | 24.54 |  |" in part
+    assert "### phoenix2014 (WER %, python scorer)" in table  # the recognition runs stay apart
