@@ -14,15 +14,15 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from dataset.collate import MEAN, STD
-from deploy.onnx_format import (FORMAT, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, ExportedModelError, file_sha256,
-                                session_providers, sidecar_path)
+from deploy.onnx_format import (FEATURES_NAME, FORMAT, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, ExportedModelError,
+                                file_sha256, session_providers, sidecar_path)
 from utils.io import write_json_atomic
 from utils.kernel_spec import pad_to_stride
 
@@ -30,18 +30,22 @@ logger = logging.getLogger("slowfastsign")
 
 
 class RecognizerGraph(nn.Module):
-    """What model.onnx computes: uint8 frames 1 x T x H x W x 3 (padded) -> BiLSTM logits T' x C (main branch)."""
+    """What model.onnx computes: uint8 frames 1 x T x H x W x 3 (padded) -> BiLSTM logits T' x C (main branch),
+    and with `features` (a joint model) the BiLSTM features T' x hidden its translator reads."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, features: bool = False) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.features = model, features
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         video = frames.permute(0, 4, 1, 2, 3).to(torch.float32)
         video = video / torch.tensor(255.0) - MEAN  # dataset.collate.Batch.network_input's operations, in its order
         video = video / torch.tensor(STD)
         lengths = torch.full((1,), frames.shape[1], dtype=torch.int64)
-        return self.model(video, lengths).sequence_logits[0][:, 0]
+        output = self.model(video, lengths)
+        if self.features:
+            return output.sequence_logits[0][:, 0], output.sequence_features[0][:, 0]
+        return output.sequence_logits[0][:, 0]
 
 
 @dataclass
@@ -73,7 +77,8 @@ def verify(graph: RecognizerGraph, onnx_path: Path, frames: Sequence[int], size:
     for count in frames:
         clip = generator.integers(0, 256, (1, pad_to_stride(count, left_pad, stride), size, size, 3), dtype=np.uint8)
         with torch.no_grad():
-            expected = graph(torch.from_numpy(clip)).numpy()
+            expected = graph(torch.from_numpy(clip))
+        expected = (expected[0] if graph.features else expected).numpy()
         got = session.run([OUTPUT_NAME], {INPUT_NAME: clip})[0]
         if got.shape != expected.shape:
             raise ExportedModelError(f"the exported graph gives {got.shape} logits for a clip of {count} frames where "
@@ -83,10 +88,14 @@ def verify(graph: RecognizerGraph, onnx_path: Path, frames: Sequence[int], size:
 
 
 def export_onnx(model: nn.Module, out_path: Path, description: dict[str, Any], *, input_size: int, left_pad: int,
-                stride: int, verify_frames: Sequence[int], tolerance: float, opset: int) -> Verification:
+                stride: int, verify_frames: Sequence[int], tolerance: float, opset: int, features: bool = False,
+                translator: Callable[[], dict[str, Any]] | None = None) -> Verification:
     """Write `out_path` and its description (deploy/onnx_format.py) if ONNX Runtime agrees with PyTorch within
-    `tolerance`; otherwise an ExportedModelError and no file (an earlier export there stays as it was)."""
-    graph = RecognizerGraph(model.eval()).eval()
+    `tolerance`; otherwise an ExportedModelError and no file (an earlier export there stays as it was).
+    `features`: the graph also gives the BiLSTM features (a joint model's translator reads them); `translator`:
+    exports the translator beside it (deploy/translator_export.py) and returns its description."""
+    graph = RecognizerGraph(model.eval(), features).eval()
+    outputs = [OUTPUT_NAME, FEATURES_NAME] if features else [OUTPUT_NAME]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(f".{out_path.name}.partial")
     example = torch.zeros((1, pad_to_stride(max(verify_frames), left_pad, stride), input_size, input_size, 3),
@@ -96,8 +105,8 @@ def export_onnx(model: nn.Module, out_path: Path, description: dict[str, Any], *
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the tracer's notes on Python values it keeps as constants
             torch.onnx.export(graph, (example,), str(partial), dynamo=False, opset_version=opset,
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                              dynamic_axes={INPUT_NAME: {1: "frames"}, OUTPUT_NAME: {0: "steps"}})
+                              input_names=[INPUT_NAME], output_names=outputs,
+                              dynamic_axes={INPUT_NAME: {1: "frames"}, **{name: {0: "steps"} for name in outputs}})
         logger.info("Traced the model into ONNX (opset %d) in %.0f s; verifying with ONNX Runtime on clips of %s frames",
                     opset, time.perf_counter() - start, ", ".join(map(str, verify_frames)))
         verification = verify(graph, partial, verify_frames, input_size, left_pad, stride, tolerance)
@@ -109,6 +118,8 @@ def export_onnx(model: nn.Module, out_path: Path, description: dict[str, Any], *
         description = {"format": FORMAT, "format_version": FORMAT_VERSION, **description,
                        "padding": {"left_pad": left_pad, "stride": stride}, "opset": opset,
                        "onnx_sha256": file_sha256(partial), "verification": verification.to_dict()}
+        if translator is not None:
+            description["translation"] = translator()
         write_json_atomic(sidecar_path(out_path), description)
         os.replace(partial, out_path)
     finally:

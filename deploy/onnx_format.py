@@ -16,6 +16,24 @@ FORMAT = "slowfastsign-onnx"
 FORMAT_VERSION = 1
 INPUT_NAME = "frames"  # uint8, 1 x T x H x W x 3 (RGB), padded as the collate pads one clip
 OUTPUT_NAME = "logits"  # float32, T' x num_classes: the main branch's BiLSTM logits, one row per output step
+FEATURES_NAME = "features"  # joint models also: float32, T' x hidden, the main branch's BiLSTM features
+# A translator beside the recogniser (deploy/translator_export.py): its encoder (source: int64 1 x S ids or float32
+# 1 x S x F features -> memory_mask and each decoder layer's memory keys and values) and one decoding step
+# (tokens N, step, memory_mask N x S, the memory's keys and values, the cache -> log_probs N x V and the new cache)
+TRANSLATOR_ENCODER = "translator_encoder.onnx"
+TRANSLATOR_DECODER = "translator_decoder.onnx"
+
+
+def encoder_output_names(layers: int) -> list[str]:
+    return ["memory_mask", *[f"memory_{kind}_{layer}" for layer in range(layers) for kind in ("keys", "values")]]
+
+
+def decoder_cache_names(layers: int) -> list[str]:
+    return [f"cache_{kind}_{layer}" for layer in range(layers) for kind in ("keys", "values")]
+
+
+def decoder_input_names(layers: int) -> list[str]:
+    return ["tokens", "step", *encoder_output_names(layers), *decoder_cache_names(layers)]
 
 
 def session_providers() -> list:

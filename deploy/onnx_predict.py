@@ -14,7 +14,9 @@ import numpy as np
 
 from dataset.frames import InputGeometry
 from decoding.ctc_decoder import CTCDecoder
-from deploy.onnx_format import INPUT_NAME, OUTPUT_NAME, ExportedModel, ExportedModelError, session_providers
+from deploy.onnx_format import (FEATURES_NAME, INPUT_NAME, OUTPUT_NAME, ExportedModel, ExportedModelError,
+                                session_providers)
+from deploy.onnx_translator import OnnxTranslator
 from deploy.long_recording import softmax
 from deploy.prediction import PredictionWriter, Runtime, pad_clip, predict_inputs
 from utils.config.merge import to_dict
@@ -47,11 +49,17 @@ class OnnxRecognizer:
         if inputs != [INPUT_NAME] or OUTPUT_NAME not in outputs:
             raise ExportedModelError(f"{exported.onnx_path} takes {inputs} and gives {outputs}, not this project's "
                                      f"[{INPUT_NAME}] -> [{OUTPUT_NAME}]")
+        self.has_features = FEATURES_NAME in outputs
         self.left_pad, self.stride = exported.padding
 
     def logits(self, clip: np.ndarray) -> np.ndarray:
+        return self.outputs(clip)[0]
+
+    def outputs(self, clip: np.ndarray) -> list[np.ndarray]:
+        """The clip's logits, and a joint model's BiLSTM features after them."""
         frames = pad_clip(clip, self.left_pad, self.stride)[None]
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(frames)})[0]
+        names = [OUTPUT_NAME, FEATURES_NAME] if self.has_features else [OUTPUT_NAME]
+        return self.session.run(names, {INPUT_NAME: np.ascontiguousarray(frames)})
 
 
 def build_decoder(config: Config, exported: ExportedModel) -> CTCDecoder:
@@ -82,10 +90,28 @@ def predict_with_onnx(config: Config) -> list[dict]:
                 exported.onnx_path, recognizer.session.get_providers()[0],
                 exported.description.get("source", {}).get("checkpoint", "?"), geometry.describe())
     out_dir = Path(args.output_dir) if args.output_dir else work_dir / PREDICTIONS_DIR
-    runtime = Runtime(run=recognizer.logits, decode=decoder.decode_array, posteriors=softmax, to_numpy=lambda x: x,
+    run, translate, translate_long = recognizer.logits, None, True
+    if "translation" in exported.description:
+        described = exported.description["translation"]
+        translator = OnnxTranslator(described, {described[role]: exported.onnx_path.parent / described[role]
+                                                for role in ("encoder", "decoder")})
+        logger.info("Translating with the exported translator (%s)", described["source"])
+        if described["source"] == "glosses":
+            translate = translator.translate_glosses
+        else:  # a joint model: each clip's sentence from its features (long recordings are not translated)
+            translated: dict[str, str] = {}
+
+            def run(clip: np.ndarray) -> np.ndarray:
+                logits, features = recognizer.outputs(clip)
+                translated["last"] = translator.translate_features(features)
+                return logits
+
+            translate, translate_long = (lambda glosses: translated.get("last", "")), False
+    runtime = Runtime(run=run, decode=decoder.decode_array, posteriors=softmax, to_numpy=lambda x: x,
                       decode_piece=decoder.decode_array, stride=recognizer.stride)
     results = predict_inputs(runtime, args.inputs, geometry, args,
-                             PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures))
+                             PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures, translate,
+                                              args.pause, translate_long))
     provenance["weights"] = {"onnx": str(exported.onnx_path), "provenance": exported.description.get("provenance"),
                              "provider": recognizer.session.get_providers()[0]}
     write_run_records(out_dir, finished(provenance))

@@ -9,10 +9,12 @@ import dataclasses
 import logging
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 
 import seq_scripts
 from dataset.collate import Batch
+from dataset.video_dataset import Sample
 from evaluation.training_history import BLEU
 from tasks.base import AgreedStep, LocalStep, StepLoss
 from tasks.recognition import RecognitionTask, merged_across_processes
@@ -21,7 +23,8 @@ from translation.beam_search import BeamSettings
 from translation.corpus import parallel_sentences
 from translation.metrics import score_translations
 from translation.model import TranslationTransformer
-from translation.translator import CHECKPOINT_KEY, TranslatorSpec, output_limits, pad_ids, search
+from translation.spec import CHECKPOINT_KEY, TranslatorSpec, output_limits
+from translation.translator import pad_ids, search
 from translation.vocabulary import BOS_ID, EOS_ID
 from utils.checkpoint import unwrap
 from utils.distributed import DistContext
@@ -135,6 +138,22 @@ class JointTask(RecognitionTask):
 
     def translation_source(self) -> str:
         return f"joint decoder on the video features, {self.spec.decoding.describe()}"
+
+    def exported_translator(self) -> tuple[Any, TranslatorSpec, int]:
+        return self.decoder_model, self.spec, self.config.model_args.hidden_size
+
+    @torch.no_grad()
+    def translation_sources(self, geometry: Any) -> list[np.ndarray]:
+        """The BiLSTM features of seeded random clips of the verified lengths (export_args.verify_frames)."""
+        generator = np.random.default_rng(0)
+        model = unwrap(self.model).eval()
+        sources = []
+        for count in self.config.export_args.verify_frames:
+            clip = generator.integers(0, 256, (count, geometry.input_size, geometry.input_size, 3), dtype=np.uint8)
+            _, output = seq_scripts.forward(model, self.collate([Sample(torch.from_numpy(clip), [], {})]),
+                                            self.context, self.eval_precision)
+            sources.append(output.sequence_features[0][:, 0].float().cpu().numpy())
+        return sources
 
     def predict(self) -> list[dict]:
         """Prediction with each clip's sentence from its features (the joint decoder, spec.decoding)."""

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -34,7 +35,8 @@ from training.optimizer import build_optimizer, per_step_schedule
 from translation.corpus import translation_of
 from translation.metrics import score_translations
 from translation.report import score_line, signature_line, write_translation_table
-from translation.translator import Translator, TranslatorSpec
+from translation.spec import TranslatorSpec
+from translation.translator import Translator
 from training.preemption import end_workers_at_exit, ignore_stop_signals
 from utils.checkpoint import apply_model_weights, read_checkpoint, resume_checkpoint, unwrap
 from utils.config.merge import resolve_path, to_dict
@@ -48,6 +50,7 @@ from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, EXPORTED_MODEL, FEATUR
                             TEST_RESULTS, config_record, score_report, translations_file)
 
 logger = logging.getLogger("slowfastsign")
+EXPORT_CHECK_SENTENCES = 20  # sources the exported translator must translate as PyTorch does
 
 
 def build_loader(config: Config, dataset: Any, collate: PadCollate, context: DistContext, train: bool) -> DataLoader:
@@ -481,6 +484,31 @@ class RecognitionTask(RecognitionSteps, Task):
         self.record.write(out_dir)
         return results
 
+    def exported_translator(self) -> tuple[Any, TranslatorSpec, int] | None:
+        """The translation model an export carries, its spec and its feature width (0: it reads glosses)."""
+        if self.translator is None:
+            return None
+        return self.translator.model, self.translator.spec, 0
+
+    def translation_sources(self, geometry: InputGeometry) -> list[np.ndarray]:
+        """What the exported translator is verified on: the first dev sentences' ground-truth glosses as ids."""
+        split = "dev" if self.paths.info_file("dev").is_file() else self.config.dataset_info.eval_splits[0]
+        spec = self.translator.spec
+        records = self.paths.info(split).records[:EXPORT_CHECK_SENTENCES]
+        return [np.asarray(spec.encode_source(str(record["label"]).split()), dtype=np.int64) for record in records]
+
+    def _translator_exporter(self, folder: Path, geometry: InputGeometry) -> Callable[[], dict] | None:
+        exported = self.exported_translator()
+        if exported is None:
+            return None
+        from deploy.translator_export import export_translator
+
+        model, spec, features = exported
+        return lambda: export_translator(model, spec, folder, features=features,
+                                         sources=self.translation_sources(geometry),
+                                         max_output_length=self.config.translation_args.max_output_length,
+                                         opset=self.config.export_args.opset)
+
     def export(self) -> dict:
         """The checkpoint as model.onnx (deploy/export.py) with model.json beside it: what prediction through ONNX
         Runtime needs (gloss dictionary, input geometry, padding, decoding settings) and where it came from."""
@@ -501,10 +529,13 @@ class RecognitionTask(RecognitionSteps, Task):
             "exported": {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
             "provenance": without_diffs(self.record.for_checkpoint()),
         }
+        exported = self.exported_translator()
         if self.context.is_main:
             verification = export_onnx(unwrap(self.model), out_path, description, input_size=geometry.input_size,
                                        left_pad=self.collate.left_pad, stride=self.collate.stride,
-                                       verify_frames=args.verify_frames, tolerance=args.tolerance, opset=args.opset)
+                                       verify_frames=args.verify_frames, tolerance=args.tolerance, opset=args.opset,
+                                       features=exported is not None and exported[2] > 0,
+                                       translator=self._translator_exporter(out_path.parent, geometry))
             self.record.write(out_path.parent)
             print(f"exported {out_path} (and {out_path.with_suffix('.json').name}); largest logit difference "
                   f"ONNX Runtime vs PyTorch {verification.worst:.2e} (tolerance {args.tolerance:g})")

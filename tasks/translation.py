@@ -27,7 +27,8 @@ from translation.corpus import ParallelSentence, parallel_sentences
 from translation.metrics import score_translations
 from translation.noise import GlossNoise
 from translation.report import score_line, signature_line, write_translation_table
-from translation.translator import CHECKPOINT_KEY, TranslatorSpec, Translator, pad_ids
+from translation.spec import CHECKPOINT_KEY, TranslatorSpec
+from translation.translator import Translator, pad_ids
 from translation.vocabulary import BOS_ID, EOS_ID, PAD_ID
 from utils.checkpoint import apply_model_weights, read_checkpoint, unwrap
 from utils.config.merge import resolve_path

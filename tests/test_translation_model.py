@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from translation.beam_search import BeamSettings, beam_search, length_penalty
-from translation.model import Memory, TranslationTransformer, TranslatorShape
+from translation.model import TranslationTransformer
+from translation.spec import TranslatorShape
 from translation.noise import GlossNoise
 from translation.vocabulary import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocabulary
 

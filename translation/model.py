@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from translation.spec import TranslatorShape
 from translation.vocabulary import PAD_ID
 
 NEGATIVE_INFINITY = -1e9  # masked attention scores; finite, so a fully masked row stays a number
@@ -103,21 +104,6 @@ class Memory:
     mask: torch.Tensor
 
 
-@dataclass
-class TranslatorShape:
-    """Every number that shapes the transformer (translation_args in the configuration)."""
-
-    width: int = 512
-    heads: int = 8
-    encoder_layers: int = 2
-    decoder_layers: int = 2
-    feed_forward: int = 2048
-    dropout: float = 0.1
-    embedding_dropout: float = 0.1
-    tie_output: bool = True
-    max_length: int = 400
-
-
 class TranslationTransformer(nn.Module):
     """Encoder-decoder transformer. `source_vocabulary` > 0: the encoder embeds token ids; `source_features` > 0:
     it projects feature vectors (the recognition network's BiLSTM output) instead."""
@@ -187,13 +173,14 @@ class TranslationTransformer(nn.Module):
             x = layer(x, keys, values, causal, memory.keys[index], memory.values[index], memory.mask[:, None], normed)
         return self.output(self.decoder_norm(x))
 
-    def decode_step(self, tokens: torch.Tensor, step: int, cache: list[torch.Tensor], memory: Memory
+    def decode_step(self, tokens: torch.Tensor, step: int | torch.Tensor, cache: list[torch.Tensor], memory: Memory
                     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """One decoding step for N hypotheses: `tokens` (N) the previous output (<s> at step 0), `cache` the
-        earlier steps' self-attention keys and values (two per layer, N x heads x step x head_width; empty at
-        step 0). Returns log-probabilities N x V of the next token and the cache with this step added."""
-        x = self._embed(self.target_embedding(tokens[:, None]), offset=step)
-        allowed = torch.ones(tokens.shape[0], 1, step + 1, dtype=torch.bool, device=tokens.device)
+        """One decoding step for N hypotheses: `tokens` (N) the previous output (<s> at step 0), `step` its position
+        (an int, or a 0-d tensor when traced for ONNX), `cache` the earlier steps' self-attention keys and values
+        (two per layer, N x heads x step x head_width; empty, or zero steps long, at step 0). Returns
+        log-probabilities N x V of the next token and the cache with this step added."""
+        position = self.positions.index_select(0, torch.as_tensor(step, device=tokens.device).reshape(1))
+        x = self.embedding_dropout(self.target_embedding(tokens[:, None]) * math.sqrt(self.shape.width) + position)
         new_cache = []
         for index, layer in enumerate(self.decoder_layers):
             normed = layer.self_norm(x)
@@ -202,6 +189,7 @@ class TranslationTransformer(nn.Module):
                 keys = torch.cat([cache[2 * index], keys], dim=2)
                 values = torch.cat([cache[2 * index + 1], values], dim=2)
             new_cache += [keys, values]
+            allowed = torch.ones_like(keys[:, 0, :, 0], dtype=torch.bool)[:, None]  # N x 1 x (step + 1)
             x = layer(x, keys, values, allowed, memory.keys[index], memory.values[index], memory.mask[:, None],
                       normed)
         return self.output(self.decoder_norm(x))[:, 0].float().log_softmax(-1), new_cache
