@@ -64,9 +64,9 @@ def ctc_required_lengths(labels: torch.Tensor, label_lengths: torch.Tensor) -> t
 class LossScale:
     """What the loss terms average over: CTC over `ctc_samples` alignable clips, distillation over `kd_rows`
     frame rows (B x T). In one process these are the batch's own; with several processes or micro-batches
-    the whole global batch's, every micro-batch padded to the global batch's longest clip (training/
-    step_plan.py), so that the terms add up to the loss one process would compute on that batch. That
-    holds exactly (to float rounding) when the clips' features do too: with BatchNorm in training mode each
+    the whole global batch's, every micro-batch padded to the global batch's longest clip
+    (tasks/recognition.RecognitionSteps), so that the terms add up to the loss one process would compute on
+    that batch. That holds exactly (to float rounding) when the clips' features do too: with BatchNorm in training mode each
     micro-batch is normalised by its own statistics, and dropout masks differ (docs/METHOD.md, "Several
     processes, gradient accumulation")."""
 

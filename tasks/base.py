@@ -12,8 +12,11 @@ from typing import Any, Callable, Iterable, Sequence
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from evaluation.training_history import SelectionMetric
+from training.optimizer import build_optimizer, per_step_schedule
+from utils.config.schema import Config
 from utils.distributed import DistContext
 from utils.precision import Precision
 
@@ -83,27 +86,42 @@ class StepRecipe:
 
 class Task(StepRecipe):
     """A task as the trainer drives it. `model` is the network the optimiser steps (DDP-wrapped under several
-    processes); the rest is asked of the task by the trainer, in this order: `training_data` once, `optimizer`
-    once, then per epoch `epoch_batches`, the steps, and `evaluate` on the evaluated epochs."""
+    processes); the rest is asked of the task by the trainer, in this order: `training_data` once (which sets
+    `train_set`, with a `set_epoch`, and `train_loader`, whose sampler is a dataset.sampler.ResumableSampler),
+    `optimizer` once, then per epoch `epoch_batches`, the steps, and `evaluate` on the evaluated epochs."""
 
     name = "task"
     metric: SelectionMetric
-    scheduler_per_step = False  # the schedule steps after every optimiser step (else after every epoch)
+    families: tuple[str, ...]  # the evaluation families of the history (SelectionMetric.family among them)
+    sample_name = "samples"  # what a training sample is, in the log
     model: nn.Module
+    config: Config
+    context: DistContext
+    train_set: Any
+    train_loader: DataLoader
 
     def training_data(self) -> int:
         """Build the training set and loader; returns the number of training samples."""
         raise NotImplementedError
 
     def steps_per_epoch(self, accumulate: int) -> int:
-        raise NotImplementedError
+        return len(self.train_loader) // accumulate
 
     def epoch_batches(self, epoch: int, skip_samples: int) -> Iterable[Any]:
         """This process's micro-batches of `epoch`, without its first `skip_samples` samples (resuming)."""
-        raise NotImplementedError
+        self.train_set.set_epoch(epoch)
+        self.train_loader.sampler.set_epoch(epoch)
+        if skip_samples:
+            self.train_loader.sampler.start_at(skip_samples)
+        return self.train_loader
 
     def optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
-        raise NotImplementedError
+        return build_optimizer(self.config, self.model, self.context.device)
+
+    @property
+    def scheduler_per_step(self) -> bool:
+        """The schedule steps after every optimiser step (else after every epoch)."""
+        return per_step_schedule(self.config)
 
     def evaluate(self, should_stop: Callable[[], bool]) -> dict[str, dict[str, dict[str, Any]]]:
         """The evaluated splits' figures by family (`metric.family` among them): {family: {split: figures}}, on

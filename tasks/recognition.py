@@ -31,7 +31,6 @@ from modules.losses import LossScale, SLRLoss, batch_alignability, ctc_required_
 from modules.temporal_conv import TemporalConv
 from slr_network import SLRModel
 from tasks.base import AgreedStep, LocalStep, StepLoss, StepRecipe, Task
-from training.optimizer import build_optimizer, per_step_schedule
 from translation.corpus import translation_of
 from translation.metrics import score_translations
 from translation.report import score_line, signature_line, write_translation_table
@@ -256,23 +255,6 @@ class RecognitionTask(RecognitionSteps, Task):
         self.loaders = self.eval_loaders()
         self.input_geometry = self.training_geometry(self.train_set)
         return len(self.train_set)
-
-    def steps_per_epoch(self, accumulate: int) -> int:
-        return len(self.train_loader) // accumulate
-
-    def epoch_batches(self, epoch: int, skip_samples: int) -> DataLoader:
-        self.train_set.set_epoch(epoch)
-        self.train_loader.sampler.set_epoch(epoch)
-        if skip_samples:
-            self.train_loader.sampler.start_at(skip_samples)
-        return self.train_loader
-
-    def optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
-        return build_optimizer(self.config, self.model, self.context.device)
-
-    @property
-    def scheduler_per_step(self) -> bool:
-        return per_step_schedule(self.config)
 
     def evaluate(self, should_stop: Callable[[], bool]) -> dict[str, dict[str, dict[str, Any]]]:
         return {"wer": self.evaluate_splits(self.loaders, should_stop=should_stop)}

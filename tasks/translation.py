@@ -20,7 +20,6 @@ from dataset.paths import DataPaths
 from dataset.sampler import ResumableSampler
 from evaluation.training_history import BLEU
 from tasks.base import AgreedStep, LocalStep, StepLoss, StepRecipe, Task
-from training.optimizer import build_optimizer, per_step_schedule
 from training.preemption import TrainingStopped
 from translation.beam_search import BeamSettings
 from translation.corpus import ParallelSentence, parallel_sentences
@@ -167,10 +166,6 @@ class TranslationTask(TranslationSteps, Task):
         return Translator(self.spec, unwrap(self.model), self.context.device, self.args.max_output_length)
 
     # ---- what the trainer asks ----
-    @property
-    def scheduler_per_step(self) -> bool:
-        return per_step_schedule(self.config)
-
     def training_data(self) -> int:
         config = self.config
         train = self.sentences.get("train")
@@ -184,19 +179,6 @@ class TranslationTask(TranslationSteps, Task):
         self.train_loader = DataLoader(self.train_set, batch_size=config.batch_size, sampler=sampler, drop_last=True,
                                        collate_fn=collate_parallel, num_workers=0)
         return len(self.train_set)
-
-    def steps_per_epoch(self, accumulate: int) -> int:
-        return len(self.train_loader) // accumulate
-
-    def epoch_batches(self, epoch: int, skip_samples: int) -> DataLoader:
-        self.train_set.set_epoch(epoch)
-        self.train_loader.sampler.set_epoch(epoch)
-        if skip_samples:
-            self.train_loader.sampler.start_at(skip_samples)
-        return self.train_loader
-
-    def optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
-        return build_optimizer(self.config, self.model, self.context.device)
 
     def evaluate(self, should_stop: Callable[[], bool]) -> dict[str, dict[str, dict[str, Any]]]:
         settings = BeamSettings(self.args.eval_beam_size, self.args.alpha)

@@ -80,6 +80,7 @@ class Parsed(BaseException):
     exit codes)."""
 
 
+@pytest.mark.filterwarnings("ignore:.*found in sys.modules after import of package:RuntimeWarning")
 @pytest.mark.parametrize("page, program, arguments", commands(), ids=lambda value: str(value)[:80])
 def test_every_documented_command_parses(page, program, arguments, monkeypatch):
     """A command named without arguments in the text (`python -m preprocess`) must at least answer --help."""

@@ -25,7 +25,7 @@ def test_generated_batch_is_collated_and_ctc_feasible():
 
 
 def test_training_measurement_takes_the_training_loops_steps():
-    """Warm-up + 1 timed step through seq_scripts.train_epoch == two steps of the official Adam (lr 1e-4, weight
+    """Warm-up + 1 timed step through training.trainer.train_epoch == two steps of the official Adam (lr 1e-4, weight
     decay 1e-4) on the same loss, computed here by hand."""
     torch.manual_seed(0)
     model = SLRModel(9, tiny_backbone(), hidden_size=16, lstm_dropout=0.0)
@@ -76,7 +76,7 @@ def test_normalisation_check_passes_the_true_division_and_fails_a_reciprocal(mon
 
 def test_an_accumulated_measurement_makes_each_optimiser_step_of_several_forward_passes():
     """The memory rows' 1 x 2 accumulated setting: every timed optimiser step (and the warm-up) is two forward
-    passes (training/step_plan.py; tests/test_ddp_steps.py checks that they step as one batch)."""
+    passes (tasks/recognition.RecognitionSteps; tests/test_ddp_steps.py checks that they step as one batch)."""
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
     torch.manual_seed(0)

@@ -48,6 +48,7 @@ def test_the_joint_loss_is_the_recognition_loss_plus_the_weighted_translation_lo
     assert task.model.translator.output.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_joint_training_reports_wer_and_bleu_and_predicts_sentences(corpus, tmp_path):
     work = tmp_path / "joint"
     assert entry.main(run_args(corpus, work, *JOINT, "--num-epoch", "2", "--max-steps-per-epoch", "4",

@@ -421,8 +421,8 @@ def test_autocast_in_training_only_unless_eval_amp(corpus, briefly_trained, tmp_
     monkeypatch.setattr(Precision, "autocast", recording)
     assert entry.main(run_args(corpus, tmp_path / "train", "--num-epoch", "1", "--max-steps-per-epoch", "1",
                                 "amp_dtype=bfloat16")) == 0
-    assert {name for name, dtype in requested if dtype is not None} == {"loss"}  # the training step's loss
-    assert ("loss", torch.bfloat16) in requested and ("decode_split", None) in requested
+    assert {name for name, dtype in requested if dtype is not None} == {"recognition_loss"}  # the training step
+    assert ("recognition_loss", torch.bfloat16) in requested and ("decode_split", None) in requested
     requested.clear()
     assert entry.main(run_args(corpus, tmp_path / "test", "--phase", "test", "--load-weights",
                                 str(briefly_trained / "best_model.pt"), "eval_amp=true")) == 0
