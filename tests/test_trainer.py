@@ -2,6 +2,7 @@
 import copy
 import logging
 
+import pytest
 import torch
 
 from conftest import tiny_backbone, tiny_recognition_batch
@@ -83,3 +84,87 @@ def test_a_batch_with_no_alignable_sample_still_runs_its_forward_pass_as_officia
         assert torch.equal(value, buffers[name]), name
 
 
+
+
+class LinearSteps:
+    """A task's step with nothing of recognition: y = w x, squared error; `None` batches are unreadable, a batch
+    with `learn=False` has nothing to learn from, `nan` poisons the loss."""
+
+    excluded_name, excluded_key = "left out", "excluded"
+
+    def __init__(self):
+        self.idle = 0
+
+    def local_step(self, micro_batches):
+        from tasks.base import LocalStep
+
+        present = [batch for batch in micro_batches if batch is not None]
+        return LocalStep(present, missing=len(present) < len(micro_batches),
+                         learnable=sum(batch["learn"] for batch in present), sums=(len(present),))
+
+    def plan(self, local, agreed):
+        return [(batch, agreed.sums[0]) for batch in local.batches]
+
+    def loss(self, model, batch, plan, context, precision):
+        from tasks.base import StepLoss
+
+        value = ((model(batch["x"]) - batch["y"]) ** 2).mean() / plan + batch.get("nan", 0.0)
+        return StepLoss(value, {"mse": value.detach()}, names=["b"])
+
+    def forward_without_learning(self, model, batch, context, precision):
+        self.idle += 1
+
+
+def linear_batch(learn=True, nan=0.0, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(4, 3, generator=generator)
+    return {"x": x, "y": x.sum(1, keepdim=True), "learn": learn, "nan": nan}
+
+
+def test_the_skip_policy_is_the_trainers_whatever_the_task():
+    """Missing, nothing to learn, non-finite loss: each skipped step moves no weight and no per-step schedule,
+    is counted, and only a step with nothing to learn runs the task's forward_without_learning."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 / (1 + step))
+    recipe = LinearSteps()
+    batches = [linear_batch(seed=1), None, linear_batch(learn=False), linear_batch(nan=float("nan")),
+               linear_batch(seed=2)]
+    reference = copy.deepcopy(model)
+    stats = train_epoch(recipe, model, batches, optimizer, torch.amp.GradScaler("cuda", enabled=False),
+                        DistContext(torch.device("cpu")), epoch=0, precision=Precision(), log_interval=0,
+                        scheduler=scheduler)
+    assert (stats.steps, stats.skipped_missing_batches, stats.skipped_infeasible_batches,
+            stats.skipped_nonfinite) == (2, 1, 1, 1)
+    assert recipe.idle == 1 and scheduler.last_epoch == 2  # the schedule moved with the two steps taken
+    # the same weights as two plain SGD steps on the good batches, at the schedule's rates 1 and 1/2
+    for rate, batch in ((0.1, batches[0]), (0.05, batches[4])):
+        loss = ((reference(batch["x"]) - batch["y"]) ** 2).mean()
+        grads = torch.autograd.grad(loss, list(reference.parameters()))
+        with torch.no_grad():
+            for parameter, grad in zip(reference.parameters(), grads):
+                parameter -= rate * grad
+    for ours, theirs in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-7)
+
+
+def test_a_checkpoint_position_with_another_epoch_than_its_counter_is_refused(tmp_path):
+    """One epoch counter: a position continues the epoch after the checkpoint's `epoch`; a checkpoint of an
+    older version whose position names another epoch is inconsistent."""
+    from utils.checkpoint import restore_training_state, save_checkpoint, training_state
+    from utils.errors import CheckpointError
+
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    for stored, expected in ((None, 5), (5, 5), (7, None)):
+        position = {"step": 3} if stored is None else {"epoch": stored, "step": 3}
+        save_checkpoint(tmp_path / "c.pt", training_state(4, model, optimizer, scheduler, scaler, {}, {},
+                                                          position=position))
+        if expected is None:
+            with pytest.raises(CheckpointError, match="its position is in epoch 7 but its last finished epoch is 4"):
+                restore_training_state(tmp_path / "c.pt", model, optimizer, scheduler, scaler)
+        else:
+            assert restore_training_state(tmp_path / "c.pt", model, optimizer, scheduler, scaler).start_epoch == expected
