@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from decoding.ctc_decoder import CTCDecoder
-from deploy.long_recording import (SURE_BLANK, StreamingDecoder, Thumbnails, WindowedLogits, check_windows,
-                                   recognise_long)
+from deploy.long_recording import (SURE_BLANK, Gloss, SentenceTracker, StreamingDecoder, Thumbnails, WindowedLogits,
+                                   check_windows, recognise_long, sentences_at_pauses)
 
 STRIDE = 4
 
@@ -101,3 +101,39 @@ def test_thumbnails_stay_bounded_over_any_length():
     for index in range(100_000):
         thumbnails.offer(index, np.zeros((2, 2, 3), dtype=np.uint8))
     assert len(thumbnails.kept) < 48 and thumbnails.kept[-1][0] > 90_000
+
+
+def test_sentences_end_at_pauses_and_a_stream_says_each_once_its_pause_has_passed():
+    """Glosses at steps A[0,2) B[2,4), a pause, C[10,12) and A[12,13): two sentences at a pause of 3 steps. A
+    stream hears of the first once 3 steps have passed after B (before C is signed), the second at its end; a
+    pause shorter than the gap splits nothing in between."""
+    glosses = [Gloss("A", 1, 0, 2), Gloss("B", 2, 2, 4), Gloss("C", 3, 10, 12), Gloss("A", 1, 12, 13)]
+    assert [[g.gloss for g in sentence] for sentence in sentences_at_pauses(glosses, 3)] == [["A", "B"], ["C", "A"]]
+    assert len(sentences_at_pauses(glosses, 7)) == 1
+    tracker = SentenceTracker(3)
+    assert tracker.ended(glosses[:1], glosses[1], steps_seen=6) == []  # B still held, 2 steps after it
+    [first] = tracker.ended(glosses[:1], glosses[1], steps_seen=7)
+    assert [g.gloss for g in first] == ["A", "B"]
+    assert tracker.ended(glosses[:2], glosses[2], steps_seen=12) == []  # C only just signed
+    assert tracker.ended(glosses[:3], glosses[3], steps_seen=14) == []
+    [second] = tracker.ended(glosses, None, steps_seen=14, final=True)
+    assert [g.gloss for g in second] == ["C", "A"]
+
+
+def test_a_stream_reports_its_sentences_as_they_end():
+    """recognise_long with on_sentences: the glosses of the path A A _ x8 B, one sentence each, reported once."""
+    decoder = CTCDecoder({"A": 1, "B": 2, "C": 3}, 4, search_mode="greedy")
+    path = [1, 1] + [0] * 8 + [2]
+    clips = []
+
+    def run(clip):
+        clips.append(len(clip))
+        start = int(clip[0, 0, 0, 0]) // STRIDE
+        return logits_of(path[start:start + -(-len(clip) // STRIDE)])
+
+    heard = []
+    images = [np.full((2, 2, 3), index, dtype=np.uint8) for index in range(len(path) * STRIDE)]
+    result = recognise_long(iter(images), lambda frame: frame, run, decoder.decode_array,
+                            window=16, overlap=8, stride=STRIDE, on_sentences=heard.append, pause_steps=4)
+    assert [[[g.gloss for g in sentence] for sentence in ended] for ended in heard] == [[["A"]], [["B"]]]
+    assert [g.gloss for g in result.glosses] == ["A", "B"]
