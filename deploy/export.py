@@ -22,8 +22,8 @@ from torch import nn
 
 from dataset.collate import MEAN, STD
 from deploy.onnx_format import (FEATURES_NAME, FORMAT, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, ExportedModelError,
-                                file_sha256, session_providers, sidecar_path)
-from utils.io import write_json_atomic
+                                session_providers, sidecar_path)
+from utils.io import file_sha256, write_json_atomic
 from utils.kernel_spec import pad_to_stride
 
 logger = logging.getLogger("slowfastsign")

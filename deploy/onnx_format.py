@@ -4,13 +4,13 @@ read and padded, decoding settings), where the network came from, and the export
 prediction through ONNX Runtime reads it."""
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from utils.errors import UserError
+from utils.io import file_sha256
 
 FORMAT = "slowfastsign-onnx"
 FORMAT_VERSION = 1
@@ -53,14 +53,6 @@ class ExportedModelError(UserError):
 
 def sidecar_path(onnx_path: Path) -> Path:
     return onnx_path.with_suffix(".json")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass

@@ -8,7 +8,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from deploy.onnx_format import (ExportedModelError, decoder_cache_names, decoder_input_names, encoder_output_names,
-                                file_sha256, session_providers)
+                                session_providers)
+from utils.io import file_sha256
 from translation.beam_search import BeamSettings, beam_search
 from translation.spec import TranslatorSpec, output_limits
 

@@ -17,12 +17,13 @@ import torch
 from torch import nn
 
 from deploy.onnx_format import (TRANSLATOR_DECODER, TRANSLATOR_ENCODER, ExportedModelError, decoder_cache_names,
-                                decoder_input_names, encoder_output_names, file_sha256)
+                                decoder_input_names, encoder_output_names)
 from deploy.onnx_translator import OnnxTranslator
 from translation.beam_search import BeamSettings
 from translation.model import Memory, TranslationTransformer
 from translation.spec import TranslatorSpec, output_limits
 from translation.translator import search
+from utils.io import file_sha256
 
 logger = logging.getLogger("slowfastsign")
 

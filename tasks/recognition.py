@@ -41,7 +41,7 @@ from utils.checkpoint import apply_model_weights, read_checkpoint, resume_checkp
 from utils.config.merge import resolve_path, to_dict
 from utils.config.schema import Config, ConfigError
 from utils.distributed import DistContext, barrier, gather_objects
-from utils.io import write_json_atomic
+from utils.io import file_sha256, write_json_atomic
 from utils.kernel_spec import feature_length
 from utils.precision import AMP_DTYPES, Precision
 from utils.provenance import RunRecord, without_diffs
@@ -495,8 +495,6 @@ class RecognitionTask(RecognitionSteps, Task):
         """The checkpoint as model.onnx (deploy/export.py) with model.json beside it: what prediction through ONNX
         Runtime needs (gloss dictionary, input geometry, padding, decoding settings) and where it came from."""
         from deploy.export import export_onnx
-        from deploy.onnx_format import file_sha256
-
         config = self.config
         if not config.load_weights:
             raise ConfigError("--phase export needs the checkpoint to export: --load-weights CHECKPOINT")

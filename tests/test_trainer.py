@@ -168,3 +168,24 @@ def test_a_checkpoint_position_with_another_epoch_than_its_counter_is_refused(tm
                 restore_training_state(tmp_path / "c.pt", model, optimizer, scheduler, scaler)
         else:
             assert restore_training_state(tmp_path / "c.pt", model, optimizer, scheduler, scaler).start_epoch == expected
+
+
+def test_processes_that_do_not_read_the_same_checkpoint_are_refused(tmp_path, monkeypatch):
+    """Under several processes each one's checkpoint (its presence and SHA-256) is compared before loading."""
+    import training.trainer as trainer_module
+    from utils.config.merge import build_config
+    from utils.errors import CheckpointError
+
+    (tmp_path / "last_checkpoint.pt").write_bytes(b"one")
+    trainer = trainer_module.Trainer.__new__(trainer_module.Trainer)
+    trainer.config = build_config({"work_dir": str(tmp_path)})
+    trainer.context = DistContext(torch.device("cpu"), rank=0, world_size=2)
+    mine = (str(tmp_path / "last_checkpoint.pt"), __import__("hashlib").sha256(b"one").hexdigest())
+    monkeypatch.setattr(trainer_module, "gather_objects", lambda context, view: [view, mine])
+    assert trainer._agreed_resume() == tmp_path / "last_checkpoint.pt"
+    monkeypatch.setattr(trainer_module, "gather_objects", lambda context, view: [view, None])
+    with pytest.raises(CheckpointError, match="process 1: no checkpoint"):
+        trainer._agreed_resume()
+    monkeypatch.setattr(trainer_module, "gather_objects", lambda context, view: [view, (mine[0], "f" * 64)])
+    with pytest.raises(CheckpointError, match=r"process 0: .*last_checkpoint.pt sha256 [0-9a-f]{12}; process 1: .* sha256 ffff"):
+        trainer._agreed_resume()

@@ -48,7 +48,7 @@ from utils.config.schema import Config
 from utils.distributed import (DistContext, all_reduce_sums, any_process, barrier, broadcast_buffers,
                                gather_objects, gather_values)
 from utils.errors import CheckpointError
-from utils.io import write_json_atomic
+from utils.io import file_sha256, write_json_atomic
 from utils.precision import AMP_DTYPES, Precision
 from utils.progress import progress
 from utils.provenance import RunRecord
@@ -259,7 +259,7 @@ class Trainer:
         samples = task.training_data()
         self.optimizer, self.scheduler = task.optimizer()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.needs_grad_scaler(context.device))
-        resume = resume_checkpoint(self.config)
+        resume = self._agreed_resume()
         if resume is not None:
             point = restore_training_state(resume, task.model, self.optimizer, self.scheduler, self.scaler,
                                            context.rank)
@@ -275,6 +275,21 @@ class Trainer:
         logger.info("Training %d %s (%d steps/epoch) for epochs %d..%d on %s%s", samples, task.sample_name,
                     task.steps_per_epoch(config.accumulate_grad_batches), self.start_epoch, config.num_epoch - 1,
                     context.device, f" x{context.world_size}" if context.distributed else "")
+
+    def _agreed_resume(self) -> Path | None:
+        """The checkpoint to resume from, the same file for every process: under several processes each one's
+        view of it (whether it is there, its SHA-256) is compared, and a difference (a stale read of a network
+        file system, a process started elsewhere) is refused in one line before anything is loaded."""
+        resume = resume_checkpoint(self.config)
+        if not self.context.distributed:
+            return resume
+        seen = gather_objects(self.context, None if resume is None else (str(resume), file_sha256(resume)))
+        if len(set(seen)) > 1:
+            views = "; ".join(f"process {rank}: " + ("no checkpoint" if view is None else f"{view[0]} sha256 "
+                                                     f"{view[1][:12]}") for rank, view in enumerate(seen))
+            raise CheckpointError(f"the processes do not read the same checkpoint to resume from ({views}); wait "
+                                  f"for the file system to settle, or give --load-checkpoints to all of them")
+        return resume
 
     def _resume_position(self, path: Path, epoch: int, position: dict, rng_states: list[dict]) -> EpochProgress:
         """Where the stopped `epoch` continues on this process; a checkpoint written part-way through an epoch

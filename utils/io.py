@@ -1,6 +1,8 @@
 """Atomic file writing: a job killed midway never leaves a half-written file."""
 from __future__ import annotations
 
+import hashlib
+
 import json
 import os
 import tempfile
@@ -44,3 +46,12 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = 2)
     with atomic_open(path, "w") as handle:
         json.dump(obj, handle, indent=indent, ensure_ascii=False)
         handle.write("\n")
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
