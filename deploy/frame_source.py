@@ -13,6 +13,7 @@ import numpy as np
 
 from dataset.errors import DataError
 from dataset.frames import is_video_file, iter_frame_files, iter_video_frames, list_frame_files
+from utils.redact import mask_credentials
 
 
 def is_live_source(text: str) -> bool:
@@ -42,7 +43,7 @@ def live_frames(source: str) -> Iterator[LiveFrame]:
     try:
         if not capture.isOpened():
             kind = "camera" if source.isdigit() else "stream"
-            raise DataError(f"the {kind} {source} cannot be opened (no such device, unreachable address or "
+            raise DataError(f"the {kind} {mask_credentials(source)} cannot be opened (no such device, unreachable address or "
                             f"unsupported format)")
         while True:
             ok, frame = capture.read()

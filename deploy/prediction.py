@@ -28,6 +28,7 @@ from utils.config.schema import ConfigError, PredictArgs
 from utils.io import write_json_atomic, write_text_atomic
 from utils.kernel_spec import pad_to_stride
 from utils.progress import progress
+from utils.redact import mask_credentials
 from utils.work_dir import PREDICTIONS_CTM, PREDICTIONS_TRANSLATIONS
 
 Translate = Callable[[list[str]], str]  # recognised glosses -> the sentence they say
@@ -61,7 +62,8 @@ def prediction_name(path: Path | str, taken: set[str]) -> str:
     last part for a live source; made unique among `taken` (`_2`, `_3`, ...) so that no prediction overwrites
     another. The name is added to `taken`."""
     if isinstance(path, str):
-        name = f"camera{path}" if path.isdigit() else re.sub(r"[^\w.-]+", "_", path.rstrip("/").rsplit("/", 1)[-1])
+        address = path.split("?", 1)[0].split("#", 1)[0].rstrip("/")  # never a query's secrets in a file name
+        name = f"camera{path}" if path.isdigit() else re.sub(r"[^\w.-]+", "_", mask_credentials(address).rsplit("/", 1)[-1])
     elif is_video_file(path):
         name = path.stem
     else:
@@ -137,7 +139,7 @@ class PredictionWriter:
         segments = _segments(decoded, stride, num_frames, self.fps)
         self.ctm_lines += [ctm_line(name, s["start_frame"] / self.fps, (s["end_frame"] + 1 - s["start_frame"]) / self.fps,
                                     s["gloss"], decimals=3) for s in segments]
-        result = {"input": str(path), "num_frames": int(num_frames), "glosses": decoded.glosses,
+        result = {"input": mask_credentials(str(path)), "num_frames": int(num_frames), "glosses": decoded.glosses,
                   "sentence": " ".join(decoded.glosses), "segments": segments, **extra}
         if self.translate is not None and "windows" not in extra:
             result["translation"] = self.translate(decoded.glosses)
@@ -146,9 +148,9 @@ class PredictionWriter:
             result["translation"] = " ".join(sentence["translation"] for sentence in extra["sentences"])
         write_json_atomic(self.out_dir / f"{name}.json", result)
         self.results.append(result)
-        logger.info("%s: %s", path, result["sentence"] or "(nothing recognised)")
+        logger.info("%s: %s", result["input"], result["sentence"] or "(nothing recognised)")
         if result.get("translation"):
-            logger.info("%s: %s", path, result["translation"])
+            logger.info("%s: %s", result["input"], result["translation"])
         return result
 
     def _sentence(self, name: str, glosses: list[Gloss], stride: int) -> dict[str, Any]:
@@ -193,7 +195,7 @@ class _LiveReport:
     translator each sentence once a pause has ended it."""
 
     def __init__(self, source: str, stride: int, fps: float, translate: Translate | None = None) -> None:
-        self.source, self.stride, self.fps, self.translate = source, stride, fps, translate
+        self.source, self.stride, self.fps, self.translate = mask_credentials(source), stride, fps, translate
         self.arrivals: collections.deque[float] = collections.deque(maxlen=1 << 16)
         self.first = 0  # frame index of arrivals[0]
 
@@ -249,7 +251,7 @@ def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeome
             source = str(item)
             report = _LiveReport(source, stride, args.fps, writer.translate)
             live = live_frames(source) if isinstance(item, str) else paced(input_frames(item), args.fps)
-            logger.info("%s: recognising live (Ctrl-C ends it and writes what was recognised)", source)
+            logger.info("%s: recognising live (Ctrl-C ends it and writes what was recognised)", report.source)
             writer.add_long(item, name, recognise(report.frames(live), live_windows, report), stride, live_windows)
             continue
         raw = input_frames(item)

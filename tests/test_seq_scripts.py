@@ -51,3 +51,36 @@ def test_decoding_counts_blank_steps_without_building_graphs():
     expected = sum(int((logits[:n, b].argmax(-1) == 0).sum()) for b, n in enumerate(output.feat_len.tolist()))
     assert (decoded.blank_steps, decoded.steps) == (expected, int(output.feat_len.sum()))
     assert set(decoded.lstm) == set(decoded.conv) == {"v0", "v1"}
+
+
+def test_a_stream_urls_credentials_are_written_nowhere(tmp_path):
+    """rtsp://user:pass@host/...?token=...: the output name, the result file, the log and the run's record carry
+    the address with the user information and the token masked."""
+    import json as _json
+
+    import numpy as np
+
+    from decoding.ctc_decoder import DecodedSequence
+    from deploy.prediction import PredictionWriter
+    from utils.provenance import run_record
+    from utils.redact import mask_credentials
+
+    url = "rtsp://admin:hunter2@10.1.2.3:554/live/cam1?token=s3cr3t&fps=25"
+    assert mask_credentials(url) == "rtsp://***@10.1.2.3:554/live/cam1?token=***&fps=25"
+    name = prediction_name(url, set())
+    assert name == "cam1"
+    writer = PredictionWriter(tmp_path, ["<blank>", "A"], 25.0, pictures=False)
+    writer.add(url, name, np.zeros((4, 2, 2, 3), dtype=np.uint8), DecodedSequence(["A"], [1], [(0, 1)]), 4, None)
+    written = (tmp_path / "cam1.json").read_text()
+    assert "hunter2" not in written and "s3cr3t" not in written and "admin" not in written
+    assert _json.loads(written)["input"] == mask_credentials(url)
+    import sys as _sys
+
+    argv = _sys.argv
+    _sys.argv = ["main.py", "--phase", "predict", "--input", url]
+    try:
+        record = run_record("predict", config={"predict_args": {"inputs": [url]}})
+    finally:
+        _sys.argv = argv
+    shown = _json.dumps([record["command"], record["config"]])
+    assert "hunter2" not in shown and "s3cr3t" not in shown and mask_credentials(url) in shown

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from utils.io import write_json_atomic, write_text_atomic
+from utils.redact import masked
 from utils.work_dir import config_record, provenance_record
 
 FORMAT_VERSION = 1
@@ -128,7 +129,7 @@ def run_record(phase: str, processes: int = 1, device: str | None = None,
     `config` is the resolved configuration (None where the record travels with it, as in a checkpoint)."""
     record: dict[str, Any] = {
         "format_version": FORMAT_VERSION, "phase": phase, "started": now(), "ended": None,
-        "command": [Path(sys.executable).name, *sys.argv], "working_directory": os.getcwd(),
+        "command": masked([Path(sys.executable).name, *sys.argv]), "working_directory": os.getcwd(),
         "code": code_state(),
         "software": {"python": platform.python_version(), **_package_versions(), **_torch_facts(device)},
         "cpu": cpu_description(),
@@ -137,7 +138,7 @@ def run_record(phase: str, processes: int = 1, device: str | None = None,
         "processes": processes, "host": socket.gethostname(), "user": _user(), "platform": platform.platform(),
     }
     if config is not None:
-        record["config"] = config
+        record["config"] = masked(config)
     return record
 
 
