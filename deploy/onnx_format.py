@@ -37,9 +37,9 @@ def decoder_input_names(layers: int) -> list[str]:
 
 
 def session_providers() -> list:
-    """ONNX Runtime's providers for the CPU, fastest first: OpenVINO's kernels where the installed build has them
-    (requirements.txt installs it on x86-64 Linux: 1.5x the plain provider for the R101, benchmarks/RESULTS.md),
-    then the plain CPU provider."""
+    """ONNX Runtime's providers for the CPU, fastest first: OpenVINO's kernels where the optional OpenVINO build is
+    installed (requirements-openvino.txt: 1.45x the plain provider for the R101, benchmarks/RESULTS.md), then the
+    plain CPU provider."""
     import onnxruntime
 
     if "OpenVINOExecutionProvider" in onnxruntime.get_available_providers():
