@@ -22,7 +22,7 @@ from benchmarks.model_like_logits import model_like_logits
 from decoding.ctc_decoder import CTCDecoder
 from utils.cli import ArgumentParser
 
-SENTENCES, BATCH, BAR_SECONDS = 540, 2, 1.5
+SENTENCES, BATCH = 540, 2
 GLOSS_DICT = released_gloss_dict()
 CLASSES = released_num_classes()
 
@@ -71,8 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     flashlight_s, flashlight_ids = decode_all(flashlight, confident)
     _, flashlight_ambiguous = decode_all(flashlight, ambiguous)
     rows = [
-        Row(f"builtin beam 10 (ctcdecode's search), 540 x 40-60 x {CLASSES}", f"{beam_s:.3f} s", f"<= {BAR_SECONDS} s",
-            beam_s <= BAR_SECONDS),
+        Row(f"builtin beam 10 (ctcdecode's search), 540 x 40-60 x {CLASSES}", f"{beam_s:.3f} s"),
         Row("builtin beam 10, ambiguous logits", f"{ambiguous_s:.3f} s"),
         Row("greedy", f"{greedy_s:.3f} s"),
         Row("flashlight-text beam 10 (top-40 tokens/step)", f"{flashlight_s:.3f} s"),

@@ -22,7 +22,7 @@ from utils.cli import ArgumentParser
 from utils.work_dir import TEST_RESULTS, TRAINING_HISTORY, provenance_record
 
 REPO = Path(__file__).resolve().parents[1]
-BAR_WER, BAR_MINUTES = 20.0, 15.0
+BAR_WER = 20.0  # the training minutes until dev WER falls under this are reported
 
 
 def minutes_until(history: dict, wer: float) -> float | None:
@@ -74,8 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         total = sum(epoch["train_seconds"] for epoch in history["epochs"]) / 60
         rows.append(Row(f"seed {run.seed}: training minutes until dev WER < 20%, of {total:.1f} (20 epochs); "
                         f"whole command", ("never" if reached is None else f"{reached:.1f} min") +
-                        f"; {run_minutes(run_dir)}", f"< {BAR_MINUTES:.0f} min",
-                        reached is not None and reached < BAR_MINUTES))
+                        f"; {run_minutes(run_dir)}"))
     notes = [load_note(), "dev is evaluated every 5 epochs, so the first time under 20% is an upper bound",
              "CPU kernels round differently by instruction set: these figures hold for this machine's kernels"]
     notes += [note.removeprefix("note: ") for note in seeds.notes]

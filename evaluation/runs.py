@@ -6,7 +6,9 @@ the mean ± standard deviation and the range over the runs; it flags runs that d
     python -m evaluation.runs work_dir/seed0 work_dir/seed1 work_dir/seed2 [--paper] [--latex | --csv]
         [--interval work_dir/seed0]
 
-`--paper` adds the published figure and its distance from the mean in standard deviations; `--interval RUN`
+`--paper` adds the published figure and the 95% prediction interval of one more run (mean ± t(n-1) · s ·
+sqrt(1 + 1/n): where a rerun of the same recipe lands 95% of the times), and whether the published figure lies in
+it; the figures are each run's best dev epoch's, an epoch chosen on dev, so dev figures are optimistic; `--interval RUN`
 adds a 95% bootstrap interval over the sentences of that run's evaluation of its best checkpoint (the WER
 reports `--phase test` or `test_after_train` write). Launching the seeds stays a shell loop or an sbatch array (README,
 "Reproducing the paper's table").
@@ -207,10 +209,30 @@ class Summary:
     def std(self) -> float | None:
         return statistics.stdev(self.values) if len(self.values) > 1 else None
 
-    def distance(self, published: float) -> float | None:
-        """How many standard deviations the mean lies above the published figure."""
+    def prediction_interval(self) -> tuple[float, float] | None:
+        """Where one more run of the same recipe lands with 95% probability (normal runs): mean ± t(0.975, n-1) ·
+        s · sqrt(1 + 1/n); None for one run."""
         std = self.std
-        return (self.mean - published) / std if std else None
+        if std is None:
+            return None
+        half = student_t_975(len(self.values) - 1) * std * math.sqrt(1 + 1 / len(self.values))
+        return self.mean - half, self.mean + half
+
+
+# Student's t 97.5% quantiles for 1..30 degrees of freedom
+_T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def student_t_975(degrees: int) -> float:
+    """Student's t 97.5% quantile: the table up to 30 degrees of freedom, then the Cornish-Fisher expansion around
+    the normal quantile (within 0.001 beyond 30)."""
+    if degrees < 1:
+        raise ValueError("a t quantile needs at least one degree of freedom")
+    if degrees <= len(_T_975):
+        return _T_975[degrees - 1]
+    z = statistics.NormalDist().inv_cdf(0.975)
+    return z + (z ** 3 + z) / (4 * degrees) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * degrees ** 2)
 
 
 @dataclass
@@ -312,9 +334,14 @@ def table_rows(item: Study, paper: bool) -> list[list[str]]:
     published = item.published() if paper else None
     if published:
         rows.append(["paper", "", "", *[_number(published.get(split)) for split in item.splits], ""])
-        rows.append(["mean - paper, in std", "", "",
-                     *[_number(summary.distance(published[split]), 1) if split in published else "-"
-                       for split, summary in zip(item.splits, summaries)], ""])
+        intervals = [summary.prediction_interval() for summary in summaries]
+        rows.append(["95% prediction interval of a new run", "", "",
+                     *[f"{low:.2f} - {high:.2f}" if (low, high) != (None, None) else "-"
+                       for low, high in (interval or (None, None) for interval in intervals)], ""])
+        rows.append(["paper inside it", "", "",
+                     *[("yes" if interval[0] <= published[split] <= interval[1] else "no")
+                       if interval and split in published else "-" for split, interval in zip(item.splits, intervals)],
+                     ""])
     return rows
 
 
@@ -330,6 +357,9 @@ def _footnotes(item: Study, paper: bool) -> list[str]:
         notes.append(f"note: no published figure for {item.corpus} ({item.task})")
     elif paper and item.metric != "wer":
         notes.append(f"note: published figure: {PUBLISHED_SOURCE[item.task]}")
+    if paper and item.published() is not None:
+        notes.append("note: each run's figures are its best dev epoch's (chosen on dev, so the dev figures are "
+                     "optimistic); the prediction interval assumes normally distributed runs")
     if any(item.intervals.values()):
         notes.append("[a, b]: 95% bootstrap interval over the sentences of that run's evaluation")
     return notes

@@ -77,12 +77,29 @@ def test_mean_and_standard_deviation_equal_a_hand_computation(three_seeds, capsy
     assert "warning" not in table  # the seeds and the work directories differ, nothing else
 
 
-def test_paper_column_and_distance_in_standard_deviations(three_seeds, capsys):
+def test_paper_column_and_the_prediction_interval_of_a_new_run(three_seeds, capsys):
+    """For n runs one more run lands within mean ± t(0.975, n-1) s sqrt(1 + 1/n) 95% of the times: for three
+    runs t(2) = 4.303, so about ±4.97 standard deviations."""
     table = study_output(capsys, *three_seeds, "--paper")
-    mean, std = hand_mean_std(DEV)
-    test_mean, test_std = hand_mean_std(TEST)
     assert "| paper |  |  | 18.01 | 18.28 |  |" in table
-    assert f"| {(mean - 18.01) / std:.1f} | {(test_mean - 18.28) / test_std:.1f} |" in table
+    cells = []
+    for values in (DEV, TEST):
+        mean, std = hand_mean_std(values)
+        half = 4.303 * std * math.sqrt(1 + 1 / 3)
+        assert half / std == pytest.approx(4.97, abs=0.01)
+        cells.append((mean - half, mean + half))
+    assert "| 95% prediction interval of a new run |  |  | " + " | ".join(
+        f"{low:.2f} - {high:.2f}" for low, high in cells) + " |  |" in table
+    inside = ["yes" if low <= paper <= high else "no" for (low, high), paper in zip(cells, (18.01, 18.28))]
+    assert f"| paper inside it |  |  | {inside[0]} | {inside[1]} |  |" in table
+    assert "best dev epoch's (chosen on dev" in table
+
+
+def test_student_t_quantiles():
+    from evaluation.runs import student_t_975
+
+    assert student_t_975(1) == 12.706 and student_t_975(30) == 2.042
+    assert student_t_975(40) == pytest.approx(2.021, abs=1e-3) and student_t_975(10_000) == pytest.approx(1.960, abs=1e-3)
 
 
 def test_runs_differing_in_more_than_the_seed_are_flagged(three_seeds, tmp_path, capsys):
