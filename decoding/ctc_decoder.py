@@ -132,6 +132,15 @@ class CTCDecoder:
         self._ctcdecode = self._build_ctcdecode() if search_mode == "beam" and backend == "ctcdecode" else None
         self._flashlight = self._build_flashlight() if search_mode == "beam" and backend == "flashlight" else None
 
+    @classmethod
+    def from_settings(cls, gloss_dict: Mapping[str, int | Sequence[int]], num_classes: int, mode: str,
+                      args: DecodeArgs) -> "CTCDecoder":
+        """The decoder of the configuration's `decode_mode` ("beam" or "max") and `decode_args` (the one builder of
+        every runtime's decoder)."""
+        return cls(gloss_dict, num_classes, search_mode="beam" if mode == "beam" else "greedy",
+                   beam_width=args.beam_width, cutoff_top_n=args.cutoff_top_n, backend=args.backend,
+                   lm_path=args.lm_path or None, lm_weight=args.lm_weight, word_score=args.word_score)
+
     def _build_ctcdecode(self):
         import ctcdecode
 

@@ -6,9 +6,11 @@ pads one clip, and decoded with the configured decoding. main.py comes here befo
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +22,7 @@ from deploy.onnx_translator import OnnxTranslator
 from deploy.long_recording import softmax
 from deploy.prediction import PredictionWriter, Runtime, pad_clip, predict_inputs
 from utils.config.merge import to_dict
-from utils.config.schema import Config, ConfigError
+from utils.config.schema import Config, ConfigError, DecodeArgs
 from utils.logging import setup_logging
 from utils.provenance import finished, run_record, write_run_records
 from utils.work_dir import PREDICTIONS_DIR, ensure_writable_directory
@@ -62,13 +64,15 @@ class OnnxRecognizer:
         return self.session.run(names, {INPUT_NAME: np.ascontiguousarray(frames)})
 
 
-def build_decoder(config: Config, exported: ExportedModel) -> CTCDecoder:
-    """The configured decoding (as prediction with a checkpoint decodes) over the exported model's classes."""
-    args = config.decode_args
-    return CTCDecoder(exported.gloss_dict, exported.num_classes,
-                      search_mode="beam" if config.decode_mode == "beam" else "greedy", beam_width=args.beam_width,
-                      cutoff_top_n=args.cutoff_top_n, backend=args.backend, lm_path=args.lm_path or None,
-                      lm_weight=args.lm_weight, word_score=args.word_score)
+def decoding_settings(config: Config, recorded: dict[str, Any]) -> tuple[str, DecodeArgs]:
+    """How an exported model decodes: as its model.json records (the settings of the run that exported it), each
+    key unless the command line sets it for this run."""
+    chosen = config.command_line_keys
+    mode = config.decode_mode if "decode_mode" in chosen or "mode" not in recorded else str(recorded["mode"])
+    values = {item.name: getattr(config.decode_args, item.name)
+              if f"decode_args.{item.name}" in chosen or item.name not in recorded else recorded[item.name]
+              for item in dataclasses.fields(DecodeArgs)}
+    return mode, DecodeArgs(**values)
 
 
 def predict_with_onnx(config: Config) -> list[dict]:
@@ -82,7 +86,8 @@ def predict_with_onnx(config: Config) -> list[dict]:
     setup_logging(work_dir)
     exported = ExportedModel.read(config.load_weights)
     recognizer = OnnxRecognizer(exported)
-    decoder = build_decoder(config, exported)
+    mode, decode_args = decoding_settings(config, exported.decoding)
+    decoder = CTCDecoder.from_settings(exported.gloss_dict, exported.num_classes, mode, decode_args)
     geometry = InputGeometry.from_dict(exported.input_geometry)
     if args.frame_size:
         geometry = replace(geometry, frame_size=(args.frame_size, args.frame_size))

@@ -107,13 +107,6 @@ def build_model(config: Config, num_classes: int, context: DistContext, kinetics
     return model
 
 
-def build_decoder(config: Config, gloss_dict: dict[str, int], num_classes: int) -> CTCDecoder:
-    args = config.decode_args
-    return CTCDecoder(gloss_dict, num_classes, search_mode="beam" if config.decode_mode == "beam" else "greedy",
-                      beam_width=args.beam_width, cutoff_top_n=args.cutoff_top_n, backend=args.backend,
-                      lm_path=args.lm_path or None, lm_weight=args.lm_weight, word_score=args.word_score)
-
-
 def prediction_geometry(config: Config, recorded: dict) -> InputGeometry:
     """How prediction reads a clip: as the checkpoint `recorded` its training data was read; for checkpoints
     without that record (the official ones), as the configuration says, with the official preprocessing's
@@ -211,7 +204,7 @@ class RecognitionTask(RecognitionSteps, Task):
         translator = self._translation_module(checkpoint)
         self.model = build_model(self.config, self.num_classes, context, kinetics_init=fresh_training,
                                  weights=checkpoint, gloss_dict=self.gloss_dict, translator=translator)
-        self.decoder = build_decoder(config, self.gloss_dict, self.num_classes)
+        self.decoder = CTCDecoder.from_settings(self.gloss_dict, self.num_classes, config.decode_mode, config.decode_args)
         self.collate = PadCollate(unwrap(self.model).conv1d.layers)  # padded as the model's temporal head needs
         self.use_sclite = config.evaluate_tool == "sclite"
         self.split_scores: dict[str, seq_scripts.SplitScores] = {}

@@ -264,3 +264,20 @@ def test_a_live_stream_prints_glosses_as_they_settle_and_ctrl_c_keeps_them(demo_
                             cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=300)
     assert camera.returncode == 1 and camera.stderr.strip() == (
         "error: the camera 9 cannot be opened (no such device, unreachable address or unsupported format)")
+
+
+def test_an_exported_models_decoding_is_used_unless_the_command_line_sets_it():
+    """model.json records the exporting run's decoding; a config file's settings do not replace it (they are not
+    this run's choice), the command line's do, key by key."""
+    from deploy.onnx_predict import decoding_settings
+    from utils.config.command_line import config_from_args
+
+    recorded = {"mode": "max", "beam_width": 3, "cutoff_top_n": 20, "backend": "builtin", "lm_path": "",
+                "lm_weight": 0.0, "word_score": 0.0}
+    mode, args = decoding_settings(config_from_args(["--config", "configs/demo.yaml"]), recorded)
+    assert (mode, args.beam_width, args.cutoff_top_n) == ("max", 3, 20)  # demo.yaml says beam, 10, 40
+    mode, args = decoding_settings(config_from_args(["--config", "configs/demo.yaml", "--decode-mode", "beam",
+                                                     "decode_args.beam_width=7"]), recorded)
+    assert (mode, args.beam_width, args.cutoff_top_n) == ("beam", 7, 20)
+    mode, args = decoding_settings(config_from_args([]), {"mode": "beam"})  # an older model.json: the rest as configured
+    assert (mode, args.beam_width) == ("beam", 10)

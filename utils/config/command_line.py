@@ -130,4 +130,14 @@ def config_from_args(argv: Sequence[str] | None = None) -> Config:
             raise ConfigError(f"command line: '{item}' is not KEY=VALUE")
         dotted, value = item.split("=", 1)
         _set_dotted(cli, dotted.replace("-", "_"), parse_value(value))
-    return build_config(yaml_values, cli, yaml_source=args.config or "config")
+    config = build_config(yaml_values, cli, yaml_source=args.config or "config")
+    config.command_line_keys = frozenset(_dotted_keys(cli))
+    return config
+
+
+def _dotted_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted names of the keys the command line set (a file's values are not the user's choice for this run)."""
+    keys = []
+    for key, value in values.items():
+        keys += _dotted_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}"]
+    return keys

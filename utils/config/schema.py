@@ -302,6 +302,9 @@ class Config:
     predict_args: PredictArgs = section(PredictArgs, "the predict phase")
     export_args: ExportArgs = section(ExportArgs, "the export phase (ONNX)")
     translation_args: TranslationArgs = section(TranslationArgs, "translation: the transformer, its data and decoding")
+    # not a field (no annotation): the dotted keys main.py's command line set (utils/config/command_line.py), what a
+    # user chose for this run over what a file or an exported model says
+    command_line_keys = frozenset()
 
 
 def describe_schema(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str]]:
