@@ -81,7 +81,9 @@ def run(config: Config, context: DistContext) -> Any:
     logger.info("Phase %s, dataset %s, work dir %s, device %s, %s allocator", config.phase, config.dataset, work_dir,
                 context.device, allocator)
     logger.info("Run of %s", describe(record.record))
-    task = build_task(config, context, DataPaths(config, data_folder(config, context)), record)
+    paths = DataPaths(config, data_folder(config, context))
+    record.record["data"] = paths.fingerprint()
+    task = build_task(config, context, paths, record)
     return PHASES[config.phase](task)
 
 

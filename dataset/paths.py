@@ -8,6 +8,7 @@ from pathlib import Path
 from dataset.frame_layout import check_preprocessed_csl_daily
 from dataset.info import InfoFile
 from utils.config.merge import resolve_path
+from utils.io import file_sha256
 from utils.config.schema import Config, ConfigError
 
 GLOSS_DICT_FILE = "gloss_dict.json"
@@ -54,6 +55,12 @@ class DataPaths:
         if split not in self._read:
             self._read[split] = InfoFile.read(self.info_file(split))
         return self._read[split]
+
+    def fingerprint(self) -> dict[str, str]:
+        """The SHA-256 of the gloss dictionary and of every split's info file there is: which data a model was
+        trained and evaluated on, without saying where it lies."""
+        files = [self.gloss_dict, *(self.info_file(split) for split in ("train", "dev", "test"))]
+        return {path.name: file_sha256(path) for path in files if path.is_file()}
 
     def stm(self, split: str) -> Path:
         return self.stm_dir / stm_file_name(self.stm_prefix, split)

@@ -44,7 +44,7 @@ from utils.distributed import DistContext, barrier, gather_objects
 from utils.io import file_sha256, write_json_atomic
 from utils.kernel_spec import feature_length
 from utils.precision import AMP_DTYPES, Precision
-from utils.provenance import RunRecord, without_diffs
+from utils.provenance import RunRecord
 from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, EXPORTED_MODEL, FEATURES_DIR, PREDICTIONS_DIR,
                             TEST_RESULTS, config_record, score_report, translations_file)
 
@@ -500,7 +500,7 @@ class RecognitionTask(RecognitionSteps, Task):
             "decoding": {"mode": config.decode_mode, **to_dict(config.decode_args)},
             "source": {"checkpoint": source.name, "sha256": file_sha256(source)},
             "exported": {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
-            "provenance": without_diffs(self.record.for_checkpoint()),
+            "provenance": self.record.for_checkpoint(),
         }
         exported = self.exported_translator()
         if self.context.is_main:

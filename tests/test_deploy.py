@@ -56,6 +56,10 @@ def test_the_export_writes_a_verified_model_and_what_prediction_needs(exported, 
     assert verification["frames"] == [16, 64, 160] and verification["tolerance"] == 1e-3
     assert all(0 <= difference <= 1e-4 for difference in verification["max_abs_logit_difference"])
     assert "largest logit difference ONNX Runtime vs PyTorch" in (exported.parent / "log.txt").read_text()
+    record = description["provenance"]  # public: nothing of the machine, nested records too
+    assert not {"command", "working_directory", "host", "user", "launcher"} & set(record)
+    assert not {"command", "working_directory", "host", "user"} & set(record["weights"]["provenance"])
+    assert record["weights"]["checkpoint"] == "best_model.pt"
 
 
 def test_an_export_beyond_the_tolerance_writes_nothing(corpus, briefly_trained, exported, tmp_path, capsys):

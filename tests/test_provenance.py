@@ -154,7 +154,7 @@ def test_runs_with_one_seed_end_bit_identical_and_a_seed_study_reads_them(corpus
     output = subprocess.run([sys.executable, "-m", "evaluation.runs", str(first), str(again), str(other), "--csv"],
                             cwd=REPO, capture_output=True, text=True, check=True).stdout
     rows = list(csv.reader(io.StringIO(output)))[1:]
-    figures = {(row[1], row[4]): float(row[5]) for row in rows if row[1] != "note"}
+    figures = {(row[1], row[4]): float(row[6]) for row in rows if row[1] != "note"}
     for split in ("dev", "test"):
         values = [history["epochs"][history["best_epoch"]]["wer"][split]["wer"] for history in histories]
         mean = sum(values) / 3
@@ -162,3 +162,37 @@ def test_runs_with_one_seed_end_bit_identical_and_a_seed_study_reads_them(corpus
         assert figures[("mean", split)] == pytest.approx(mean, abs=1e-9)
         assert figures[("std", split)] == pytest.approx(std, abs=1e-9)
     assert runs_main([str(first), str(again), str(other)]) == 0
+
+
+def string_values(data) -> list[str]:
+    """Every string value (not key) in nested dicts and lists."""
+    if isinstance(data, dict):
+        return [text for value in data.values() for text in string_values(value)]
+    if isinstance(data, list):
+        return [text for value in data for text in string_values(value)]
+    return [data] if isinstance(data, str) else []
+
+
+def test_what_is_shared_says_nothing_of_the_machine_and_the_run_folder_keeps_it(briefly_trained):
+    """Checkpoints carry the public record (commit, the diff's hash, versions, hardware, the configuration without
+    local paths, the data's fingerprint); the user, host, directories and command line stay in provenance.json."""
+    import getpass
+    import os
+    import socket
+
+    local = json.loads((briefly_trained / "provenance.json").read_text())
+    assert local["host"] == socket.gethostname() and local["working_directory"] == os.getcwd()
+    assert local["config"]["work_dir"] == str(briefly_trained) and "command" in local
+    for name in ("best_model.pt", "last_checkpoint.pt"):
+        checkpoint = read_checkpoint(briefly_trained / name)
+        shared = {key: checkpoint[key] for key in ("provenance", "config", "history")}
+        values = string_values(shared)
+        assert socket.gethostname() not in values and getpass.getuser() not in values
+        assert not [value for value in values if os.getcwd() in value or str(briefly_trained) in value
+                    or str(Path.home()) in value]
+        record = checkpoint["provenance"]
+        assert not {"command", "working_directory", "host", "user", "launcher"} & set(record)
+        assert not {"diff", "untracked"} & set(record["code"]) and record["code"]["commit"] == local["code"]["commit"]
+        assert record["data"] == local["data"] and set(record["data"]) == {
+            "gloss_dict.json", "train_info.jsonl", "dev_info.jsonl", "test_info.jsonl"}
+        assert checkpoint["config"]["work_dir"] == briefly_trained.name  # a path's last part only

@@ -51,7 +51,7 @@ from utils.errors import CheckpointError
 from utils.io import file_sha256, write_json_atomic
 from utils.precision import AMP_DTYPES, Precision
 from utils.progress import progress
-from utils.provenance import RunRecord
+from utils.provenance import RunRecord, public_config
 from utils.random_state import get_rng_state, seed_process_stream, set_rng_state
 from utils.work_dir import (BEST_CHECKPOINT, LAST_CHECKPOINT, TENSORBOARD_DIR, TRAINING_CURVES, TRAINING_HISTORY,
                             epoch_checkpoint)
@@ -383,7 +383,8 @@ class Trainer:
     # ---- checkpoints ----
     def _state(self, epoch: int, rng_states: list[dict], **extra: Any) -> dict:
         return training_state(epoch, self.task.model, self.optimizer, self.scheduler, self.scaler,
-                              self.history.to_dict(), to_dict(self.config), extras=self.task.checkpoint_extras(),
+                              self.history.to_dict(), public_config(to_dict(self.config)),
+                              extras=self.task.checkpoint_extras(),
                               rng_states=rng_states, provenance=self.record.for_checkpoint(), **extra)
 
     def _write_last(self, state: dict) -> None:

@@ -174,6 +174,60 @@ def without_diffs(record: Any) -> Any:
     return record
 
 
+# What stays in the run folder's local record (provenance.json) and never travels in what users publish
+# (checkpoints, an exported folder): who ran it where, how, and the text of their uncommitted changes
+PRIVATE_FIELDS = ("command", "working_directory", "host", "user", "launcher")
+PRIVATE_CODE_FIELDS = ("diff", "untracked", "untracked_not_listed")
+# configuration keys that hold local paths: a public record keeps their last part only
+PATH_KEYS = ("work_dir", "load_weights", "load_checkpoints", "sclite_path", "dataset_info.dataset_root",
+             "dataset_info.info_dir", "dataset_info.gloss_dict", "dataset_info.evaluation_dir",
+             "model_args.pretrained_backbone", "predict_args.inputs", "predict_args.output_dir", "export_args.output",
+             "synthetic.root", "translation_args.translator")
+WEIGHT_NOTES = ("weights", "evaluated", "translator")
+
+
+def _last_part(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_last_part(item) for item in value]
+    return Path(value).name if isinstance(value, str) and value else value
+
+
+def public_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The configuration with every local path (PATH_KEYS) cut to its last part (a file's name)."""
+    public = json.loads(json.dumps(config))
+    for dotted in PATH_KEYS:
+        *sections, key = dotted.split(".")
+        holder = public
+        for section in sections:
+            holder = holder.get(section) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and key in holder:
+            holder[key] = _last_part(holder[key])
+    return public
+
+
+def public_record(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a published checkpoint or exported model may say of how it was made: the code's commit, whether the
+    tree was changed and the diff's SHA-256, versions, hardware and kernels, processes, times, the configuration
+    without local paths, the data's fingerprint, the records of the weights it started from (public too); never
+    the user, host, working directory, command line, the diff's text, untracked file names or cluster addresses."""
+    if not isinstance(record, dict):
+        return record
+    public = {key: value for key, value in record.items() if key not in PRIVATE_FIELDS}
+    if isinstance(record.get("code"), dict):
+        public["code"] = {key: value for key, value in record["code"].items() if key not in PRIVATE_CODE_FIELDS}
+    if isinstance(record.get("config"), dict):
+        public["config"] = public_config(record["config"])
+    for key in WEIGHT_NOTES:
+        if isinstance(record.get(key), dict):
+            note = record[key]
+            public[key] = {"checkpoint": _last_part(note.get("checkpoint")),
+                           "provenance": public_record(note.get("provenance"))}
+    if isinstance(record.get("earlier_sessions"), list):
+        public["earlier_sessions"] = [{key: value for key, value in session.items() if key != "host"}
+                                      for session in record["earlier_sessions"]]
+    return json.loads(json.dumps(public))
+
+
 def write_record(path: Path, record: dict[str, Any]) -> dict[str, Any]:
     """`path` (JSON) and, when the tree had changes, the diff beside it (`<name>.diff`): the JSON names it and
     holds its SHA-256 instead of the text. Returns what the JSON holds."""
@@ -233,11 +287,12 @@ class RunRecord:
         return write_run_records(directory, finished(self.record, outcome))
 
     def for_checkpoint(self) -> dict[str, Any]:
-        """The record as a checkpoint or an exported model's description carries it: without the configuration
-        (a checkpoint holds it under `config`, model.json what prediction needs of it), with the time it was
-        written; plain JSON data, as a checkpoint must hold (utils/checkpoint.py)."""
+        """The record as a checkpoint or an exported model's description carries it: public (public_record: what
+        is meant to be shared says nothing of the user's machine), without the configuration (a checkpoint holds it
+        under `config`, model.json what prediction needs of it), with the time it was written; plain JSON data, as
+        a checkpoint must hold (utils/checkpoint.py)."""
         record = {**{key: value for key, value in self.record.items() if key != "config"}, "written": now()}
-        return json.loads(json.dumps(record))
+        return public_record(record)
 
     def note_weights(self, path: Path, checkpoint: dict, key: str = "weights") -> None:
         """Which checkpoint the run's weights came from (`weights`), or which one training's final test evaluated
