@@ -41,8 +41,9 @@ from evaluation.training_history import TrainingHistory
 from tasks.base import AgreedStep, LocalStep, StepRecipe, Task
 from training.epoch_state import EpochProgress, EpochStats, StepControl
 from training.preemption import StopRequest, TrainingStopped
+from training.weight_average import WeightAverage
 from utils.checkpoint import (apply_model_weights, read_checkpoint, restore_training_state, resume_checkpoint,
-                              save_checkpoint, training_state)
+                              save_checkpoint, training_state, unwrap)
 from utils.config.merge import to_dict
 from utils.config.schema import Config
 from utils.distributed import (DistContext, all_reduce_sums, any_process, barrier, broadcast_buffers,
@@ -57,6 +58,7 @@ from utils.work_dir import (BEST_CHECKPOINT, LAST_CHECKPOINT, TENSORBOARD_DIR, T
                             epoch_checkpoint)
 
 logger = logging.getLogger("slowfastsign")
+AVERAGE_KEY = "ema_state_dict"  # a checkpoint's weight average (ema_decay), for resuming
 
 
 def agree(context: DistContext, local: LocalStep, *, stop: bool, save: bool) -> AgreedStep:
@@ -212,6 +214,7 @@ class Trainer:
         self.last_save = time.monotonic()
         self.config_recorded = False
         self.writer: Any = None
+        self.average: WeightAverage | None = None
 
     # ---- the questions the epoch asks between steps (training.epoch_state.StepControl) ----
     def stop_requested(self) -> bool:
@@ -259,10 +262,14 @@ class Trainer:
         samples = task.training_data()
         self.optimizer, self.scheduler = task.optimizer()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.needs_grad_scaler(context.device))
+        if config.ema_decay:
+            self.average = WeightAverage(task.model, config.ema_decay)
         resume = self._agreed_resume()
         if resume is not None:
             point = restore_training_state(resume, task.model, self.optimizer, self.scheduler, self.scaler,
                                            context.rank)
+            if self.average is not None:
+                self._restore_average(resume)
             self.history = TrainingHistory.from_dict(point.history, task.metric, task.families)
             self.start_epoch, self.evaluation_pending = point.start_epoch, point.evaluation_pending
             self.record.continue_from(point.provenance, resume)
@@ -275,6 +282,13 @@ class Trainer:
         logger.info("Training %d %s (%d steps/epoch) for epochs %d..%d on %s%s", samples, task.sample_name,
                     task.steps_per_epoch(config.accumulate_grad_batches), self.start_epoch, config.num_epoch - 1,
                     context.device, f" x{context.world_size}" if context.distributed else "")
+
+    def _restore_average(self, path: Path) -> None:
+        stored = read_checkpoint(path).get(AVERAGE_KEY)
+        if stored is None:
+            raise CheckpointError(f"{path} holds no weight average: resume it without ema_decay, or start afresh "
+                                  f"(--no-resume)")
+        self.average.load_state_dict(stored)
 
     def _agreed_resume(self) -> Path | None:
         """The checkpoint to resume from, the same file for every process: under several processes each one's
@@ -320,6 +334,7 @@ class Trainer:
             task, task.model, loader, self.optimizer, self.scaler, self.context, epoch=epoch,
             precision=self.precision, log_interval=config.log_interval, max_steps=config.max_steps_per_epoch,
             accumulate=config.accumulate_grad_batches, scheduler=self.scheduler if task.scheduler_per_step else None,
+            on_step=(lambda *_: self.average.update(task.model)) if self.average is not None else None,
             resume=resume, control=self,
         )
         if not task.scheduler_per_step:
@@ -344,12 +359,18 @@ class Trainer:
         if any_process(context, self.stop.requested):
             raise TrainingStopped(f"after epoch {epoch}'s training, before its evaluation")
         broadcast_buffers(self.task.model, context)
-        self.history.record_evaluation(epoch, self.task.evaluate(should_stop=self.stop_requested))
+        with self._averaged():
+            evaluation = self.task.evaluate(should_stop=self.stop_requested)
+        self.history.record_evaluation(epoch, evaluation)
         if context.is_main:
             self.task.after_evaluation(self.history)
         if self.writer is not None:
             write_tensorboard(self.history, self.writer, epoch)
         self._save_epoch(epoch, evaluation_pending=False)
+
+    def _averaged(self) -> Any:
+        """The model with the averaged weights (ema_decay), or as it is."""
+        return self.average.applied(self.task.model) if self.average is not None else contextlib.nullcontext()
 
     def _finish(self) -> None:
         history = self.history
@@ -382,10 +403,20 @@ class Trainer:
 
     # ---- checkpoints ----
     def _state(self, epoch: int, rng_states: list[dict], **extra: Any) -> dict:
+        extras = self.task.checkpoint_extras()
+        if self.average is not None:
+            extras[AVERAGE_KEY] = self.average.state_dict()
         return training_state(epoch, self.task.model, self.optimizer, self.scheduler, self.scaler,
-                              self.history.to_dict(), public_config(to_dict(self.config)),
-                              extras=self.task.checkpoint_extras(),
+                              self.history.to_dict(), public_config(to_dict(self.config)), extras=extras,
                               rng_states=rng_states, provenance=self.record.for_checkpoint(), **extra)
+
+    def _evaluated_state(self, state: dict) -> dict:
+        """A checkpoint of the weights that were evaluated: with ema_decay, the average as its model weights."""
+        if self.average is None:
+            return state
+        with self.average.applied(self.task.model):
+            weights = {key: value.clone() for key, value in unwrap(self.task.model).state_dict().items()}
+        return {**state, "model_state_dict": weights}
 
     def _write_last(self, state: dict) -> None:
         if not self.config_recorded:  # with the run's first checkpoint
@@ -404,11 +435,11 @@ class Trainer:
             metric = self.history.metric
             dev = self.history.epochs[-1].get(metric.family, {}).get("dev")
             if not evaluation_pending and dev is not None and self.history.best_epoch == epoch:
-                save_checkpoint(self.work_dir / BEST_CHECKPOINT, state)
+                save_checkpoint(self.work_dir / BEST_CHECKPOINT, self._evaluated_state(state))
                 logger.info("New best dev %s %s: saved %s", metric.label, self._figure(dev[metric.figure]),
                             self.work_dir / BEST_CHECKPOINT)
             if not evaluation_pending and (epoch + 1) % self.config.save_interval == 0:
-                save_checkpoint(self.work_dir / epoch_checkpoint(epoch), state)
+                save_checkpoint(self.work_dir / epoch_checkpoint(epoch), state)  # resumable: the raw weights
             self._write_last(state)
         barrier(self.context)
 

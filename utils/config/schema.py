@@ -267,6 +267,9 @@ class Config:
     log_interval: int = opt(50, "iterations between log lines", at_least=0)
     eval_interval: int = opt(1, "epochs between evaluations on the eval splits", at_least=1)
     save_interval: int = opt(5, "epochs between kept checkpoints (the latest is always kept for resuming)", at_least=1)
+    ema_decay: float = opt(0.0, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
+                                "evaluate, keep and test it instead of the raw weights; 0: off (the official recipe)",
+                           at_least=0, below=1)
     checkpoint_minutes: float = opt(15.0, "also write the resumable last_checkpoint.pt within an epoch once this many "
                                           "minutes have passed since the last one (0: only at epoch ends)", at_least=0)
     checkpoint_steps: int = opt(0, "also write it every this many optimiser steps within an epoch (0: off)",
