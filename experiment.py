@@ -17,7 +17,8 @@ from dataset.paths import DataPaths
 from training.preemption import TrainingStopped
 from training.trainer import Trainer
 from utils.allocator import reexec_under_jemalloc
-from utils.config.merge import to_dict
+from deploy.model_folder import config_for_folder, is_model_folder
+from utils.config.merge import resolve_path, to_dict
 from utils.config.schema import Config, ConfigError
 from utils.distributed import DistContext, barrier, cleanup, init_distributed, select_device
 from utils.logging import setup_logging
@@ -68,7 +69,11 @@ PHASES: dict[str, Callable[[Any], Any]] = {
 
 
 def run(config: Config, context: DistContext) -> Any:
-    """Set up the work directory, logging and seeds, then run the configured phase of the configured task."""
+    """Set up the work directory, logging and seeds, then run the configured phase of the configured task (a model
+    folder of --phase export in --load-weights brings its network's shape and decoding, deploy/model_folder.py)."""
+    folder = resolve_path(config.load_weights) if config.load_weights else None
+    if folder is not None and is_model_folder(folder):
+        config = config_for_folder(config, folder)
     record = RunRecord(run_record(config.phase, context.world_size, str(context.device), to_dict(config)),
                        context.is_main)
     work_dir = Path(config.work_dir)

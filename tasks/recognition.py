@@ -4,6 +4,7 @@ other phases of a recognition model: test, features, predict and export.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import replace
@@ -23,6 +24,8 @@ from dataset.paths import DataPaths
 from dataset.sampler import ResumableSampler
 from dataset.video_dataset import SignVideoDataset, init_loader_worker, split_dataset
 from decoding.ctc_decoder import CTCDecoder
+from deploy.model_folder import MODEL_CARD, TRANSLATOR_WEIGHTS, WEIGHTS, export_location, read_weights, write_weights
+from deploy.onnx_format import sidecar_path
 from evaluation.alignment_figure import save_alignment_picture
 from evaluation.analyse import write_analysis
 from evaluation.training_history import WER, TrainingHistory
@@ -44,8 +47,8 @@ from utils.distributed import DistContext, barrier, gather_objects
 from utils.io import file_sha256, write_json_atomic
 from utils.kernel_spec import feature_length
 from utils.precision import AMP_DTYPES, Precision
-from utils.provenance import RunRecord
-from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, EXPORTED_MODEL, FEATURES_DIR, PREDICTIONS_DIR,
+from utils.provenance import RunRecord, public_config
+from utils.work_dir import (ALIGNMENTS_DIR, ANALYSIS_DIR, FEATURES_DIR, PREDICTIONS_DIR,
                             TEST_RESULTS, config_record, score_report, translations_file)
 
 logger = logging.getLogger("slowfastsign")
@@ -194,9 +197,11 @@ class RecognitionTask(RecognitionSteps, Task):
         self.work_dir = Path(config.work_dir)
         dtype = AMP_DTYPES[config.amp_dtype]
         self.eval_precision = Precision(dtype if config.eval_amp else None, config.channels_last)
-        checkpoint = read_checkpoint(resolve_path(config.load_weights)) if config.load_weights else None
+        checkpoint = read_weights(resolve_path(config.load_weights)) if config.load_weights else None
         if checkpoint is not None:
             record.note_weights(resolve_path(config.load_weights), checkpoint)
+        self.loaded_history = checkpoint.get("history") if checkpoint is not None else None
+        self.loaded_translator = checkpoint.get("translator_checkpoint") if checkpoint is not None else None
         self.recorded_geometry = dict(checkpoint.get("input_geometry") or {}) if checkpoint is not None else {}
         self.gloss_dict = self._gloss_dict(checkpoint)
         self.num_classes = config.model_args.num_classes or len(self.gloss_dict) + 1
@@ -217,8 +222,12 @@ class RecognitionTask(RecognitionSteps, Task):
         return None
 
     def _translator(self) -> Translator | None:
-        """translation_args.translator: the gloss-to-text model that translates what is recognised."""
+        """translation_args.translator: the gloss-to-text model that translates what is recognised (else the one
+        an exported folder carries)."""
         path = self.config.translation_args.translator
+        if not path and self.loaded_translator is not None:
+            return Translator.from_checkpoint(resolve_path(self.config.load_weights), self.loaded_translator,
+                                              self.context.device, self.config.translation_args.max_output_length)
         if not path:
             return None
         path = resolve_path(path)
@@ -485,21 +494,28 @@ class RecognitionTask(RecognitionSteps, Task):
                                          opset=self.config.export_args.opset)
 
     def export(self) -> dict:
-        """The checkpoint as model.onnx (deploy/export.py) with model.json beside it: what prediction through ONNX
-        Runtime needs (gloss dictionary, input geometry, padding, decoding settings) and where it came from."""
+        """The checkpoint as a folder that can be published as it is (deploy/model_folder.py): model.onnx
+        (deploy/export.py) with model.json beside it (what prediction through ONNX Runtime needs: gloss dictionary,
+        input geometry, padding, decoding settings, the public configuration and record, the results as measured),
+        the weights in safetensors, the translator's graphs, and a model card. The export run's own record goes to
+        the work directory, not into the folder."""
         from deploy.export import export_onnx
+        from deploy.model_card import measured_results, write_model_card
+
         config = self.config
         if not config.load_weights:
             raise ConfigError("--phase export needs the checkpoint to export: --load-weights CHECKPOINT")
         args = config.export_args
-        out_path = Path(args.output) if args.output else self.work_dir / EXPORTED_MODEL
+        folder, out_path = export_location(args.output, self.work_dir)
         geometry = prediction_geometry(config, self.recorded_geometry)
         source = resolve_path(config.load_weights)
+        source_file = source / WEIGHTS if source.is_dir() else source
         description = {
             "gloss_dict": self.gloss_dict, "num_classes": self.num_classes, "input_geometry": geometry.to_dict(),
             "decoding": {"mode": config.decode_mode, **to_dict(config.decode_args)},
-            "source": {"checkpoint": source.name, "sha256": file_sha256(source)},
+            "source": {"checkpoint": source_file.name, "sha256": file_sha256(source_file)},
             "exported": {"torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
+            "config": public_config(to_dict(config)), "results": measured_results(self.loaded_history),
             "provenance": self.record.for_checkpoint(),
         }
         exported = self.exported_translator()
@@ -508,9 +524,16 @@ class RecognitionTask(RecognitionSteps, Task):
                                        left_pad=self.collate.left_pad, stride=self.collate.stride,
                                        verify_frames=args.verify_frames, tolerance=args.tolerance, opset=args.opset,
                                        features=exported is not None and exported[2] > 0,
-                                       translator=self._translator_exporter(out_path.parent, geometry))
-            self.record.write(out_path.parent)
-            print(f"exported {out_path} (and {out_path.with_suffix('.json').name}); largest logit difference "
-                  f"ONNX Runtime vs PyTorch {verification.worst:.2e} (tolerance {args.tolerance:g})")
+                                       translator=self._translator_exporter(folder, geometry))
+            write_weights(folder / WEIGHTS, unwrap(self.model).state_dict())
+            if exported is not None and exported[2] == 0:
+                write_weights(folder / TRANSLATOR_WEIGHTS, exported[0].state_dict())
+            written = json.loads(sidecar_path(out_path).read_text(encoding="utf-8"))
+            write_model_card(folder, source_file.stem if source_file.stem != "best_model" else
+                             f"slowfastsign-{config.dataset}", written)
+            self.record.write(self.work_dir)
+            print(f"exported {folder}: {out_path.name}, {sidecar_path(out_path).name}, {WEIGHTS}, {MODEL_CARD}; "
+                  f"largest logit difference ONNX Runtime vs PyTorch {verification.worst:.2e} (tolerance "
+                  f"{args.tolerance:g})")
         barrier(self.context)
         return {"path": str(out_path)}

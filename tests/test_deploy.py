@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from conftest import child_env, run_args
+from test_provenance import string_values
 from dataset.collate import PadCollate
 from dataset.video_dataset import Sample
 from deploy.onnx_format import sidecar_path
@@ -27,7 +28,7 @@ def exported(corpus, briefly_trained, tmp_path_factory) -> Path:
     work_dir = tmp_path_factory.mktemp("export")
     assert entry.main(run_args(corpus, work_dir, "--phase", "export", "--load-weights",
                                str(briefly_trained / "best_model.pt"))) == 0
-    return work_dir / "model.onnx"
+    return work_dir / "export" / "model.onnx"
 
 
 def dev_inputs(corpus) -> list[str]:
@@ -55,7 +56,7 @@ def test_the_export_writes_a_verified_model_and_what_prediction_needs(exported, 
     verification = description["verification"]
     assert verification["frames"] == [16, 64, 160] and verification["tolerance"] == 1e-3
     assert all(0 <= difference <= 1e-4 for difference in verification["max_abs_logit_difference"])
-    assert "largest logit difference ONNX Runtime vs PyTorch" in (exported.parent / "log.txt").read_text()
+    assert "largest logit difference ONNX Runtime vs PyTorch" in (exported.parent.parent / "log.txt").read_text()
     record = description["provenance"]  # public: nothing of the machine, nested records too
     assert not {"command", "working_directory", "host", "user", "launcher"} & set(record)
     assert not {"command", "working_directory", "host", "user"} & set(record["weights"]["provenance"])
@@ -65,14 +66,15 @@ def test_the_export_writes_a_verified_model_and_what_prediction_needs(exported, 
 def test_an_export_beyond_the_tolerance_writes_nothing(corpus, briefly_trained, exported, tmp_path, capsys):
     """Refused in one line; an earlier export in the same place stays as it was."""
     earlier = {name: (exported.parent / name).read_bytes() for name in ("model.onnx", "model.json")}
+    (tmp_path / "export").mkdir()
     for name, content in earlier.items():
-        (tmp_path / name).write_bytes(content)
+        (tmp_path / "export" / name).write_bytes(content)
     assert entry.main(run_args(corpus, tmp_path, "--phase", "export", "--load-weights",
                                str(briefly_trained / "last_checkpoint.pt"), "export_args.tolerance=1e-12")) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "above export_args.tolerance 1e-12: nothing was written" in error
-    assert {name: (tmp_path / name).read_bytes() for name in earlier} == earlier
-    assert not list(tmp_path.glob(".model.onnx*"))
+    assert {name: (tmp_path / "export" / name).read_bytes() for name in earlier} == earlier
+    assert not list((tmp_path / "export").glob(".model.onnx*"))
 
 
 def test_prediction_through_onnx_runtime_gives_the_checkpoints_glosses_without_torch(
@@ -95,7 +97,8 @@ def test_prediction_through_onnx_runtime_gives_the_checkpoints_glosses_without_t
     assert records[1]["software"]["torch_loaded"] is False and records[1]["weights"]["onnx"] == str(exported)
     # the exported model's record names the export run, whose own record names the checkpoint it read
     source = records[1]["weights"]["provenance"]["weights"]
-    assert source["checkpoint"] == str(briefly_trained / "best_model.pt") == records[0]["weights"]["checkpoint"]
+    assert records[0]["weights"]["checkpoint"] == str(briefly_trained / "best_model.pt")  # the local record: a path
+    assert source["checkpoint"] == "best_model.pt"  # the published record: its name only
     assert source["provenance"]["phase"] == "train"
     assert source["provenance"]["code"] == records[0]["weights"]["provenance"]["code"]
     for name in names:
@@ -167,7 +170,7 @@ def test_the_papers_r101_exports_from_a_checkpoint_in_the_official_layout(tmp_pa
          "export_args.verify_frames=[16,40]"],
         cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    description = json.loads((tmp_path / "work" / "model.json").read_text())
+    description = json.loads((tmp_path / "work" / "export" / "model.json").read_text())
     assert description["num_classes"] == 1296 and len(description["gloss_dict"]) == 1295
     assert description["input_geometry"] == {"frame_size": [256, 256], "frame_suffix": ".png",
                                              "dataset": "phoenix2014", "input_size": 224, "image_scale": 1.0,
@@ -285,3 +288,53 @@ def test_an_exported_models_decoding_is_used_unless_the_command_line_sets_it():
     assert (mode, args.beam_width, args.cutoff_top_n) == ("beam", 7, 20)
     mode, args = decoding_settings(config_from_args([]), {"mode": "beam"})  # an older model.json: the rest as configured
     assert (mode, args.beam_width) == ("beam", 10)
+
+
+def test_the_exported_folder_can_be_published_and_run_as_it_is(corpus, briefly_trained, exported, tmp_path):
+    """model.onnx, model.json, model.safetensors (the checkpoint's weights, as data) and a model card whose
+    model-index holds the results the training run measured; nothing of the machine in any file; --load-weights
+    FOLDER tests and predicts as the checkpoint does, the network's shape coming from the folder."""
+    import getpass
+    import os
+    import socket
+
+    import yaml
+    from safetensors.torch import load_file
+
+    folder = exported.parent
+    assert sorted(path.name for path in folder.iterdir()) == ["README.md", "model.json", "model.onnx",
+                                                              "model.safetensors"]
+    checkpoint = read_checkpoint(briefly_trained / "best_model.pt")
+    weights = load_file(str(folder / "model.safetensors"))
+    assert weights.keys() == checkpoint["model_state_dict"].keys()
+    assert all(torch.equal(weights[key], value) for key, value in checkpoint["model_state_dict"].items())
+    card = (folder / "README.md").read_text()
+    metadata = yaml.safe_load(card.split("---\n")[1])
+    history = checkpoint["history"]
+    best = next(epoch for epoch in history["epochs"] if epoch["epoch"] == history["best_epoch"])
+    metrics = {result["dataset"]["split"]: result["metrics"][0]["value"]
+               for result in metadata["model-index"][0]["results"]}
+    assert metrics == {split: round(best["wer"][split]["wer"], 2) for split in ("dev", "test")}
+    assert metadata["datasets"] == ["phoenix2014"] and "licence" in card.lower()
+    for path in folder.iterdir():
+        text = path.read_bytes().decode("utf-8", "replace")
+        for private in (os.getcwd(), str(briefly_trained), str(Path.home()) + "/"):
+            assert private not in text, (path.name, private)
+    values = string_values(json.loads((folder / "model.json").read_text()))
+    assert socket.gethostname() not in values and getpass.getuser() not in values
+    # the folder runs without the training's model keys on the command line: its model.json gives the shape
+    shape = ("model_args.backbone=configs/backbone/slowfast_tiny.yaml", "model_args.hidden_size=128")
+    plain = [arg for arg in run_args(corpus, tmp_path / "plain") if arg not in shape]
+    assert entry.main([*plain, "--phase", "test", "--load-weights", str(folder)]) == 0
+    assert entry.main(run_args(corpus, tmp_path / "checkpoint", "--phase", "test", "--load-weights",
+                               str(briefly_trained / "best_model.pt"))) == 0
+    for split in ("dev", "test"):
+        name = f"output-hypothesis-{split}.ctm"
+        assert (tmp_path / "plain" / name).read_text() == (tmp_path / "checkpoint" / name).read_text()
+    clip = dev_inputs(corpus)[0]
+    assert entry.main([*plain, "--phase", "predict", "--load-weights", str(folder), "--input", clip]) == 0
+    assert entry.main(run_args(corpus, tmp_path / "checkpoint", "--phase", "predict", "--load-weights",
+                               str(briefly_trained / "best_model.pt"), "--input", clip)) == 0
+    name = Path(clip).name + ".json" if not Path(clip).name.isdigit() else Path(clip).parent.name + ".json"
+    results = [json.loads((tmp_path / run / "predictions" / name).read_text()) for run in ("plain", "checkpoint")]
+    assert results[0]["glosses"] == results[1]["glosses"] and results[0]["segments"] == results[1]["segments"]

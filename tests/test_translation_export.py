@@ -45,7 +45,7 @@ def test_a_recogniser_exported_with_its_translator_translates_as_pytorch(corpus,
     checkpoint = briefly_trained / "best_model.pt"
     assert entry.main(run_args(corpus, tmp_path / "export", "--phase", "export", "--load-weights", str(checkpoint),
                                translator)) == 0
-    exported = tmp_path / "export" / "model.onnx"
+    exported = tmp_path / "export" / "export" / "model.onnx"
     description = json.loads(exported.with_suffix(".json").read_text())["translation"]
     assert description["source"] == "glosses" and description["verification"]["sentences_equal"] == 12
     assert (exported.parent / description["encoder"]).is_file() and (exported.parent / description["decoder"]).is_file()
@@ -58,7 +58,7 @@ def test_a_joint_model_exports_its_features_and_decoder(corpus, tmp_path):
                                "--log-interval", "0")) == 0
     assert entry.main(run_args(corpus, work / "export", *JOINT, "--phase", "export", "--load-weights",
                                str(work / "best_model.pt"))) == 0
-    exported = work / "export" / "model.onnx"
+    exported = work / "export" / "export" / "model.onnx"
     description = json.loads(exported.with_suffix(".json").read_text())["translation"]
     assert description["source"] == "features" and description["verification"]["sentences_equal"] == 3
     assert_same_sentences(*predict_both(corpus, work / "best_model.pt", exported, tmp_path, *JOINT))

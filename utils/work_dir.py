@@ -20,7 +20,6 @@ FEATURES_DIR = "features"  # features/<split>/: the features phase's per-video a
 PREDICTIONS_DIR = "predictions"  # the predict phase's default output folder
 PREDICTIONS_CTM = "predictions.ctm"
 PREDICTIONS_TRANSLATIONS = "translations.txt"  # with a translator: name (and a long recording's time) and sentence
-EXPORTED_MODEL = "model.onnx"  # --phase export's default; model.json beside it
 
 
 def epoch_checkpoint(epoch: int) -> str:

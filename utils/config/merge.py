@@ -6,6 +6,7 @@ start-up with one line naming the file or flag, the key, what was expected and w
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import types
@@ -179,6 +180,30 @@ def build_config(yaml_values: Mapping[str, Any] | None = None, cli_values: Mappi
     _merge(config, yaml_values or {}, "", yaml_source, replace=True)
     _merge(config, cli_values or {}, "", "command line", replace=False)
     return validate(config)
+
+
+def adopt_recorded(config: Config, recorded: Mapping[str, Any], source: str) -> Config:
+    """A copy of `config` with every recorded key (nested, as a Config's dict) that the command line did not set
+    (config.command_line_keys); checked like any other layer, errors naming `source`."""
+    def flat(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        items: dict[str, Any] = {}
+        for key, value in values.items():
+            items.update(flat(value, f"{prefix}{key}.") if isinstance(value, Mapping) else {f"{prefix}{key}": value})
+        return items
+
+    layer: dict[str, Any] = {}
+    for dotted, value in flat(recorded).items():
+        if dotted in config.command_line_keys:
+            continue
+        holder = layer
+        *sections, key = dotted.split(".")
+        for section in sections:
+            holder = holder.setdefault(section, {})
+        holder[key] = value
+    adopted = copy.deepcopy(config)
+    _merge(adopted, layer, "", source, replace=False)
+    adopted.command_line_keys = config.command_line_keys
+    return validate(adopted)
 
 
 def to_dict(config: Any) -> dict:

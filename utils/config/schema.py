@@ -205,7 +205,8 @@ class PredictArgs:
 
 @dataclass
 class ExportArgs:
-    output: str = opt("", "where --phase export writes the ONNX model (default: <work_dir>/model.onnx; model.json beside it)")
+    output: str = opt("", "the folder --phase export writes, publishable as it is (default: <work_dir>/export): model.onnx, "
+                          "model.json, model.safetensors, README.md (a path ending in .onnx names the graph itself)")
     tolerance: float = opt(1e-3, "largest logit difference ONNX Runtime may show against PyTorch, or nothing is written",
                            above=0)
     verify_frames: list[int] = opt([16, 64, 160], "clip lengths (frames) the export is verified on")
