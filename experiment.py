@@ -21,6 +21,7 @@ from deploy.model_folder import config_for_folder, is_model_folder
 from utils.config.merge import resolve_path, to_dict
 from utils.config.schema import Config, ConfigError
 from utils.distributed import DistContext, barrier, cleanup, init_distributed, select_device
+from utils.launch import launch_environment
 from utils.logging import setup_logging
 from utils.provenance import RunRecord, describe, run_record
 from utils.random_state import configure_determinism, seed_everything
@@ -94,7 +95,7 @@ def run(config: Config, context: DistContext) -> Any:
 
 def check_launch(config: Config) -> None:
     """What the configuration asks of this launch that the machine cannot give, refused before anything runs."""
-    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    processes = launch_environment().world_size
     if config.sync_bn and processes > 1 and select_device(config.device).type == "cpu":
         raise ConfigError("sync_bn=true needs CUDA GPUs (SyncBatchNorm has no CPU implementation): leave it off "
                           f"for this CPU run of {processes} processes, whose BatchNorm statistics then stay per process")

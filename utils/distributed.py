@@ -1,4 +1,5 @@
-"""Process-group set-up for torchrun: NCCL on CUDA, gloo on CPU; plain single process otherwise.
+"""Process-group set-up for torchrun and srun (utils/launch.py): NCCL on CUDA, gloo on CPU; plain single process
+otherwise.
 
 torchrun keeps one rendezvous store for the whole job and hands it to every attempt of the worker group
 (TORCHELASTIC_USE_AGENT_STORE), while every attempt's process group writes the same keys into it. After a
@@ -19,6 +20,8 @@ from typing import Any, Sequence
 
 import torch
 import torch.distributed as dist
+
+from utils.launch import export_for_torch, launch_environment
 
 _GROUP_TIMEOUT = timedelta(minutes=30)  # torch's default for gloo and NCCL
 _beacon: Any = None  # rank 0's small store that proves its attempt is alive (kept for the process's life)
@@ -52,10 +55,11 @@ def select_device(device: str, local_rank: int = 0) -> torch.device:
 
 
 def init_distributed(device: str) -> DistContext:
-    """Join the torchrun process group when WORLD_SIZE > 1, else run alone."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    """Join the process group of a launch of several processes (torchrun, or srun's tasks: utils/launch.py), else
+    run alone."""
+    launch = launch_environment()
+    export_for_torch(launch)
+    world_size, rank, local_rank = launch.world_size, launch.rank, launch.local_rank
     chosen = select_device(device, local_rank)
     if world_size > 1 and not dist.is_initialized():
         if chosen.type == "cuda":
