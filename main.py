@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from training.preemption import TrainingStopped, stopping_anywhere
 from utils.cli import run_command
 from utils.config.command_line import config_from_args
 
@@ -18,15 +19,20 @@ def main(argv: list[str] | None = None, allow_reexec: bool = False) -> int:
 
 
 def _main(argv: list[str], allow_reexec: bool) -> int:
-    config = config_from_args(argv)
-    if config.phase == "predict" and config.load_weights.endswith(".onnx"):
-        from deploy.onnx_predict import predict_with_onnx  # ONNX Runtime; torch is never imported
+    try:
+        with stopping_anywhere():  # a scheduler's SIGTERM/SIGUSR1 at any moment: exit code 75 (training/preemption.py)
+            config = config_from_args(argv)
+            if config.phase == "predict" and config.load_weights.endswith(".onnx"):
+                from deploy.onnx_predict import predict_with_onnx  # ONNX Runtime; torch is never imported
 
-        predict_with_onnx(config)
-        return 0
-    from experiment import launch  # torch and the rest load here, after the configuration is known to be good
+                predict_with_onnx(config)
+                return 0
+            from experiment import launch  # torch and the rest load here, after the configuration is known to be good
 
-    return launch(config, allow_reexec)
+            return launch(config, allow_reexec)
+    except TrainingStopped as stopped:
+        print(f"{stopped} (exit code {stopped.exit_code})", file=sys.stderr)
+        return stopped.exit_code
 
 
 if __name__ == "__main__":

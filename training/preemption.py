@@ -43,6 +43,20 @@ class StopRequest:
             yield self
 
 
+@contextmanager
+def stopping_anywhere() -> Iterator[None]:
+    """A stop signal outside the training loop (during imports and set-up, while testing after training) ends the
+    run at once with TrainingStopped (exit code 75): every file is written atomically, so nothing is left half
+    written, and the same command again starts or resumes the run. The training loop installs StopRequest over it,
+    which finishes the step and checkpoints first."""
+    def stop(number: int, _frame: object) -> None:
+        raise TrainingStopped(f"stopped on {signal.Signals(number).name} outside the training loop (nothing was left "
+                              f"half-written); run the same command again")
+
+    with signals_handled(stop, STOP_SIGNALS):
+        yield
+
+
 def ignore_stop_signals() -> None:
     """For DataLoader worker processes: a scheduler signals every process of the job, and a worker killed by it
     would break the step its main process is finishing (the loader raises at once when a worker dies); the
