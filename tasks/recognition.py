@@ -468,6 +468,29 @@ class RecognitionTask(RecognitionSteps, Task):
         self.record.write(out_dir)
         return results
 
+    def verification_clips(self, geometry: InputGeometry) -> tuple[list[np.ndarray], str]:
+        """Clips of every length prediction runs (export_args.verify_frames, the live window and the window), cut
+        from the training split's first clips read as the test phase reads them, or seeded random frames when the
+        training frames are not there; and which of the two they are."""
+        config = self.config
+        lengths = sorted({*config.export_args.verify_frames, config.predict_args.live_window,
+                          config.predict_args.window})
+        frames: list[np.ndarray] = []
+        source = "training"
+        try:
+            dataset = split_dataset(config, self.paths, "train", False, self.gloss_dict)
+            for index in range(len(dataset)):
+                frames.extend(dataset[index].video.numpy())
+                if len(frames) >= max(lengths):
+                    break
+        except (DataError, ConfigError, OSError):
+            frames = []
+        if len(frames) < max(lengths):
+            source = "seeded random"
+            side = geometry.input_size
+            frames = list(np.random.default_rng(0).integers(0, 256, (max(lengths), side, side, 3), dtype=np.uint8))
+        return [np.stack(frames[:length]) for length in lengths], source
+
     def exported_translator(self) -> tuple[Any, TranslatorSpec, int] | None:
         """The translation model an export carries, its spec and its feature width (0: it reads glosses)."""
         if self.translator is None:
@@ -520,9 +543,10 @@ class RecognitionTask(RecognitionSteps, Task):
         }
         exported = self.exported_translator()
         if self.context.is_main:
-            verification = export_onnx(unwrap(self.model), out_path, description, input_size=geometry.input_size,
-                                       left_pad=self.collate.left_pad, stride=self.collate.stride,
-                                       verify_frames=args.verify_frames, tolerance=args.tolerance, opset=args.opset,
+            clips, clip_source = self.verification_clips(geometry)
+            verification = export_onnx(unwrap(self.model), out_path, description, clips=clips,
+                                       clip_source=clip_source, left_pad=self.collate.left_pad,
+                                       stride=self.collate.stride, tolerance=args.tolerance, opset=args.opset,
                                        features=exported is not None and exported[2] > 0,
                                        translator=self._translator_exporter(folder, geometry))
             write_weights(folder / WEIGHTS, unwrap(self.model).state_dict())
@@ -533,7 +557,8 @@ class RecognitionTask(RecognitionSteps, Task):
                              f"slowfastsign-{config.dataset}", written)
             self.record.write(self.work_dir)
             print(f"exported {folder}: {out_path.name}, {sidecar_path(out_path).name}, {WEIGHTS}, {MODEL_CARD}; "
-                  f"largest logit difference ONNX Runtime vs PyTorch {verification.worst:.2e} (tolerance "
-                  f"{args.tolerance:g})")
+                  f"ONNX Runtime vs PyTorch on {clip_source} clips of {', '.join(map(str, verification.frames))} "
+                  f"frames: the same best class at every step, largest logit difference {verification.worst:.2e} of "
+                  f"the largest logit (tolerance {args.tolerance:g})")
         barrier(self.context)
         return {"path": str(out_path)}

@@ -53,9 +53,10 @@ def test_the_export_writes_a_verified_model_and_what_prediction_needs(exported, 
                                      "sha256": hashlib.sha256(source.read_bytes()).hexdigest()}
     assert description["onnx_sha256"] == hashlib.sha256(exported.read_bytes()).hexdigest()
     assert description["decoding"]["mode"] == "max" and description["decoding"]["beam_width"] == 10
-    verification = description["verification"]
-    assert verification["frames"] == [16, 64, 160] and verification["tolerance"] == 1e-3
-    assert all(0 <= difference <= 1e-4 for difference in verification["max_abs_logit_difference"])
+    verification = description["verification"]  # every length prediction uses, on the training clips
+    assert verification["frames"] == [16, 64, 96, 256] and verification["tolerance"] == 1e-4
+    assert verification["source"] == "training" and all(verification["best_class_equal"])
+    assert all(0 <= difference <= 1e-4 for difference in verification["relative_logit_difference"])
     assert "largest logit difference ONNX Runtime vs PyTorch" in (exported.parent.parent / "log.txt").read_text()
     record = description["provenance"]  # public: nothing of the machine, nested records too
     assert not {"command", "working_directory", "host", "user", "launcher"} & set(record)
@@ -72,7 +73,8 @@ def test_an_export_beyond_the_tolerance_writes_nothing(corpus, briefly_trained, 
     assert entry.main(run_args(corpus, tmp_path, "--phase", "export", "--load-weights",
                                str(briefly_trained / "last_checkpoint.pt"), "export_args.tolerance=1e-12")) == 1
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "above export_args.tolerance 1e-12: nothing was written" in error
+    assert error.count("\n") == 1 and "of the largest logit, above export_args.tolerance 1e-12: nothing was " \
+                                       "written" in error
     assert {name: (tmp_path / "export" / name).read_bytes() for name in earlier} == earlier
     assert not list((tmp_path / "export").glob(".model.onnx*"))
 
@@ -338,3 +340,35 @@ def test_the_exported_folder_can_be_published_and_run_as_it_is(corpus, briefly_t
     name = Path(clip).name + ".json" if not Path(clip).name.isdigit() else Path(clip).parent.name + ".json"
     results = [json.loads((tmp_path / run / "predictions" / name).read_text()) for run in ("plain", "checkpoint")]
     assert results[0]["glosses"] == results[1]["glosses"] and results[0]["segments"] == results[1]["segments"]
+
+
+def test_the_verification_refuses_another_best_class_even_within_the_tolerance(tmp_path, monkeypatch):
+    """A graph whose logits differ by little but swap the best class at one output step is not PyTorch's model."""
+    import onnxruntime
+
+    from deploy import export
+
+    class Graph(torch.nn.Module):
+        features = False
+
+        def forward(self, frames):  # T x 3 "logits": each step's mean colour
+            return frames.to(torch.float32).mean(dim=(2, 3))[0]
+
+    path = tmp_path / "g.onnx"
+    torch.onnx.export(Graph(), (torch.zeros(1, 8, 2, 2, 3, dtype=torch.uint8),), str(path), dynamo=False,
+                      input_names=["frames"], output_names=["logits"], dynamic_axes={"frames": {1: "t"}})
+    clip = np.zeros((4, 2, 2, 3), dtype=np.uint8)
+    clip[:, :, :, 0] = 100
+    clip[:, :, :, 1] = 99  # class 0 leads class 1 by 1 in 100 at every step
+    good = export.verify(Graph(), path, [clip], left_pad=0, stride=1, tolerance=0.05, source="test")
+    assert good.passed and good.best_class_equal == [True]
+    real_run = onnxruntime.InferenceSession.run
+
+    def swapped(self, names, feeds):
+        logits = real_run(self, names, feeds)[0].copy()
+        logits[2, [0, 1]] = logits[2, [1, 0]]  # one step's two best classes swap: 1% of the largest logit
+        return [logits]
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", swapped)
+    bad = export.verify(Graph(), path, [clip], left_pad=0, stride=1, tolerance=0.05, source="test")
+    assert bad.worst <= 0.05 and bad.best_class_equal == [False] and not bad.passed

@@ -207,9 +207,11 @@ class PredictArgs:
 class ExportArgs:
     output: str = opt("", "the folder --phase export writes, publishable as it is (default: <work_dir>/export): model.onnx, "
                           "model.json, model.safetensors, README.md (a path ending in .onnx names the graph itself)")
-    tolerance: float = opt(1e-3, "largest logit difference ONNX Runtime may show against PyTorch, or nothing is written",
+    tolerance: float = opt(1e-4, "largest logit difference ONNX Runtime may show against PyTorch, relative to the largest "
+                                 "logit, or nothing is written (every output step's best class must be the same too)",
                            above=0)
-    verify_frames: list[int] = opt([16, 64, 160], "clip lengths (frames) the export is verified on")
+    verify_frames: list[int] = opt([16, 64], "clip lengths (frames) the export is verified on besides "
+                                             "predict_args.window and live_window, on training frames when there")
     opset: int = opt(17, "ONNX opset version", at_least=14)
 
 
