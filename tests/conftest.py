@@ -25,6 +25,32 @@ def padded_frames(num_frames: int) -> int:
     return padded_length(num_frames, parse_kernel_spec("K5 P2 K5 P2"))
 
 
+def word_error_rate(ctm: Path, stm: Path) -> float:
+    """WER (%) of a CTM against an STM by plain Levenshtein distance over each id's words: an independent check of
+    the scorers on corpora they need not normalise (ids without a hypothesis count as empty)."""
+    references = {}
+    for line in stm.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith(";;"):
+            fields = line.split()
+            references[fields[0]] = fields[5:]
+    hypotheses: dict[str, list[str]] = {}
+    for line in ctm.read_text(encoding="utf-8").splitlines():
+        fields = line.split()
+        if fields and fields[4] != "[EMPTY]":
+            hypotheses.setdefault(fields[0], []).append(fields[4])
+    errors = words = 0
+    for name, reference in references.items():
+        hypothesis = hypotheses.get(name, [])
+        row = list(range(len(hypothesis) + 1))
+        for i, word in enumerate(reference, start=1):
+            previous, row[0] = row[0], i
+            for j, other in enumerate(hypothesis, start=1):
+                previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
+        errors += row[-1]
+        words += len(reference)
+    return 100 * errors / words
+
+
 def tiny_recognition_batch(frames=(24, 20)):
     """Random uint8 clips of `frames` frames (padded as the default head needs) labelled with two glosses each."""
     from dataset.collate import Batch

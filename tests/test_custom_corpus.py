@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import main as entry
-from conftest import corpus_as_manifest, run_args
+from conftest import corpus_as_manifest, run_args, word_error_rate
 from dataset.check import main as check_main
 from evaluation import find_sclite
 from preprocess.cli import main as preprocess_main
@@ -43,7 +43,10 @@ def test_your_own_corpus_from_manifest_to_prediction(corpus, manifest, tmp_path,
     assert entry.main([*args, "--num-epoch", "2", "--max-steps-per-epoch", "4", "--eval-interval", "1",
                        "--evaluate-tool", "sclite", "test_after_train=true"]) == 0  # both scorers; sclite's binary too
     results = json.loads((work_dir / "test_results.json").read_text())
-    assert set(results) == {"dev", "test", "provenance"} and all(0 <= results[s]["wer"] for s in ("dev", "test"))
+    assert set(results) == {"dev", "test", "provenance"}
+    for split in ("dev", "test"):  # the custom corpus is scored as written: plain edit distance gives the same WER
+        expected = word_error_rate(work_dir / f"output-hypothesis-{split}.ctm", meta / f"custom-groundtruth-{split}.stm")
+        assert results[split]["wer"] == pytest.approx(expected, abs=1e-9)
     assert results["test"]["sentences"] == 4
     analysis = json.loads((work_dir / "analysis" / "test" / "analysis.json").read_text(encoding="utf-8"))
     assert analysis["total"]["wer"] == pytest.approx(results["test"]["wer"], abs=1e-4)
@@ -55,6 +58,12 @@ def test_your_own_corpus_from_manifest_to_prediction(corpus, manifest, tmp_path,
     folder = next(path for path in (frames / "test").iterdir() if "[" in path.name)
     assert entry.main([*args, "--phase", "predict", "--load-weights", str(work_dir / "best_model.pt"),
                        "--input", str(video), str(folder)]) == 0
-    for name in (video.stem, folder.name):
-        prediction = json.loads((work_dir / "predictions" / f"{name}.json").read_text(encoding="utf-8"))
-        assert set(prediction["glosses"]) <= set(CYRILLIC)
+    # the folder is a test clip: read alone, as the test phase reads it with one clip per batch, the same glosses
+    assert entry.main([*args, "--phase", "test", "--load-weights", str(work_dir / "best_model.pt"),
+                       "--test-batch-size", "1", "--work-dir", str(tmp_path / "alone"), "analysis=false"]) == 0
+    alone = [line.split() for line in (tmp_path / "alone" / "output-hypothesis-test.ctm").read_text().splitlines()]
+    recognised = [fields[4] for fields in alone if fields[0] == folder.name and fields[4] != "[EMPTY]"]
+    prediction = json.loads((work_dir / "predictions" / f"{folder.name}.json").read_text(encoding="utf-8"))
+    assert prediction["glosses"] == recognised
+    video_prediction = json.loads((work_dir / "predictions" / f"{video.stem}.json").read_text(encoding="utf-8"))
+    assert set(video_prediction["glosses"]) <= set(CYRILLIC) and video_prediction["num_frames"] > 0

@@ -372,3 +372,33 @@ def test_the_verification_refuses_another_best_class_even_within_the_tolerance(t
     monkeypatch.setattr(onnxruntime.InferenceSession, "run", swapped)
     bad = export.verify(Graph(), path, [clip], left_pad=0, stride=1, tolerance=0.05, source="test")
     assert bad.worst <= 0.05 and bad.best_class_equal == [False] and not bad.passed
+
+
+def test_onnx_runtime_and_pytorch_give_the_same_logits_side_by_side(corpus, briefly_trained, exported):
+    """Run here, not read from the export's record: a dev clip's frames through the exported graph in ONNX Runtime
+    and through the checkpoint's model in PyTorch, padded alike: the same best class at every step, the logits
+    within 1e-4 of the largest one."""
+    import onnxruntime
+
+    from deploy.export import RecognizerGraph
+    from slr_network import SLRModel
+    from utils.config.command_line import config_from_args
+
+    from dataset.frames import InputGeometry
+    from deploy.frame_source import input_frames
+
+    args = config_from_args(run_args(corpus, briefly_trained)).model_args
+    weights = read_checkpoint(briefly_trained / "best_model.pt")["model_state_dict"]
+    model = SLRModel(weights["classifier.0.weight"].shape[1], args.backbone, kernel_spec=args.conv_type,
+                     hidden_size=args.hidden_size)
+    model.load_state_dict(weights)
+    description = json.loads(sidecar_path(exported).read_text())
+    geometry = InputGeometry.from_dict(description["input_geometry"])
+    clip = geometry.prepare(np.stack(list(input_frames(Path(dev_inputs(corpus)[0])))))
+    padded = pad_clip(clip, 6, 4)[None]
+    with torch.no_grad():
+        expected = RecognizerGraph(model.eval()).eval()(torch.from_numpy(padded)).numpy()
+    got = onnxruntime.InferenceSession(str(exported), providers=["CPUExecutionProvider"]).run(
+        ["logits"], {"frames": padded})[0]
+    assert got.shape == expected.shape and (got.argmax(-1) == expected.argmax(-1)).all()
+    assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()

@@ -121,6 +121,23 @@ def test_sigterm_checkpoints_mid_epoch_and_the_rerun_continues_exactly(corpus, s
     assert_same_run(work_dir, straight_run)
 
 
+def test_sigusr1_stops_a_step_as_sigterm_does(corpus, straight_run, tmp_path):
+    """SLURM's --signal sends SIGUSR1 before the end of a job's time: the run finishes its step, checkpoints the
+    position within the epoch and exits 75; the rerun ends as the uninterrupted run."""
+    work_dir = tmp_path / "usr1"
+    args = run_args(corpus, work_dir, *RESUME_ARGS)
+    process = start(main_py(*args))
+    wait_for(process, "epoch 1 step 2/")
+    os.killpg(process.pid, signal.SIGUSR1)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == STOPPED_EXIT_CODE, output[-3000:]
+    assert "stopped on SIGUSR1 epoch 1, before step" in output
+    saved = read_checkpoint(work_dir / "last_checkpoint.pt")
+    assert saved["epoch"] == 0 and 3 <= saved["position"]["step"] <= 6
+    finish(start(main_py(*args)))
+    assert_same_run(work_dir, straight_run)
+
+
 @pytest.mark.parametrize("moment", ["imports", "set-up", "test after training"])
 def test_a_stop_at_any_moment_exits_75_and_the_rerun_ends_as_the_uninterrupted_run(corpus, straight_run, tmp_path,
                                                                                    moment):

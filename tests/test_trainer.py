@@ -189,3 +189,51 @@ def test_processes_that_do_not_read_the_same_checkpoint_are_refused(tmp_path, mo
     monkeypatch.setattr(trainer_module, "gather_objects", lambda context, view: [view, (mine[0], "f" * 64)])
     with pytest.raises(CheckpointError, match=r"process 0: .*last_checkpoint.pt sha256 [0-9a-f]{12}; process 1: .* sha256 ffff"):
         trainer._agreed_resume()
+
+
+def test_a_checkpoint_is_due_every_checkpoint_steps_or_once_checkpoint_minutes_have_passed(monkeypatch):
+    """checkpoint_steps: on the steps it divides; checkpoint_minutes: by the main process's clock since the last
+    checkpoint (the other processes never judge time: they follow the main process's wish, agreed in the step)."""
+    import training.trainer as trainer_module
+    from utils.config.merge import build_config
+
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(trainer_module.time, "monotonic", lambda: clock["now"])
+    trainer = trainer_module.Trainer.__new__(trainer_module.Trainer)
+    trainer.context, trainer.last_save = DistContext(torch.device("cpu")), clock["now"]
+    trainer.config = build_config({"checkpoint_steps": 4, "checkpoint_minutes": 0})
+    assert [step for step in range(1, 13) if trainer.save_due(step)] == [4, 8, 12]
+    trainer.config = build_config({"checkpoint_steps": 0, "checkpoint_minutes": 2.5})
+    trainer.last_save = clock["now"]
+    clock["now"] += 149.0
+    assert not trainer.save_due(7)
+    clock["now"] += 1.0
+    assert trainer.save_due(7)
+    trainer.context = DistContext(torch.device("cpu"), rank=1, world_size=2)
+    assert not trainer.save_due(7)  # time is judged by the main process alone
+    trainer.context = DistContext(torch.device("cpu"))
+    trainer.config = build_config({"checkpoint_steps": 0, "checkpoint_minutes": 0})
+    clock["now"] += 10_000.0
+    assert not trainer.save_due(7)
+
+
+def test_stop_signals_are_handled_inside_the_block_and_the_earlier_handlers_come_back():
+    """SIGTERM and SIGUSR1 are recorded by StopRequest inside its block (the first one counts), and whatever
+    handled them before (here: the raising handler main.py installs) handles them again after it."""
+    import os
+    import signal
+
+    from training.preemption import StopRequest, TrainingStopped, stopping_anywhere
+
+    before = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGUSR1)}
+    with stopping_anywhere():
+        outer = signal.getsignal(signal.SIGUSR1)
+        stop = StopRequest()
+        with stop.installed():
+            os.kill(os.getpid(), signal.SIGUSR1)
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert stop.requested and stop.signal_name == "SIGUSR1"
+        assert signal.getsignal(signal.SIGUSR1) is outer
+        with pytest.raises(TrainingStopped, match="stopped on SIGTERM outside the training loop"):
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert {number: signal.getsignal(number) for number in before} == before
