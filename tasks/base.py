@@ -8,6 +8,7 @@ does not change.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import torch
@@ -137,3 +138,19 @@ class Task(StepRecipe):
 
     def test(self) -> dict:
         raise NotImplementedError
+
+    def keep_chosen_decoding(self, spec: Any) -> None:
+        """The test of a training run (test_after_train) records the translation decoding it chose on dev in the
+        checkpoint it tested, so that the model decodes so wherever it goes (a translator of a recognition model,
+        an export); a checkpoint named by --load-weights is never rewritten."""
+        from translation.spec import CHECKPOINT_KEY
+        from utils.checkpoint import record_in_checkpoint
+        from utils.work_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
+
+        if self.config.phase != "train" or not self.context.is_main:
+            return
+        tested = Path(self.config.work_dir) / BEST_CHECKPOINT
+        if not tested.is_file():
+            tested = Path(self.config.work_dir) / LAST_CHECKPOINT
+        decoding = {"beam_size": spec.decoding.beam_size, "alpha": spec.decoding.alpha}
+        record_in_checkpoint(tested, CHECKPOINT_KEY, "decoding", decoding)

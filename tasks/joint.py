@@ -107,10 +107,7 @@ class JointTask(RecognitionTask):
         return score_translations([" ".join(s.text) for s in sentences],
                                   [translations.get(s.id, "") for s in sentences]).to_dict()
 
-    def translation_settings(self) -> BeamSettings:
-        return self.spec.decoding
-
-    def translation_hook(self, translated: dict[str, dict[str, str]], settings: Any
+    def translation_hook(self, translated: dict[str, dict[str, str]], settings: BeamSettings
                          ) -> Callable[[str], seq_scripts.OutputHook]:
         """Translates each evaluated batch from its BiLSTM features, into `translated[split]` by id."""
         def for_split(split: str) -> seq_scripts.OutputHook:
@@ -129,9 +126,56 @@ class JointTask(RecognitionTask):
         limits = output_limits(lengths.tolist(), self.config.translation_args.max_output_length)
         return [" ".join(self.spec.target.decode(ids)) for ids in search(model, memory, limits, settings)]
 
-    def translations(self, split: str, hypotheses: dict[str, list[str]], from_features: dict[str, str]
-                     ) -> dict[str, str]:
-        return from_features
+    def test_output_hook(self, kept: dict[str, dict[str, Any]]) -> Callable[[str], seq_scripts.OutputHook]:
+        """The test keeps each clip's BiLSTM features (its own steps), to choose the decoding on dev from them."""
+        def for_split(split: str) -> seq_scripts.OutputHook:
+            into = kept.setdefault(split, {})
+
+            def on_output(names: list[str], output: Any) -> None:
+                features = output.sequence_features[0].float().cpu()
+                for row, name in enumerate(names):
+                    into[name] = features[:int(output.feat_len[row]), row].numpy()
+            return on_output
+        return for_split
+
+    def prepare_translations(self, kept: dict[str, dict[str, Any]]) -> None:
+        """The beam width and length penalty with the best dev BLEU-4 among translation_args.beam_sizes x alphas,
+        from the dev clips' kept features (as signjoey's test chooses them); the configured ones without dev."""
+        args = self.config.translation_args
+        if "dev" not in kept:
+            return
+        best = None
+        for beam in args.beam_sizes:
+            for alpha in (args.alphas if beam > 1 else args.alphas[:1]):
+                settings = BeamSettings(beam, alpha)
+                figures = self.score_split("dev", self.translate_features(kept["dev"], settings))
+                logger.info("dev BLEU-4 %.2f with %s", figures["bleu4"], settings.describe())
+                if best is None or figures["bleu4"] > best[0]:
+                    best = (figures["bleu4"], settings)
+        self.spec.decoding = best[1]
+        logger.info("Chosen on dev: %s (BLEU-4 %.2f)", best[1].describe(), best[0])
+        self.keep_chosen_decoding(self.spec)
+
+    @torch.no_grad()
+    def translate_features(self, features: dict[str, np.ndarray], settings: BeamSettings, batch: int = 64
+                           ) -> dict[str, str]:
+        """Sentences of clips' kept BiLSTM features (each S x hidden), by id."""
+        model, names, sentences = self.decoder_model, sorted(features), {}
+        device = next(model.parameters()).device
+        for start in range(0, len(names), batch):
+            chunk = names[start:start + batch]
+            lengths = torch.tensor([len(features[name]) for name in chunk])
+            padded = torch.zeros(len(chunk), int(lengths.max()), features[chunk[0]].shape[1])
+            for row, name in enumerate(chunk):
+                padded[row, :len(features[name])] = torch.from_numpy(features[name])
+            memory = model.encode(padded.to(device), lengths.to(device))
+            limits = output_limits(lengths.tolist(), self.config.translation_args.max_output_length)
+            for name, ids in zip(chunk, search(model, memory, limits, settings)):
+                sentences[name] = " ".join(self.spec.target.decode(ids))
+        return sentences
+
+    def translations(self, split: str, hypotheses: dict[str, list[str]], kept: dict[str, Any]) -> dict[str, str]:
+        return self.translate_features(kept, self.spec.decoding)
 
     def translation_spec(self) -> TranslatorSpec:
         return self.spec

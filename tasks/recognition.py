@@ -364,9 +364,10 @@ class RecognitionTask(RecognitionSteps, Task):
         translated: dict[str, dict[str, str]] = {}
         loaders = self.eval_loaders()
         results = self.evaluate_splits(loaders, pictures=self.config.alignment_pictures,
-                                       on_output=self.translation_hook(translated, self.translation_settings()))
+                                       on_output=self.test_output_hook(translated))
         translated = {split: merged_across_processes(self.context, translated.get(split, {})) for split in loaders}
         if self.context.is_main:
+            self.prepare_translations(translated)
             for split, scores in self.split_scores.items():
                 translations = self.translations(split, scores.hypotheses, translated.get(split, {}))
                 if translations is not None:
@@ -393,15 +394,14 @@ class RecognitionTask(RecognitionSteps, Task):
         return results
 
     # ---- translating what is recognised ----
-    def translation_settings(self) -> Any:
-        """How the test translates (recognition: the translator's decoding, chosen on dev by its own test)."""
-        return self.translator.spec.decoding if self.translator is not None else None
-
-    def translation_hook(self, translated: dict[str, dict[str, str]], settings: Any
-                         ) -> Callable[[str], seq_scripts.OutputHook] | None:
-        """What sees the test's model outputs to translate them (joint training: its decoder on the features;
-        recognition: nothing, its translator reads the recognised glosses afterwards)."""
+    def test_output_hook(self, kept: dict[str, dict[str, Any]]) -> Callable[[str], seq_scripts.OutputHook] | None:
+        """What the test keeps of each clip's model output, into `kept[split][id]` (joint training: the features
+        its decoder reads; recognition: nothing, its translator reads the recognised glosses afterwards)."""
         return None
+
+    def prepare_translations(self, kept: dict[str, dict[str, Any]]) -> None:
+        """Once before the splits are translated, with what the test kept of every split (joint training chooses
+        its decoding on dev there)."""
 
     def translation_spec(self) -> TranslatorSpec:
         return self.translator.spec
@@ -409,7 +409,7 @@ class RecognitionTask(RecognitionSteps, Task):
     def translation_source(self) -> str:
         return f"recognised glosses translated by {self.config.translation_args.translator}"
 
-    def translations(self, split: str, hypotheses: dict[str, list[str]], from_features: dict[str, str]
+    def translations(self, split: str, hypotheses: dict[str, list[str]], kept: dict[str, Any]
                      ) -> dict[str, str] | None:
         """The split's translations by id (None without a translator): the recognised glosses translated."""
         if self.translator is None:

@@ -246,6 +246,7 @@ class TranslationTask(TranslationSteps, Task):
             logger.warning("--phase test without --load-weights evaluates an untrained model")
         settings = self.choose_decoding()
         self.spec.decoding = settings
+        self.keep_chosen_decoding(self.spec)
         results: dict[str, Any] = {}
         for split in self.config.dataset_info.eval_splits:
             if split not in self.sentences:

@@ -32,6 +32,9 @@ def test_the_test_writes_what_it_scores_with_the_decoding_chosen_on_dev(corpus, 
     assert results["test"]["decoding"] in ({"beam_size": 1, "alpha": 0.0}, {"beam_size": 2, "alpha": 0.0},
                                            {"beam_size": 2, "alpha": 1.0})
     assert "tok:none" in results["test"]["signatures"]["bleu"] and "provenance" in results
+    from utils.checkpoint import read_checkpoint  # the test recorded its choice where the model goes
+
+    assert read_checkpoint(g2t_trained / "best_model.pt")["translation"]["decoding"] == results["test"]["decoding"]
 
 
 def test_a_translation_checkpoint_tests_again_with_the_same_result(corpus, g2t_trained, tmp_path):

@@ -206,6 +206,16 @@ def training_state(epoch: int, model: nn.Module, optimizer: torch.optim.Optimize
     return state
 
 
+def record_in_checkpoint(path: str | Path, key: str, section: str, value: Any) -> None:
+    """Set `checkpoint[key][section] = value` in a checkpoint file, rewritten atomically (a training run's test
+    records there what it chose on dev, so that what loads the checkpoint later decodes as chosen)."""
+    checkpoint = read_checkpoint(path)
+    if not isinstance(checkpoint.get(key), dict):
+        raise CheckpointError(f"{path} has no {key} to record {section} in")
+    checkpoint[key] = {**checkpoint[key], section: value}
+    save_checkpoint(path, checkpoint)
+
+
 def resume_checkpoint(config: Any) -> Path | None:
     """The checkpoint a training run continues from: --load-checkpoints, else (with `resume`) the work
     directory's last checkpoint when there is one; None starts afresh."""
