@@ -17,9 +17,8 @@ from torch import nn
 
 from dataset.collate import Batch, PadCollate
 from dataset.frames import InputGeometry
-from dataset.video_dataset import Sample
 from decoding.ctc_decoder import CTCDecoder, DecodedSequence
-from deploy.prediction import PredictionWriter, Runtime, Translate, predict_inputs
+from deploy.prediction import PredictionWriter, Runtime, Translate, pad_clip, predict_inputs
 from evaluation import SCORING_TOOLS, ScoreReport, score, write_ctm
 from slr_network import SLROutput
 from training.preemption import TrainingStopped
@@ -191,20 +190,17 @@ def predict(
     model = unwrap(model).eval()
     translated: dict[str, str] = {}
 
-    def run(clip: np.ndarray) -> torch.Tensor:
-        _, output = forward(model, collate([Sample(torch.from_numpy(clip), [], {})]), context, precision)
+    def run(clip: np.ndarray) -> np.ndarray:
+        padded = torch.from_numpy(pad_clip(clip, collate.left_pad, collate.stride))[None]
+        batch = Batch(padded, torch.tensor([padded.shape[1]]), torch.empty(0, dtype=torch.long),
+                      torch.zeros(1, dtype=torch.long), [{}])
+        _, output = forward(model, batch, context, precision)
         if translate_output is not None:
             translated["last"] = translate_output(output)
-        return output.sequence_logits[0][:, 0]
+        return output.sequence_logits[0][:, 0].float().cpu().numpy()
 
     if translate_output is not None:  # the sentence of the clip just run (long recordings are not translated)
         translate = lambda glosses: translated.get("last", "")  # noqa: E731
-
-    runtime = Runtime(
-        run=run, decode=lambda logits: decoder.decode(logits[:, None], torch.tensor([len(logits)]))[0],
-        posteriors=lambda logits: logits.float().softmax(-1).cpu().numpy(),
-        to_numpy=lambda logits: logits.float().cpu().numpy(), decode_piece=decoder.decode_array,
-        stride=collate.stride)
     writer = PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures, translate, args.pause,
                               translate_long=translate_output is None)
-    return predict_inputs(runtime, inputs, geometry, args, writer)
+    return predict_inputs(Runtime(run=run, stride=collate.stride), decoder, inputs, geometry, args, writer)

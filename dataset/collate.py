@@ -18,11 +18,25 @@ import torch
 from torch.utils.data import get_worker_info
 
 from dataset.video_dataset import Sample
+from modules.export_mode import exporting
 from utils.config.schema import ModelArgs
 from utils.kernel_spec import KernelLayer, pad_to_stride, parse_kernel_spec, temporal_padding
 
 MEAN = 0.45
 STD = 0.225
+
+
+def normalised_video(frames: torch.Tensor, memory_format: torch.memory_format = torch.contiguous_format
+                     ) -> torch.Tensor:
+    """uint8 B x T x H x W x 3 frames as the network's float32 B x 3 x T x H x W input: ((x / 255) - 0.45) / 0.225
+    with the official code's float32 operations (Batch.network_input; the exported graph computes the same)."""
+    frames = frames.permute(0, 4, 1, 2, 3)
+    scale, std = (torch.full((), value, dtype=torch.float32, device=frames.device) for value in (255.0, STD))
+    if exporting():  # the same operations, out of place, as an ONNX graph can hold them
+        return (frames.to(torch.float32) / scale - MEAN) / std
+    video = torch.empty(frames.shape, dtype=torch.float32, device=frames.device, memory_format=memory_format)
+    video.copy_(frames)
+    return video.div_(scale).sub_(MEAN).div_(std)
 
 
 @dataclass
@@ -78,11 +92,7 @@ class Batch:
         The divisors are 0-dim tensors on that device: CUDA turns a division by a Python number into a
         multiplication by its reciprocal (up to 1 ulp off), a division by a tensor it computes exactly as the
         official code's CPU division does."""
-        frames = self.video.permute(0, 4, 1, 2, 3)
-        video = torch.empty(frames.shape, dtype=torch.float32, device=frames.device, memory_format=memory_format)
-        video.copy_(frames)
-        scale, std = (torch.full((), value, dtype=torch.float32, device=frames.device) for value in (255.0, STD))
-        return video.div_(scale).sub_(MEAN).div_(std)
+        return normalised_video(self.video, memory_format)
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
         """Move the tensors to `device`; lengths stay int64 for CTC and packing."""

@@ -101,6 +101,13 @@ class _WordScoredLM(LM):
         return next_state, self._weight * lm_score
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis in NumPy's float32 (shifted by the maximum): the posteriors every NumPy path
+    decodes and draws."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
 class CTCDecoder:
     """Decodes padded batches of CTC logits into gloss sequences, as the official Decode does.
 
@@ -212,11 +219,10 @@ class CTCDecoder:
         scores = np.asarray(scores, dtype=np.float32)
         if self.search_mode == "greedy":
             return self._to_sequence(*greedy_path(scores.argmax(-1).tolist(), self.blank_id))
-        shifted = scores - scores.max(axis=-1, keepdims=True)
         if self._flashlight is not None:
+            shifted = scores - scores.max(axis=-1, keepdims=True)
             return self._decode_flashlight(shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True)))
-        probabilities = np.exp(shifted)
-        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+        probabilities = softmax(scores)
         if self._ctcdecode is not None:
             import torch
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dataset.collate import MEAN, STD
+from dataset.collate import normalised_video
 from deploy.onnx_format import (FEATURES_NAME, FORMAT, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, ExportedModelError,
                                 session_providers, sidecar_path)
 from deploy.prediction import pad_clip
@@ -40,9 +40,7 @@ class RecognizerGraph(nn.Module):
         self.model, self.features = model, features
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        video = frames.permute(0, 4, 1, 2, 3).to(torch.float32)
-        video = video / torch.tensor(255.0) - MEAN  # dataset.collate.Batch.network_input's operations, in its order
-        video = video / torch.tensor(STD)
+        video = normalised_video(frames)  # as dataset.collate.Batch.network_input normalises
         lengths = torch.full((1,), frames.shape[1], dtype=torch.int64)
         output = self.model(video, lengths)
         if self.features:

@@ -30,10 +30,11 @@ def input_frames(path: Path) -> Iterator[np.ndarray]:
 
 @dataclass
 class LiveFrame:
-    """A frame of a live source and when it arrived (time.monotonic)."""
+    """A frame of a live source and when it was captured (time.monotonic's clock): by the stream's own
+    timestamps, mapped onto the clock at its first frame, where the source gives them; else when it was read."""
 
     image: np.ndarray
-    arrived: float
+    captured: float
 
 
 def live_frames(source: str) -> Iterator[LiveFrame]:
@@ -45,22 +46,28 @@ def live_frames(source: str) -> Iterator[LiveFrame]:
             kind = "camera" if source.isdigit() else "stream"
             raise DataError(f"the {kind} {mask_credentials(source)} cannot be opened (no such device, unreachable address or "
                             f"unsupported format)")
+        origin: tuple[float, float] | None = None  # (clock, stream milliseconds) at the first timestamped frame
         while True:
             ok, frame = capture.read()
             if not ok:
                 return
-            yield LiveFrame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), time.monotonic())
+            read, stamp = time.monotonic(), capture.get(cv2.CAP_PROP_POS_MSEC)
+            if stamp > 0 and origin is None:
+                origin = (read, stamp)
+            captured = origin[0] + (stamp - origin[1]) / 1000 if stamp > 0 and origin is not None else read
+            yield LiveFrame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), min(captured, read))
     finally:
         capture.release()
 
 
 def paced(frames: Iterator[np.ndarray], fps: float) -> Iterator[LiveFrame]:
-    """A recording's frames delivered at its frame rate, as a camera would deliver them: the live path tried on
-    a file."""
+    """A recording's frames delivered at its frame rate, as a camera would capture them: frame i is captured at
+    the start plus i / fps, and never delivered before (a reader that falls behind gets them late, as from a
+    camera's buffer): the live path tried on a file."""
     start = time.monotonic()
     for index, frame in enumerate(frames):
         due = start + index / fps
         wait = due - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        yield LiveFrame(frame, max(due, time.monotonic()))
+        yield LiveFrame(frame, due)

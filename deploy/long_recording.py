@@ -11,26 +11,22 @@ repeated glosses is applied across the cuts. Imports no torch.
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
 
-from decoding.ctc_decoder import DecodedSequence
+from decoding.ctc_decoder import DecodedSequence, softmax
+from deploy.timeline import Timeline
 from utils.signals import signals_handled
 
 ClipRunner = Callable[[np.ndarray], np.ndarray]  # prepared clip (T x H x W x 3 uint8) -> logits (T' x C)
+StepObserver = Callable[[np.ndarray], None]  # the posteriors (T x C) of more output steps, as they are stitched
 # A step whose blank posterior is at least this ends a piece. Measured on the demo's dev clips joined into one
 # recording (bench_long_recording): cuts at 0.9 to 0.999 give the glosses of decoding the whole at once, while
 # 0.999 is rarely reached (the demo's model tops out near 0.995) and would hold glosses back for minutes.
 SURE_BLANK = 0.99
 LONGEST_PIECE = 2048  # steps decoded together at most (then cut at the surest blank): about 5.5 min at 25 fps
-THUMBNAILS = 24
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def check_windows(window: int, overlap: int, stride: int) -> str:
@@ -130,27 +126,34 @@ class SentenceTracker:
 
 class StreamingDecoder:
     """Decodes stitched logits piece by piece (module docstring) with `decode` (one piece's T x C logits ->
-    DecodedSequence); keeps, per step, the blank posterior and the best gloss's, for the picture."""
+    DecodedSequence), keeping only the steps not decoded yet. `fresh` holds the glosses the last call decoded
+    that are new (the last one may still be held back for the official merge: a repeat of it extends it and is not
+    new), so a stream can show each gloss as soon as it is decoded; `on_steps` sees every step's posteriors."""
 
-    def __init__(self, decode: Callable[[np.ndarray], DecodedSequence], blank_id: int = 0) -> None:
-        self.decode, self.blank_id = decode, blank_id
+    def __init__(self, decode: Callable[[np.ndarray], DecodedSequence], blank_id: int = 0,
+                 on_steps: StepObserver | None = None) -> None:
+        self.decode, self.blank_id, self.on_steps = decode, blank_id, on_steps
         self.pending: list[np.ndarray] = []  # logits rows not yet decoded
+        self.pending_blank: list[float] = []  # their blank posteriors
         self.offset = 0  # global step of pending[0]
         self.held: Gloss | None = None  # the last gloss decoded: the next piece may continue it
-        self.blank: list[float] = []
-        self.best: list[tuple[int, float]] = []
+        self.fresh: list[Gloss] = []
+
+    @property
+    def steps_seen(self) -> int:
+        return self.offset + len(self.pending)
 
     def feed(self, logits: np.ndarray) -> list[Gloss]:
         """More steps; the glosses that are settled now."""
+        self.fresh = []
         if not len(logits):
             return []
         posteriors = softmax(logits)
-        self.blank += posteriors[:, self.blank_id].tolist()
-        others = posteriors.copy()
-        others[:, self.blank_id] = -1.0
-        self.best += [(int(c), float(p)) for c, p in zip(others.argmax(-1), others.max(-1))]
+        if self.on_steps is not None:
+            self.on_steps(posteriors)
         self.pending.extend(logits)
-        blank = np.asarray(self.blank[self.offset:])
+        self.pending_blank += posteriors[:, self.blank_id].tolist()
+        blank = np.asarray(self.pending_blank)
         sure = np.flatnonzero(blank >= SURE_BLANK)
         if len(sure):
             return self._settle(int(sure[-1]) + 1)
@@ -158,11 +161,8 @@ class StreamingDecoder:
             return self._settle(int(blank.argmax()) + 1)
         return []
 
-    @property
-    def steps_seen(self) -> int:
-        return self.offset + len(self.pending)
-
     def finish(self) -> list[Gloss]:
+        self.fresh = []
         settled = self._settle(len(self.pending)) if self.pending else []
         if self.held is not None:
             settled.append(self.held)
@@ -174,7 +174,7 @@ class StreamingDecoder:
         decoded = self.decode(piece)
         glosses = [Gloss(gloss, class_id, self.offset + start, self.offset + end)
                    for gloss, class_id, (start, end) in zip(decoded.glosses, decoded.ids, decoded.spans)]
-        self.pending = self.pending[steps:]
+        self.pending, self.pending_blank = self.pending[steps:], self.pending_blank[steps:]
         self.offset += steps
         settled = []
         for gloss in glosses:
@@ -184,64 +184,43 @@ class StreamingDecoder:
             if self.held is not None:
                 settled.append(self.held)
             self.held = gloss
+            self.fresh.append(gloss)
         return settled
 
 
 @dataclass
 class LongRecognition:
-    """What was recognised in a long recording or a stream, with what its picture needs."""
+    """What was recognised in a long recording or a stream, and its picture's data (when asked for)."""
 
     glosses: list[Gloss]
     num_frames: int
-    blank: list[float]  # per output step
-    best: list[tuple[int, float]]  # per output step: the most probable gloss class and its posterior
-    thumbnails: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame index, small RGB image)
+    timeline: Timeline | None = None
 
     def decoded(self) -> DecodedSequence:
         return DecodedSequence([g.gloss for g in self.glosses], [g.class_id for g in self.glosses],
                                [(g.start, g.end) for g in self.glosses])
 
 
-class Thumbnails:
-    """About THUMBNAILS frames spread over a recording of unknown length: every k-th frame, k doubling (and every
-    other kept frame dropped) whenever twice as many have been kept."""
-
-    def __init__(self, height: int = 64) -> None:
-        self.height, self.every, self.kept = height, 1, []
-
-    def offer(self, index: int, frame: np.ndarray) -> None:
-        if index % self.every:
-            return
-        import cv2
-
-        width = max(1, round(frame.shape[1] * self.height / frame.shape[0]))
-        self.kept.append((index, cv2.resize(np.ascontiguousarray(frame), (width, self.height))))
-        if len(self.kept) >= 2 * THUMBNAILS:
-            self.every *= 2
-            self.kept = [(i, image) for i, image in self.kept if i % self.every == 0]
-
-
 def recognise_long(frames: Iterable[np.ndarray], prepare: Callable[[np.ndarray], np.ndarray], run: ClipRunner,
                    decode: Callable[[np.ndarray], DecodedSequence], *, window: int, overlap: int, stride: int,
                    frame_interval: int = 1, on_glosses: Callable[[list[Gloss], int], None] | None = None,
                    on_sentences: Callable[[list[list[Gloss]]], None] | None = None, pause_steps: int = 0,
-                   ) -> LongRecognition:
+                   timeline: Timeline | None = None) -> LongRecognition:
     """Recognise `frames` (raw RGB, one at a time) in windows: every `frame_interval`-th frame from the first is
-    `prepare`d (one frame in, one out); `on_glosses(settled, frames_read)` hears of glosses as they settle,
-    `on_sentences(ended)` of sentences as a pause of `pause_steps` ends them (SentenceTracker).
-    A KeyboardInterrupt ends the reading: what was read is recognised and returned."""
+    `prepare`d (one frame in, one out); `on_glosses(new, frames_read)` hears of each gloss as soon as it is decoded
+    (StreamingDecoder.fresh), `on_sentences(ended)` of sentences as a pause of `pause_steps` ends them
+    (SentenceTracker); `timeline` gathers the picture's data. A KeyboardInterrupt ends the reading: what was read
+    is recognised and returned."""
     windows = WindowedLogits(run, window, overlap, stride)
-    decoder = StreamingDecoder(decode)
-    thumbnails = Thumbnails()
+    decoder = StreamingDecoder(decode, on_steps=timeline.steps.add if timeline is not None else None)
     glosses: list[Gloss] = []
     count = 0
-
     tracker = SentenceTracker(pause_steps)
 
     def settled(new: list[Gloss], final: bool = False) -> None:
         glosses.extend(new)
-        if new and on_glosses is not None:
-            on_glosses(new, count)
+        if decoder.fresh and on_glosses is not None:
+            on_glosses(decoder.fresh, count)
         if on_sentences is not None:
             ended = tracker.ended(glosses, decoder.held, decoder.steps_seen, final)
             if ended:
@@ -249,7 +228,8 @@ def recognise_long(frames: Iterable[np.ndarray], prepare: Callable[[np.ndarray],
 
     try:
         for count, frame in enumerate(frames, start=1):
-            thumbnails.offer(count - 1, frame)
+            if timeline is not None:
+                timeline.thumbnails.offer(count - 1, frame)
             if (count - 1) % frame_interval == 0:
                 settled(decoder.feed(windows.feed(prepare(frame))))
     except KeyboardInterrupt:
@@ -258,5 +238,5 @@ def recognise_long(frames: Iterable[np.ndarray], prepare: Callable[[np.ndarray],
     with signals_handled(signal.SIG_IGN, [signal.SIGINT]):
         settled(decoder.feed(windows.finish()))
         settled(decoder.finish(), final=True)
-    return LongRecognition(glosses, count, decoder.blank, decoder.best, thumbnails.kept)
+    return LongRecognition(glosses, count, timeline)
 

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dataset.frames import InputGeometry
 from decoding.ctc_decoder import CTCDecoder
 from deploy.onnx_format import (FEATURES_NAME, INPUT_NAME, OUTPUT_NAME, ExportedModel, ExportedModelError,
                                 session_providers)
 from deploy.onnx_translator import OnnxTranslator
-from deploy.long_recording import softmax
-from deploy.prediction import PredictionWriter, Runtime, pad_clip, predict_inputs
+from deploy.prediction import PredictionWriter, Runtime, pad_clip, prediction_geometry, predict_inputs
 from utils.config.merge import to_dict
 from utils.config.schema import Config, ConfigError, DecodeArgs
 from utils.logging import setup_logging
@@ -88,9 +85,7 @@ def predict_with_onnx(config: Config) -> list[dict]:
     recognizer = OnnxRecognizer(exported)
     mode, decode_args = decoding_settings(config, exported.decoding)
     decoder = CTCDecoder.from_settings(exported.gloss_dict, exported.num_classes, mode, decode_args)
-    geometry = InputGeometry.from_dict(exported.input_geometry)
-    if args.frame_size:
-        geometry = replace(geometry, frame_size=(args.frame_size, args.frame_size))
+    geometry = prediction_geometry(config, exported.input_geometry)
     logger.info("Predicting with %s in ONNX Runtime, %s (from %s); reading inputs as its training data: %s",
                 exported.onnx_path, recognizer.session.get_providers()[0],
                 exported.description.get("source", {}).get("checkpoint", "?"), geometry.describe())
@@ -112,9 +107,7 @@ def predict_with_onnx(config: Config) -> list[dict]:
                 return logits
 
             translate, translate_long = (lambda glosses: translated.get("last", "")), False
-    runtime = Runtime(run=run, decode=decoder.decode_array, posteriors=softmax, to_numpy=lambda x: x,
-                      decode_piece=decoder.decode_array, stride=recognizer.stride)
-    results = predict_inputs(runtime, args.inputs, geometry, args,
+    results = predict_inputs(Runtime(run=run, stride=recognizer.stride), decoder, args.inputs, geometry, args,
                              PredictionWriter(out_dir, decoder.vocabulary, args.fps, args.alignment_pictures, translate,
                                               args.pause, translate_long))
     provenance["weights"] = {"onnx": str(exported.onnx_path), "provenance": exported.description.get("provenance"),

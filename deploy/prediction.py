@@ -18,13 +18,14 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from dataset.frames import InputGeometry, frame_glob, glob_root, is_glob, is_video_file
-from decoding.ctc_decoder import DecodedSequence
+from dataset.frames import STORED_FRAME_SUFFIX, InputGeometry, frame_glob, glob_root, is_glob, is_video_file
+from decoding.ctc_decoder import CTCDecoder, DecodedSequence, softmax
 from deploy.frame_source import LiveFrame, input_frames, is_live_source, live_frames, paced
 from deploy.long_recording import Gloss, LongRecognition, check_windows, recognise_long, sentences_at_pauses
+from deploy.timeline import Timeline
 from evaluation.alignment_figure import save_alignment_picture, save_timeline_picture
 from evaluation.ctm import ctm_line
-from utils.config.schema import ConfigError, PredictArgs
+from utils.config.schema import Config, ConfigError, PredictArgs
 from utils.io import write_json_atomic, write_text_atomic
 from utils.kernel_spec import pad_to_stride
 from utils.progress import progress
@@ -75,6 +76,21 @@ def prediction_name(path: Path | str, taken: set[str]) -> str:
         unique = f"{name}_{count}"
     taken.add(unique)
     return unique
+
+
+def prediction_geometry(config: Config, recorded: dict[str, Any] | None) -> InputGeometry:
+    """How prediction reads a clip, in both runtimes: as the model `recorded` its training data was read (a
+    checkpoint's input_geometry, model.json's); for checkpoints without that record (the official ones), as the
+    configuration says, with the official preprocessing's 256x256 frames in the dataset's stored format.
+    predict_args.frame_size, when set, replaces the frame size."""
+    feeder, size = config.feeder_args, config.predict_args.frame_size
+    if recorded:
+        geometry = InputGeometry.from_dict(recorded)
+    else:
+        geometry = InputGeometry(frame_suffix=STORED_FRAME_SUFFIX.get(config.dataset, ".png"), dataset=config.dataset,
+                                 input_size=feeder.input_size, image_scale=feeder.image_scale,
+                                 frame_interval=feeder.frame_interval)
+    return replace(geometry, frame_size=(size, size)) if size else geometry
 
 
 def pad_clip(clip: np.ndarray, left_pad: int, stride: int) -> np.ndarray:
@@ -129,9 +145,9 @@ class PredictionWriter:
             extra["sentences"] = [self._sentence(name, sentence, stride)
                                   for sentence in sentences_at_pauses(recognition.glosses, self.pause_steps(stride))]
         result = self._record(path, name, recognition.num_frames, decoded, stride, **extra)
-        if self.pictures:
-            save_timeline_picture(self.out_dir, name, recognition.thumbnails, recognition.num_frames, recognition.blank,
-                                  recognition.best, decoded, self.vocabulary, stride, self.fps)
+        if self.pictures and recognition.timeline is not None:
+            save_timeline_picture(self.out_dir, name, recognition.timeline, recognition.num_frames, decoded,
+                                  self.vocabulary, stride, self.fps)
         return result
 
     def _record(self, path: Path | str, name: str, num_frames: int, decoded: DecodedSequence, stride: int,
@@ -171,14 +187,12 @@ class PredictionWriter:
 
 @dataclass
 class Runtime:
-    """What differs between running the network in PyTorch and in ONNX Runtime."""
+    """What differs between running the network in PyTorch and in ONNX Runtime: a prepared clip (T x H x W x 3
+    uint8, before padding: `run` pads it with pad_clip) in, its NumPy logits (T' x C) out; `stride` prepared
+    frames per output step. Decoding and pictures are the same for both (predict_inputs)."""
 
-    run: Callable[[np.ndarray], Any]  # a prepared clip (T x H x W x 3 uint8) -> its logits (T' x C), as held there
-    decode: Callable[[Any], DecodedSequence]  # a clip's logits, decoded as the configured decoder decodes them
-    posteriors: Callable[[Any], np.ndarray]  # a clip's logits -> softmax, T' x C NumPy (its picture)
-    to_numpy: Callable[[Any], np.ndarray]
-    decode_piece: Callable[[np.ndarray], DecodedSequence]  # NumPy logits of a long recording's piece
-    stride: int  # prepared frames per output step
+    run: Callable[[np.ndarray], np.ndarray]
+    stride: int
 
 
 def _drain(head: list[np.ndarray], rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -190,42 +204,70 @@ def _drain(head: list[np.ndarray], rest: Iterator[np.ndarray]) -> Iterator[np.nd
     yield from rest
 
 
-class _LiveReport:
-    """Prints each gloss of a live stream as it settles, with how long after its last frame arrived, and with a
-    translator each sentence once a pause has ended it."""
+STATUS_SECONDS = 10.0  # a live stream's lag and dropped frames are printed this often
+CAPTURE_TIMES_KEPT = 1 << 15
 
-    def __init__(self, source: str, stride: int, fps: float, translate: Translate | None = None) -> None:
+
+class LiveReport:
+    """A live stream as it goes: its frames, dropped while the recognition lags more than `max_lag` seconds
+    behind their capture (0: never), so the lag stays bounded when recognising is slower than real time; each
+    gloss printed as soon as it is decoded, with how long after its last frame was captured; each sentence, with a
+    translator, once a pause has ended it; the lag and the dropped frames every STATUS_SECONDS. Memory is bounded:
+    only the capture times of the last 65536 frames are kept."""
+
+    def __init__(self, source: str, stride: int, fps: float, translate: Translate | None = None,
+                 max_lag: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.source, self.stride, self.fps, self.translate = mask_credentials(source), stride, fps, translate
-        self.arrivals: collections.deque[float] = collections.deque(maxlen=1 << 16)
-        self.first = 0  # frame index of arrivals[0]
+        self.max_lag, self.clock = max_lag, clock
+        self.captured = np.zeros(CAPTURE_TIMES_KEPT)  # capture time of processed frame i at i % CAPTURE_TIMES_KEPT
+        self.start: float | None = None  # capture time of the stream's first frame
+        self.processed = self.dropped = 0
+        self.largest_lag = 0.0
+        self.last_status = clock()
 
     def frames(self, live: Iterator[LiveFrame]) -> Iterator[np.ndarray]:
-        count = 0
         for frame in live:
-            if len(self.arrivals) == self.arrivals.maxlen:
-                self.first += 1
-            self.arrivals.append(frame.arrived)
-            count += 1
+            if self.start is None:
+                self.start = frame.captured
+            lag = self.clock() - frame.captured
+            if self.max_lag and lag > self.max_lag and self.processed:
+                self.dropped += 1
+                continue
+            self.largest_lag = max(self.largest_lag, lag)
+            self.captured[self.processed % CAPTURE_TIMES_KEPT] = frame.captured
+            self.processed += 1
+            if self.clock() - self.last_status >= STATUS_SECONDS:
+                self.last_status = self.clock()
+                print(f"{self.source}: {lag:.1f} s behind the live frame, {self.dropped} frames dropped so far",
+                      flush=True)
             yield frame.image
-        logger.info("%s: the stream ended after %d frames", self.source, count)
+        logger.info("%s: the stream ended after %d frames (%d dropped to keep the lag under %g s; largest lag %.1f s)",
+                    self.source, self.processed + self.dropped, self.dropped, self.max_lag, self.largest_lag)
+
+    def _captured(self, frame: int) -> float:
+        """The capture time of processed frame `frame` (the oldest kept one for an older frame)."""
+        frame = min(max(frame, self.processed - CAPTURE_TIMES_KEPT, 0), max(self.processed - 1, 0))
+        return float(self.captured[frame % CAPTURE_TIMES_KEPT])
 
     def __call__(self, glosses: list[Gloss], frames_read: int) -> None:
-        now = time.monotonic()
+        now = self.clock()
         for gloss in glosses:
-            last = min(gloss.end * self.stride, frames_read) - 1
-            delay = now - self.arrivals[max(last - self.first, 0)] if self.arrivals else 0.0
-            print(f"{(last + 1) / self.fps:9.2f} s  {gloss.gloss}  ({delay:.1f} s behind the live frame)", flush=True)
+            last = self._captured(min(gloss.end * self.stride, frames_read) - 1)
+            print(f"{last - (self.start or last) + 1 / self.fps:9.2f} s  {gloss.gloss}  ({now - last:.1f} s behind "
+                  f"the live frame)", flush=True)
 
     def sentences(self, ended: list[list[Gloss]]) -> None:
         for sentence in ended:
-            print(f"{sentence[-1].end * self.stride / self.fps:9.2f} s  sentence: "
+            last = self._captured(sentence[-1].end * self.stride - 1)
+            print(f"{last - (self.start or last) + 1 / self.fps:9.2f} s  sentence: "
                   f"{self.translate([gloss.gloss for gloss in sentence])}", flush=True)
 
 
-def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeometry, args: PredictArgs,
-                   writer: PredictionWriter) -> list[dict]:
+def predict_inputs(runtime: Runtime, decoder: CTCDecoder, inputs: Sequence[str], geometry: InputGeometry,
+                   args: PredictArgs, writer: PredictionWriter) -> list[dict]:
     """Recognise every input (deploy/prediction.py's docstring): a clip of up to `args.window` frames whole, as
-    the test phase reads a clip; a longer recording, and a live source, in windows (deploy/long_recording.py)."""
+    the test phase reads a clip; a longer recording, and a live source, in windows (deploy/long_recording.py).
+    Both runtimes' logits are decoded here, in NumPy, by `decoder`."""
     for window, overlap, keys in ((args.window, args.overlap, ""), (args.live_window, args.live_overlap, "live_")):
         problem = check_windows(window, overlap, runtime.stride)
         if problem:
@@ -235,13 +277,13 @@ def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeome
     taken: set[str] = set()
 
     def recognise(frames: Iterator[np.ndarray], windows: dict[str, int],
-                  report: _LiveReport | None = None) -> LongRecognition:
-        return recognise_long(frames, lambda frame: one_frame.prepare(frame[None])[0],
-                              lambda clip: runtime.to_numpy(runtime.run(clip)), runtime.decode_piece,
-                              window=windows["window"], overlap=windows["overlap"], stride=runtime.stride,
-                              frame_interval=geometry.frame_interval, on_glosses=report,
+                  report: LiveReport | None = None) -> LongRecognition:
+        return recognise_long(frames, lambda frame: one_frame.prepare(frame[None])[0], runtime.run,
+                              decoder.decode_array, window=windows["window"], overlap=windows["overlap"],
+                              stride=runtime.stride, frame_interval=geometry.frame_interval, on_glosses=report,
                               on_sentences=report.sentences if report is not None and writer.translate_long else None,
-                              pause_steps=writer.pause_steps(stride))
+                              pause_steps=writer.pause_steps(stride),
+                              timeline=Timeline() if args.alignment_pictures else None)
 
     windows = {"window": args.window, "overlap": args.overlap}
     live_windows = {"window": args.live_window, "overlap": args.live_overlap}
@@ -249,7 +291,7 @@ def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeome
         name = prediction_name(item, taken)
         if args.live or isinstance(item, str):
             source = str(item)
-            report = _LiveReport(source, stride, args.fps, writer.translate)
+            report = LiveReport(source, stride, args.fps, writer.translate, args.max_lag)
             live = live_frames(source) if isinstance(item, str) else paced(input_frames(item), args.fps)
             logger.info("%s: recognising live (Ctrl-C ends it and writes what was recognised)", report.source)
             writer.add_long(item, name, recognise(report.frames(live), live_windows, report), stride, live_windows)
@@ -260,8 +302,8 @@ def predict_inputs(runtime: Runtime, inputs: Sequence[str], geometry: InputGeome
         if following is None:  # a clip: read whole, as the test phase reads one
             frames = np.stack(head)
             logits = runtime.run(geometry.prepare(frames))
-            writer.add(item, name, frames, runtime.decode(logits),
-                       stride, runtime.posteriors(logits) if args.alignment_pictures else None)
+            writer.add(item, name, frames, decoder.decode_array(logits), stride,
+                       softmax(logits) if args.alignment_pictures else None)
         else:
             logger.info("%s: longer than predict_args.window (%d frames): recognised in windows", item, args.window)
             writer.add_long(item, name, recognise(_drain(head, itertools.chain([following], raw)), windows), stride,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import cv2
 import matplotlib
@@ -86,9 +86,10 @@ def save_alignment_picture(out_dir: Path, name: str, frames: np.ndarray, posteri
 
 def timeline_figure(thumbnails: Sequence[tuple[int, np.ndarray]], num_frames: int, blank: Sequence[float],
                     best: Sequence[tuple[int, float]], glosses: Sequence[str], spans: Sequence[tuple[int, int]],
-                    vocabulary: Sequence[str], stride: int, fps: float, title: str) -> Figure:
+                    vocabulary: Sequence[str], stride: int, fps: float, title: str, steps_per_point: int = 1) -> Figure:
     """A long recording at a glance, in seconds: frames spread over it, the glosses' spans, and per output step
-    the probability that a gloss is being signed (1 - blank) with the most probable gloss's own posterior."""
+    (or per `steps_per_point` steps, pooled) the probability that a gloss is being signed (1 - blank) with the
+    most probable gloss's own posterior."""
     seconds = num_frames / fps
     figure, (strip, spans_axes, curve) = plt.subplots(
         3, 1, figsize=(14, 5.6), sharex=True, gridspec_kw={"height_ratios": [1.0, 0.8, 1.6]})
@@ -99,7 +100,7 @@ def timeline_figure(thumbnails: Sequence[tuple[int, np.ndarray]], num_frames: in
     strip.set_yticks([])
     strip.set_title(title)
     draw_gloss_spans(spans_axes, glosses, spans, stride / fps, seconds, fontsize=7, narrow=0.02)
-    times = (np.arange(len(blank)) + 0.5) * stride / fps
+    times = (np.arange(len(blank)) + 0.5) * steps_per_point * stride / fps
     curve.plot(times, 1.0 - np.asarray(blank, dtype=float), lw=0.8, label="a gloss (1 - blank)")
     curve.plot(times, [p for _, p in best], lw=0.8, alpha=0.7, label="the most probable gloss")
     curve.set_ylim(0, 1.02)
@@ -111,12 +112,14 @@ def timeline_figure(thumbnails: Sequence[tuple[int, np.ndarray]], num_frames: in
     return figure
 
 
-def save_timeline_picture(out_dir: Path, name: str, thumbnails: Sequence[tuple[int, np.ndarray]], num_frames: int,
-                          blank: Sequence[float], best: Sequence[tuple[int, float]], decoded: DecodedSequence,
+def save_timeline_picture(out_dir: Path, name: str, timeline: Any, num_frames: int, decoded: DecodedSequence,
                           vocabulary: Sequence[str], stride: int, fps: float) -> None:
-    """<out_dir>/<name>.alignment.png for a recording recognised in windows: timeline_figure."""
+    """<out_dir>/<name>.alignment.png for a recording recognised in windows (deploy/timeline.Timeline's data):
+    timeline_figure."""
     from evaluation.analysis_charts import save_figure
 
     title = f"{name}: {len(decoded.glosses)} glosses in {num_frames / fps:.0f} s"
-    save_figure(timeline_figure(thumbnails, num_frames, blank, best, decoded.glosses, decoded.spans, vocabulary,
-                                stride, fps, title), out_dir / f"{name}.alignment.png")
+    series = timeline.steps
+    save_figure(timeline_figure(timeline.thumbnails.kept, num_frames, series.blank, series.best, decoded.glosses,
+                                decoded.spans, vocabulary, stride, fps, title, series.steps_per_point),
+                out_dir / f"{name}.alignment.png")

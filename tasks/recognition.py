@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -18,7 +17,7 @@ from torch.utils.data import DataLoader
 import seq_scripts
 from dataset.collate import Batch, PadCollate
 from dataset.errors import DataError
-from dataset.frames import STORED_FRAME_SUFFIX, InputGeometry
+from dataset.frames import InputGeometry
 from dataset.gloss_dict import load_gloss_dict
 from dataset.paths import DataPaths
 from dataset.sampler import ResumableSampler
@@ -26,6 +25,7 @@ from dataset.video_dataset import SignVideoDataset, init_loader_worker, split_da
 from decoding.ctc_decoder import CTCDecoder
 from deploy.model_folder import MODEL_CARD, TRANSLATOR_WEIGHTS, WEIGHTS, export_location, read_weights, write_weights
 from deploy.onnx_format import sidecar_path
+from deploy.prediction import prediction_geometry
 from evaluation.alignment_figure import save_alignment_picture
 from evaluation.analyse import write_analysis
 from evaluation.training_history import WER, TrainingHistory
@@ -108,20 +108,6 @@ def build_model(config: Config, num_classes: int, context: DistContext, kinetics
         torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, unused)
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
     return model
-
-
-def prediction_geometry(config: Config, recorded: dict) -> InputGeometry:
-    """How prediction reads a clip: as the checkpoint `recorded` its training data was read; for checkpoints
-    without that record (the official ones), as the configuration says, with the official preprocessing's
-    256x256 frames in the dataset's stored format. predict_args.frame_size, when set, replaces the frame size."""
-    feeder, size = config.feeder_args, config.predict_args.frame_size
-    if recorded:
-        geometry = InputGeometry.from_dict(recorded)
-    else:
-        geometry = InputGeometry(frame_suffix=STORED_FRAME_SUFFIX.get(config.dataset, ".png"), dataset=config.dataset,
-                                 input_size=feeder.input_size, image_scale=feeder.image_scale,
-                                 frame_interval=feeder.frame_interval)
-    return replace(geometry, frame_size=(size, size)) if size else geometry
 
 
 def merged_across_processes(context: DistContext, part: dict) -> dict:

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from decoding.ctc_decoder import CTCDecoder
-from deploy.long_recording import (SURE_BLANK, Gloss, SentenceTracker, StreamingDecoder, Thumbnails, WindowedLogits,
+from deploy.long_recording import (SURE_BLANK, Gloss, SentenceTracker, StreamingDecoder, WindowedLogits,
                                    check_windows, recognise_long, sentences_at_pauses)
+from deploy.timeline import StepSeries, Thumbnails, Timeline
 
 STRIDE = 4
 
@@ -67,14 +68,16 @@ def test_pieces_cut_at_sure_blanks_decode_as_the_whole_and_merge_repeats_across_
     decoder = CTCDecoder({"A": 1, "B": 2, "C": 3}, 4, search_mode="beam")
     path = [1, 2, 0, 0, 2, 3, 0, 1, 0, 1]
     whole = decoder.decode_array(logits_of(path))
-    streaming = StreamingDecoder(decoder.decode_array)
+    series = StepSeries()
+    streaming = StreamingDecoder(decoder.decode_array, on_steps=series.add)
     settled = []
     for start in range(0, len(path), 3):
         settled += streaming.feed(logits_of(path[start:start + 3]))
     settled += streaming.finish()
     assert [g.gloss for g in settled] == whole.glosses == ["A", "B", "C", "A"]
     assert [(g.start, g.end) for g in settled] == whole.spans
-    assert streaming.blank[2] >= SURE_BLANK and len(streaming.blank) == len(path) == len(streaming.best)
+    assert series.blank[2] >= SURE_BLANK and len(series.blank) == len(path) == len(series.best)
+    assert streaming.pending == [] and streaming.pending_blank == []  # nothing of the decoded steps is kept
 
 
 def test_a_long_recording_through_a_context_free_model_reads_each_frame_once(monkeypatch):
@@ -89,10 +92,11 @@ def test_a_long_recording_through_a_context_free_model_reads_each_frame_once(mon
     decoder = CTCDecoder({"A": 1}, 2, search_mode="greedy")
     result = recognise_long(iter([np.full((8, 8, 3), i % 256, dtype=np.uint8) for i in range(1000)]), prepare,
                             lambda clip: np.tile([[5.0, -5.0]], (-(-len(clip) // STRIDE), 1)).astype(np.float32),
-                            decoder.decode_array, window=64, overlap=16, stride=STRIDE, frame_interval=2)
+                            decoder.decode_array, window=64, overlap=16, stride=STRIDE, frame_interval=2,
+                            timeline=Timeline())
     assert result.num_frames == 1000 and len(prepared) == 500 and prepared[:3] == [0, 2, 4]
-    assert len(result.blank) == 125 and result.glosses == []
-    indices = [index for index, _ in result.thumbnails]
+    assert len(result.timeline.steps.blank) == 125 and result.glosses == []
+    indices = [index for index, _ in result.timeline.thumbnails.kept]
     assert 12 <= len(indices) < 48 and indices[0] == 0 and indices[-1] >= 900
 
 

@@ -198,6 +198,9 @@ class PredictArgs:
                             "(camera indices and stream URLs are always read so)")
     live_window: int = opt(96, "window of a live source: shorter, so that glosses settle sooner", at_least=8)
     live_overlap: int = opt(32, "overlap of a live source's windows", at_least=0)
+    max_lag: float = opt(5.0, "a live source's frames are dropped while recognition lags more than this many seconds "
+                              "behind their capture (recognising slower than real time; a window's own work, 2.6 s of "
+                              "video at the live window, always lags); 0: never drop", at_least=0)
     pause: float = opt(1.0, "with a translator, a long recording or a live stream is cut into sentences where no "
                             "gloss is signed for this many seconds; each sentence is translated (and a live one "
                             "printed) once a pause ends it", above=0)
