@@ -20,7 +20,8 @@ from utils.allocator import reexec_under_jemalloc
 from deploy.model_folder import config_for_folder, is_model_folder
 from utils.config.merge import resolve_path, to_dict
 from utils.config.schema import Config, ConfigError
-from utils.distributed import DistContext, barrier, cleanup, init_distributed, select_device
+from utils.errors import UserError
+from utils.distributed import DistContext, barrier, cleanup, init_distributed, peer_failure, select_device
 from utils.launch import launch_environment
 from utils.logging import setup_logging
 from utils.provenance import RunRecord, describe, run_record
@@ -114,6 +115,11 @@ def launch(config: Config, allow_reexec: bool = False) -> int:
         if context.is_main:
             print(f"{stopped} (exit code {stopped.exit_code})", file=sys.stderr)
         return stopped.exit_code
+    except RuntimeError as error:
+        if context.distributed and peer_failure(error):  # another process failed; its own line says why
+            raise UserError("another process of this run stopped (its own error line says why); this one stops "
+                            "too") from None
+        raise
     finally:
         cleanup(context)
     return 0

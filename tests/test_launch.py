@@ -68,3 +68,32 @@ def test_srun_without_torchrun_trains_as_torchrun_does(corpus, tmp_path):
     assert all(torch.equal(got[key], value) for key, value in expected.items())
     log = (tmp_path / "srun" / "log.txt").read_text()
     assert "x2" in log and log.count("Phase train") == 1  # one run of two processes, not two runs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["torchrun", "srun"])
+def test_a_failing_process_ends_the_whole_launch(corpus, tmp_path, launcher):
+    """Two processes, a corrupt frame in one training clip (read by one of them): the process that reads it stops
+    with its one error line naming the frame, and the other one stops too, within a minute, with a line saying so,
+    under torchrun and under srun alike (srun does not kill a step's other tasks by default)."""
+    from test_error_matrix import corrupt_first_frame
+
+    frame_root, frame = corrupt_first_frame(corpus, corpus["info_dir"], tmp_path)
+    args = run_args(corpus, tmp_path / "work", "--num-epoch", "1", "--batch-size", "1", "--no-resume",
+                    f"dataset_info.dataset_root={frame_root}", "feeder_args.skip_bad=false")
+    if launcher == "torchrun":
+        tasks = [subprocess.Popen(torchrun(2, *args), cwd=REPO, env=child_env(), stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)]
+    else:
+        job, tasks = free_job_id(), []
+        for rank in range(2):
+            env = child_env(SLURM_JOB_ID=str(job), SLURM_STEP_ID="0", SLURM_STEP_NUM_TASKS="2", SLURM_PROCID=str(rank),
+                            SLURM_LOCALID=str(rank), SLURM_STEP_NODELIST="localhost")
+            tasks.append(subprocess.Popen([sys.executable, "main.py", *args], cwd=REPO, env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [task.communicate(timeout=600)[0] for task in tasks]
+    assert all(task.returncode != 0 for task in tasks), outputs
+    output = "".join(outputs)
+    assert str(frame) in output and "unexpected failure" not in output, output[-3000:]
+    if launcher == "srun":  # torchrun's agent may stop the other process first; under srun it stops by itself
+        assert "error: another process of this run stopped" in output and "Traceback" not in output

@@ -113,6 +113,16 @@ def _live_nonce(shared: Any, key: str) -> str:
         time.sleep(0.05)
 
 
+# what gloo and NCCL say when a peer process has died or its connection dropped
+_PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL communicator was aborted",
+              "Socket Timeout")
+
+
+def peer_failure(error: BaseException) -> bool:
+    """Whether a collective failed because another process of the group stopped (not a fault of this one)."""
+    return isinstance(error, getattr(dist, "DistNetworkError", ())) or any(text in str(error) for text in _PEER_GONE)
+
+
 def barrier(context: DistContext) -> None:
     if context.distributed:
         dist.barrier()
