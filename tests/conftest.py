@@ -151,6 +151,23 @@ def g2t_trained(corpus, tmp_path_factory) -> Path:
     return work_dir
 
 
+JOINT_ARGS = ("task=joint", "translation_args.width=32", "translation_args.heads=2", "translation_args.feed_forward=64",
+              "translation_args.dropout=0.0", "translation_args.embedding_dropout=0.0", "translation_args.beam_sizes=[1,2]",
+              "translation_args.alphas=[0,1]")
+
+
+@pytest.fixture(scope="session")
+def joint_trained(corpus, tmp_path_factory) -> Path:
+    """A joint Sign2(Gloss+Text) run: two short epochs, each evaluated, then its test (one clip per batch)."""
+    import main as entry
+
+    work_dir = tmp_path_factory.mktemp("joint") / "work"
+    assert entry.main(run_args(corpus, work_dir, *JOINT_ARGS, "--num-epoch", "2", "--max-steps-per-epoch", "4",
+                               "--eval-interval", "1", "test_after_train=true", "--log-interval", "0",
+                               "--test-batch-size", "1")) == 0
+    return work_dir
+
+
 def edited_meta(source: Path, tmp_path: Path, edit=None) -> Path:
     """A copy of a corpus's metadata in tmp_path/meta whose train_info records `edit(records)` changes."""
     meta = tmp_path / "meta"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import main as entry
-from conftest import run_args
+from conftest import JOINT_ARGS, run_args
 from dataset.paths import DataPaths
 from modules.losses import SLRLoss
 from tasks.joint import JointTask
@@ -16,8 +16,7 @@ from utils.distributed import DistContext
 from utils.precision import Precision
 from utils.provenance import RunRecord
 
-JOINT = ["task=joint", "translation_args.width=32", "translation_args.heads=2", "translation_args.feed_forward=64",
-         "translation_args.dropout=0.0", "translation_args.embedding_dropout=0.0", "translation_args.beam_size=2"]
+JOINT = list(JOINT_ARGS)
 
 
 def test_the_joint_loss_is_the_recognition_loss_plus_the_weighted_translation_loss(corpus, tmp_path):
@@ -49,21 +48,24 @@ def test_the_joint_loss_is_the_recognition_loss_plus_the_weighted_translation_lo
 
 
 @pytest.mark.slow
-def test_joint_training_reports_wer_and_bleu_and_predicts_sentences(corpus, tmp_path):
-    work = tmp_path / "joint"
-    assert entry.main(run_args(corpus, work, *JOINT, "--num-epoch", "2", "--max-steps-per-epoch", "4",
-                               "--eval-interval", "1", "test_after_train=true", "--log-interval", "0",
-                               "--test-batch-size", "1")) == 0  # each clip alone, as predict reads it
+def test_joint_training_reports_wer_and_bleu_and_predicts_sentences(corpus, joint_trained, tmp_path):
+    work = joint_trained
     history = json.loads((work / "training_history.json").read_text())
     assert all(set(record["wer"]) == set(record["translation"]) == {"dev", "test"} for record in history["epochs"])
     bleu = [record["translation"]["dev"]["bleu4"] for record in history["epochs"]]
     assert history["best_bleu4"] == max(bleu) and "Translation" in history["epochs"][0]["parts"]
     results = json.loads((work / "test_results.json").read_text())
     assert {"wer", "translation"} <= set(results["dev"])
+    chosen = results["dev"]["translation"]
+    assert "Chosen on dev" in (work / "log.txt").read_text()
+    from utils.checkpoint import read_checkpoint  # the test's choice is recorded where the model goes
+
+    decoding = read_checkpoint(work / "best_model.pt")["translation"]["decoding"]
+    assert decoding["beam_size"] in (1, 2) and chosen["sentences"] == 12
     rows = [line.split("\t") for line in (work / "translations-test.tsv").read_text().splitlines()[1:]]
     assert len(rows) == 8 and all(len(row) == 4 for row in rows)
     clip = corpus["frames"] / "test" / "synthetic_test_00000" / "1"
-    assert entry.main(run_args(corpus, work, *JOINT, "--phase", "predict", "--load-weights",
+    assert entry.main(run_args(corpus, tmp_path, *JOINT, "--phase", "predict", "--load-weights",
                                str(work / "best_model.pt"), "--input", str(clip))) == 0
-    predicted = json.loads((work / "predictions" / "synthetic_test_00000.json").read_text())
+    predicted = json.loads((tmp_path / "predictions" / "synthetic_test_00000.json").read_text())
     assert predicted["translation"] == dict(row[:2] for row in rows)["synthetic_test_00000"]

@@ -52,13 +52,11 @@ def test_a_recogniser_exported_with_its_translator_translates_as_pytorch(corpus,
     assert_same_sentences(*predict_both(corpus, checkpoint, exported, tmp_path, translator))
 
 
-def test_a_joint_model_exports_its_features_and_decoder(corpus, tmp_path):
-    work = tmp_path / "joint"
-    assert entry.main(run_args(corpus, work, *JOINT, "--num-epoch", "1", "--max-steps-per-epoch", "4",
-                               "--log-interval", "0")) == 0
-    assert entry.main(run_args(corpus, work / "export", *JOINT, "--phase", "export", "--load-weights",
+def test_a_joint_model_exports_its_features_and_decoder(corpus, joint_trained, tmp_path):
+    work = joint_trained
+    assert entry.main(run_args(corpus, tmp_path / "export", *JOINT, "--phase", "export", "--load-weights",
                                str(work / "best_model.pt"))) == 0
-    exported = work / "export" / "export" / "model.onnx"
+    exported = tmp_path / "export" / "export" / "model.onnx"
     description = json.loads(exported.with_suffix(".json").read_text())["translation"]
-    assert description["source"] == "features" and description["verification"]["sentences_equal"] == 3
+    assert description["source"] == "features" and description["verification"]["sentences_equal"] == 2  # 16, 64
     assert_same_sentences(*predict_both(corpus, work / "best_model.pt", exported, tmp_path, *JOINT))
