@@ -33,11 +33,11 @@ from utils.checkpoint import apply_model_weights, read_checkpoint, unwrap
 from utils.config.merge import resolve_path
 from utils.config.schema import Config, ConfigError
 from utils.distributed import DistContext, any_process, gather_objects
-from utils.io import write_json_atomic
+from utils.io import write_json_atomic, write_text_atomic
 from utils.precision import Precision
 from utils.progress import progress
 from utils.provenance import RunRecord
-from utils.work_dir import TEST_RESULTS, translations_file
+from utils.work_dir import PREDICTIONS_DIR, PREDICTIONS_TRANSLATIONS, TEST_RESULTS, translations_file
 
 logger = logging.getLogger("slowfastsign")
 
@@ -275,7 +275,30 @@ class TranslationTask(TranslationSteps, Task):
                                 [hypotheses[s.id] for s in sentences], [" ".join(s.text) for s in sentences])
 
     def predict(self) -> list[dict]:
-        raise ConfigError("task=translation has no predict phase yet: translate with --phase test")
+        """Gloss sequences to sentences: each input is a text file of one gloss sequence per line, or the glosses
+        themselves (`--input "MORGEN REGEN NORD"`); predictions/translations.json and translations.txt (glosses, a
+        tab, the sentence), with the decoding the model's test chose on dev."""
+        args = self.config.predict_args
+        if not args.inputs:
+            raise ConfigError('--phase predict needs inputs: --input "GLOSS GLOSS ..." or a text file of gloss lines')
+        sequences = []
+        for item in args.inputs:
+            path = Path(item)
+            if path.suffix == ".txt" and path.is_file():
+                sequences += [line.split() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            else:
+                sequences.append(item.split())
+        translations = [self.spec.readable(sentence) for sentence in self.translator.translate(sequences)]
+        out_dir = Path(args.output_dir) if args.output_dir else self.work_dir / PREDICTIONS_DIR
+        results = [{"glosses": glosses, "translation": sentence} for glosses, sentence in zip(sequences, translations)]
+        if self.context.is_main:
+            write_json_atomic(out_dir / "translations.json", results)
+            write_text_atomic(out_dir / PREDICTIONS_TRANSLATIONS, "".join(
+                f"{' '.join(item['glosses'])}\t{item['translation']}\n" for item in results))
+            for item in results:
+                print(f"{' '.join(item['glosses'])}  ->  {item['translation']}")
+            self.record.write(out_dir)
+        return results
 
     def features(self) -> dict:
         raise ConfigError("task=translation has no features phase: it reads glosses, not videos")

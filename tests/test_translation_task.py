@@ -76,3 +76,22 @@ def test_a_weight_average_is_what_is_evaluated_kept_and_resumed(corpus, tmp_path
         expected = straight[key]["shadow"] if key == "ema_state_dict" else straight[key]
         got = resumed[key]["shadow"] if key == "ema_state_dict" else resumed[key]
         assert all(torch.equal(value, got[name]) for name, value in expected.items()), key
+
+
+def test_a_translation_model_translates_glosses_given_on_the_command_line_or_in_a_file(corpus, g2t_trained, tmp_path,
+                                                                                       capsys):
+    from translation.translator import Translator
+    from utils.checkpoint import read_checkpoint
+
+    lines = tmp_path / "glosses.txt"
+    lines.write_text("REGEN NORD\n\nSONNE\n", encoding="utf-8")
+    best = g2t_trained / "best_model.pt"
+    assert entry.main(translation_args(corpus, tmp_path, "--phase", "predict", "--load-weights", str(best),
+                                       "--input", "WOLKE SUED", str(lines))) == 0
+    results = json.loads((tmp_path / "predictions" / "translations.json").read_text(encoding="utf-8"))
+    expected = Translator.from_checkpoint(best, read_checkpoint(best), __import__("torch").device("cpu")).translate(
+        [["WOLKE", "SUED"], ["REGEN", "NORD"], ["SONNE"]])
+    assert [item["translation"] for item in results] == expected
+    assert (tmp_path / "predictions" / "translations.txt").read_text(encoding="utf-8").splitlines()[1] == \
+        f"REGEN NORD\t{expected[1]}"
+    assert f"SONNE  ->  {expected[2]}" in capsys.readouterr().out
