@@ -238,7 +238,7 @@ class LiveReport:
             self.processed += 1
             if self.clock() - self.last_status >= STATUS_SECONDS:
                 self.last_status = self.clock()
-                print(f"{self.source}: {lag:.1f} s behind the live frame, {self.dropped} frames dropped so far",
+                print(f"{self.source}: recognition {lag:.1f} s behind capture, {self.dropped} frames dropped so far",
                       flush=True)
             yield frame.image
         logger.info("%s: the stream ended after %d frames (%d dropped to keep the lag under %g s; largest lag %.1f s)",

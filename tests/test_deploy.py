@@ -242,8 +242,8 @@ def test_a_live_stream_prints_glosses_as_they_settle_and_ctrl_c_keeps_them(demo_
                         "predict_args.overlap=32", "--input", str(recording))  # the live windows, read at once
     assert entry.main(at_once) == 0
     expected = json.loads((tmp_path / "at_once" / "predictions" / "recording.json").read_text())
-    live_args = demo_args(demo_run, tmp_path / "live", "predict_args.fps=200", "predict_args.live=true", "--input",
-                          str(recording))
+    live_args = demo_args(demo_run, tmp_path / "live", "predict_args.fps=200", "predict_args.live=true",
+                          "predict_args.max_lag=0", "--input", str(recording))  # every frame, as read at once
     done = subprocess.run([sys.executable, "main.py", *live_args], cwd=REPO, env=child_env(), capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
