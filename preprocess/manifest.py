@@ -1,5 +1,6 @@
 """A corpus of one's own, described by a manifest: a UTF-8 CSV with the header `id,split,path,glosses` and
-an optional `signer` column, one row per video.
+an optional `signer` column and an optional `translation` column (the spoken-language sentence, its tokens separated
+by spaces, for translation), one row per video.
 
 `path` is a video file (anything OpenCV reads), a folder of frames or a glob of frames, relative to the
 manifest's folder unless absolute; `glosses` is space-separated, in any script. The rows become the same
@@ -49,6 +50,8 @@ def _entry(row: dict[str, str], split: str, base: Path, where: str, index: int) 
     output_dir = Path(split) / fileid
     record = {"fileid": fileid, "signer": _signer(row), "label": " ".join(row["glosses"].split()),
               "original_info": ",".join(row[c] or "" for c in row), "index": index}
+    if (row.get("translation") or "").strip():  # the optional column: the sentence, for translation (tokens by spaces)
+        record["translation"] = " ".join(row["translation"].split())
     if is_video_file(path) and (path.is_file() or not is_glob(path_text)):
         if not path.is_file():
             raise AnnotationError(f"{where}: video {path} not found")

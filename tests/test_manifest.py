@@ -190,3 +190,20 @@ def test_a_rerun_writes_the_same_metadata(corpus):
     first = {path.name: path.read_bytes() for path in (corpus / "meta").iterdir()}
     assert preprocess(corpus, corpus / "corpus.csv") == 0
     assert {path.name: path.read_bytes() for path in (corpus / "meta").iterdir()} == first
+
+
+def test_a_translation_column_gives_the_records_their_sentences(corpus):
+    """The optional `translation` column (quoted when it holds commas) becomes each record's `translation`, which
+    translation reads as the sentence (tokens separated by single spaces); rows without one have none."""
+    from dataset.info import InfoFile
+    from translation.corpus import translation_of
+
+    rows = (corpus / "corpus.csv").read_text(encoding="utf-8").splitlines()
+    sentences = ['"das haus, die mama"', "hallo  haus", "mama", "", "hallo"]
+    (corpus / "corpus.csv").write_text("\n".join([rows[0] + ",translation"] + [
+        f"{row},{sentence}" for row, sentence in zip(rows[1:], sentences)]) + "\n", encoding="utf-8")
+    assert preprocess(corpus, corpus / "corpus.csv") == 0
+    train = InfoFile.read(corpus / "meta" / "train_info.jsonl").records
+    dev = InfoFile.read(corpus / "meta" / "dev_info.jsonl").records
+    assert [translation_of(record, "custom") for record in train] == ["das haus, die mama", "hallo haus"]
+    assert [translation_of(record, "custom") for record in dev] == ["mama", None]
