@@ -207,7 +207,7 @@ def test_sigterm_to_torchrun_stops_every_process_at_one_step_and_the_rerun_conti
     assert f"before step {position['step']}" in output
 
     resumed = finish(start(torchrun(2, *run_args(corpus, work_dir, *DDP_ARGS))))
-    assert f"continuing at epoch {position['epoch']} step {position['step']}" in resumed
+    assert f"continuing at epoch {saved['epoch'] + 1} step {position['step']}" in resumed  # the stopped epoch
     assert_same_run(work_dir, straight_ddp_run)
 
 

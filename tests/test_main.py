@@ -277,6 +277,7 @@ def emulate_two_process_training(args: list[str], steps: int) -> dict[str, torch
     from modules.losses import LossScale, SLRLoss
     from seq_scripts import forward
     from utils.distributed import DistContext
+    from utils.precision import Precision
     from utils.random_state import process_seed, seed_everything
 
     config = entry.config_from_args(args)
@@ -313,7 +314,8 @@ def emulate_two_process_training(args: list[str], steps: int) -> dict[str, torch
                     for module, buffers in rank0_buffers:
                         module._buffers.update({k: v.clone() for k, v in buffers.items() if v is not None})
                 torch.set_rng_state(rng[rank])
-                batch, output = forward(model, local[rank].padded_to(length), DistContext(cpu), run.train_precision)
+                batch, output = forward(model, local[rank].padded_to(length), DistContext(cpu),
+                                        Precision(None, config.channels_last))
                 rng[rank] = torch.get_rng_state()
                 for module, buffers in rank0_buffers:
                     module._buffers.update(buffers)
