@@ -18,6 +18,7 @@ import torch
 
 from benchmarks.common import Row, load_note, record, run_benchmark
 from dataset.info import InfoFile
+from evaluation.runs import Run, Summary, load_run, render_markdown, study
 from evaluation.python_wer import python_align
 from translation.corpus import parallel_sentences
 from translation.metrics import score_translations
@@ -27,7 +28,7 @@ from utils.checkpoint import read_checkpoint
 from utils.cli import ArgumentParser
 from utils.config.schema import TranslationArgs
 from utils.errors import UserError
-from utils.work_dir import BEST_CHECKPOINT, TEST_RESULTS, TRAINING_HISTORY
+from utils.work_dir import BEST_CHECKPOINT, TEST_RESULTS
 
 META = Path(__file__).resolve().parents[1] / "preprocess" / "meta" / "phoenix2014-T"
 # test BLEU-4 (dev) of the published systems (README of docs/translation.md)
@@ -39,17 +40,13 @@ ANCHORS = [("gloss-to-text, Camgöz et al. 2018", "19.26"), ("gloss-to-text, Yin
 BEST_CITED = 24.54
 
 
-def read_run(directory: Path) -> dict:
-    results = directory / TEST_RESULTS
+def test_figures(run: Run) -> dict:
+    """Every figure the run's test wrote (BLEU-1..4, ROUGE-L, chrF, the decoding it chose on dev) per split."""
+    results = run.directory / TEST_RESULTS
     if not results.is_file():
         raise UserError(f"{results} not found: give finished runs of configs/phoenix2014-T-g2t.yaml (their test "
                         f"writes it)")
-    figures = json.loads(results.read_text(encoding="utf-8"))
-    history = json.loads((directory / TRAINING_HISTORY).read_text(encoding="utf-8"))
-    minutes = sum(epoch.get("train_seconds", 0.0) for epoch in history["epochs"]) / 60
-    seed = (figures.get("provenance") or {}).get("config", {}).get("random_seed")
-    return {"dir": directory, "test": figures["test"], "dev": figures["dev"], "minutes": minutes, "seed": seed,
-            "epochs": len(history["epochs"]), "best_epoch": history.get("best_epoch")}
+    return json.loads(results.read_text(encoding="utf-8"))
 
 
 def noisy_bleu(directory: Path, wer: float, draws: int) -> tuple[float, float, float]:
@@ -80,33 +77,38 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--wer", type=float, default=18.71, help="word error rate of the corrupted test glosses (%%)")
     parser.add_argument("--draws", type=int, default=3, help="corruptions of the test glosses averaged")
     args = parser.parse_args(argv)
-    runs = [read_run(directory) for directory in args.runs]
+    runs = [load_run(directory) for directory in args.runs]
+    studies = study(runs)
+    if len(studies) != 1 or studies[0].task != "translation" or studies[0].corpus != "phoenix2014-T":
+        raise UserError("give gloss-to-text runs of PHOENIX-2014-T only (configs/phoenix2014-T-g2t.yaml)")
+    figures = {run.key: test_figures(run) for run in runs}
     rows = []
     for run in runs:
-        test, dev = run["test"], run["dev"]
-        rows.append(Row(f"seed {run['seed']}: test BLEU-4 (dev), {test['decoding']['beam_size']}-beam alpha "
-                        f"{test['decoding']['alpha']:g}; best epoch {run['best_epoch']} of {run['epochs']}",
-                        f"{test['bleu4']:.2f} ({dev['bleu4']:.2f}) in {run['minutes']:.0f} min"))
+        test, dev = figures[run.key]["test"], figures[run.key]["dev"]
+        rows.append(Row(f"seed {run.seed}: test BLEU-4 (dev), beam {test['decoding']['beam_size']} alpha "
+                        f"{test['decoding']['alpha']:g}; best epoch {run.best_epoch}",
+                        f"{test['bleu4']:.2f} ({dev['bleu4']:.2f}) in {run.minutes:.0f} min"))
     for key, label in (("bleu4", "BLEU-4"), ("bleu1", "BLEU-1"), ("rouge", "ROUGE-L"), ("chrf", "chrF"),
                        ("bleu4_13a", "BLEU-4 (13a)")):
-        values = [run["test"][key] for run in runs]
-        spread = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
-        dev = statistics.fmean(run["dev"][key] for run in runs)
-        passed = None if key != "bleu4" else statistics.fmean(values) >= BEST_CITED
+        test = Summary([figures[run.key]["test"][key] for run in runs])
+        dev = Summary([figures[run.key]["dev"][key] for run in runs])
+        spread = f" ± {test.std:.2f}" if test.std is not None else ""
         rows.append(Row(f"test {label}, mean{' ± std' if spread else ''} over {len(runs)} seed(s) (dev mean)",
-                        f"{statistics.fmean(values):.2f}{spread} ({dev:.2f})",
-                        f">= {BEST_CITED} (best cited single model)" if key == "bleu4" else "", passed))
-    rows.append(Row("training minutes per run, mean", f"{statistics.fmean(run['minutes'] for run in runs):.0f}",
-                    "<= 60 (on this machine)", statistics.fmean(run["minutes"] for run in runs) <= 60))
+                        f"{test.mean:.2f}{spread} ({dev.mean:.2f})",
+                        f">= {BEST_CITED} (best cited single model)" if key == "bleu4" else "",
+                        test.mean >= BEST_CITED if key == "bleu4" else None))
+    minutes = Summary([run.minutes for run in runs]).mean
+    rows.append(Row("training minutes per run, mean", f"{minutes:.0f}", "<= 60 (on this machine)", minutes <= 60))
     rows += [Row(f"published: {name}", value) for name, value in ANCHORS]
-    for name, directory in (("clean-trained", runs[0]["dir"]), ("noise-trained", args.noisy)):
+    for name, directory in (("clean-trained", runs[0].directory), ("noise-trained", args.noisy)):
         if directory is None:
             continue
         measured, noisy, clean = noisy_bleu(directory, args.wer, args.draws)
         rows.append(Row(f"{name} translator ({directory.name}): test BLEU-4 on ground-truth glosses", f"{clean:.2f}"))
         rows.append(Row(f"{name} translator: test BLEU-4 on glosses corrupted to {measured:.2f}% WER "
                         f"(mean of {args.draws})", f"{noisy:.2f}"))
-    record("bench_translation", rows, notes=f"sacreBLEU without tokenisation (signjoey's procedure); {load_note()}")
+    record("bench_translation", rows, notes=f"sacreBLEU without tokenisation (signjoey's procedure); {load_note()}",
+           table=render_markdown(studies, paper=True))
     return 0
 
 

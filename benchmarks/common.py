@@ -91,9 +91,12 @@ def print_table(rows: Sequence[Row]) -> None:
             print("  ".join("-" * width for width in widths))
 
 
-def record(name: str, rows: Sequence[Row], device: str | None = None, notes: str = "") -> Path:
-    """Print the table and save it as results/<name>.json with machine and date."""
+def record(name: str, rows: Sequence[Row], device: str | None = None, notes: str = "", table: str = "") -> Path:
+    """Print the table and save it as results/<name>.json with machine and date; `table` is a Markdown table the
+    benchmark's rows summarise (a seed study by `python -m evaluation.runs`), shown in full in RESULTS.md."""
     print_table(rows)
+    if table:
+        print(table)
     path = RESULTS_DIR / f"{name}.json"
     write_json_atomic(
         path,
@@ -103,6 +106,7 @@ def record(name: str, rows: Sequence[Row], device: str | None = None, notes: str
             "machine": device or machine_description(),
             "notes": notes,
             "rows": [asdict(r) for r in rows],
+            "table": table,
         },
     )
     return path

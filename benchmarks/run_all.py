@@ -31,7 +31,7 @@ only when the benchmark ran on a CUDA machine (`--device cuda`).
 
 def render(results_dir: Path = RESULTS_DIR) -> str:
     """One Markdown table over every saved benchmark record, then each record's notes."""
-    lines, notes = [HEADER], []
+    lines, notes, tables = [HEADER], [], []
     for path in sorted(results_dir.glob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         for row in record["rows"]:
@@ -40,6 +40,11 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
                          f"{verdict} | {record['machine']} | {record['date']} |\n")
         if record.get("notes"):
             notes.append(f"- **{record['benchmark']}**: {record['notes']}\n")
+        if record.get("table"):
+            tables.append(f"\n{record['benchmark']}, {record['machine']}, {record['date']}:\n\n{record['table']}")
+    if tables:
+        lines.append("\n## Seed studies (`python -m evaluation.runs`)\n")
+        lines += tables
     if notes:
         lines.append("\n## Notes\n\n")
         lines += notes

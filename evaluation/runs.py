@@ -109,7 +109,9 @@ def corpus_of(config: dict[str, Any]) -> str:
 
 def load_run(directory: Path) -> Run:
     """A run from its records: a training run's best dev epoch and that epoch's WER on every split
-    (training_history.json); a run of `--phase test` its test_results.json."""
+    (training_history.json); a run of `--phase test` its test_results.json. A translating run's figures are its
+    test's when it has one: the epochs are evaluated greedily, the test with the beam and length penalty it chose on
+    dev, which is what such a run reports."""
     if not directory.is_dir():
         raise UserError(f"{directory}: no such run directory")
     provenance = None
@@ -131,7 +133,7 @@ def load_run(directory: Path) -> Run:
             run.best_epoch = best
             run.scores = {split: figures[run.metric] for split, figures in record.get(family, {}).items()}
         run.minutes = sum(epoch.get("train_seconds", 0.0) for epoch in history.get("epochs", [])) / 60
-    if not run.scores and results_path.is_file():
+    if (not run.scores or run.metric != "wer") and results_path.is_file():
         results = _read_json(results_path)
         for split, figures in results.items():
             if not isinstance(figures, dict):

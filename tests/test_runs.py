@@ -197,20 +197,26 @@ def test_what_is_not_a_run_is_one_line(tmp_path, capsys, make, expected):
 
 def test_translation_runs_are_studied_by_bleu_with_their_minutes_apart_from_recognition(three_seeds, tmp_path,
                                                                                        capsys):
-    """A gloss-to-text run's best epoch is its best dev BLEU-4; its minutes are its epochs' training time."""
+    """A gloss-to-text run's best epoch is its best dev BLEU-4; its minutes are its epochs' training time; its
+    figures are its test's (beam and length penalty chosen on dev) where it has one, not the greedy epoch's."""
     runs = []
     for seed, (dev, test) in enumerate([(24.0, 23.0), (25.0, 24.5), (23.5, 22.0)]):
         directory = write_run(tmp_path / f"g2t{seed}", seed, 0.0, 0.0, task="translation", dataset="phoenix2014-T")
+        greedy = 2.0 if seed == 2 else 0.0  # seed 2's test decoded with a beam, 2 BLEU above its greedy epoch
         epochs = [{"epoch": epoch, "train_seconds": 60.0, "translation": {
-            "dev": {"bleu4": dev - 2 + 2 * (epoch == 1)}, "test": {"bleu4": test - 1 + (epoch == 1)}}}
-            for epoch in range(3)]
+            "dev": {"bleu4": dev - greedy - 2 + 2 * (epoch == 1)},
+            "test": {"bleu4": test - greedy - 1 + (epoch == 1)}}} for epoch in range(3)]
         (directory / "training_history.json").write_text(json.dumps({"epochs": epochs, "best_epoch": 1,
                                                                      "best_bleu4": dev}))
+        if seed == 2:
+            (directory / "test_results.json").write_text(json.dumps({
+                split: {"bleu4": value, "decoding": {"beam_size": 5, "alpha": 2.0}}
+                for split, value in (("dev", dev), ("test", test))}))
         runs.append(directory)
     table = study_output(capsys, *three_seeds, *runs, "--paper")
     part = table.split("### phoenix2014-T, translation (BLEU-4, sacreBLEU without tokenisation)")[1]
     assert "| run | seed | best epoch | dev BLEU-4 | test BLEU-4 | minutes |" in part
-    assert "| g2t1 | 1 | 1 | 25.00 | 24.50 | 3.0 |" in part
+    assert "| g2t1 | 1 | 1 | 25.00 | 24.50 | 3.0 |" in part and "| g2t2 | 2 | 1 | 23.50 | 22.00 | 3.0 |" in part
     mean, std = hand_mean_std([23.0, 24.5, 22.0])
     assert f"| {mean:.2f} ± {std:.2f} | 3.0 |" in part and "| paper |  |  | 25.35 | 24.54 |  |" in part
     assert "### phoenix2014 (WER %, python scorer)" in table  # the recognition runs stay apart
