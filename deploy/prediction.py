@@ -249,17 +249,21 @@ class LiveReport:
         frame = min(max(frame, self.processed - CAPTURE_TIMES_KEPT, 0), max(self.processed - 1, 0))
         return float(self.captured[frame % CAPTURE_TIMES_KEPT])
 
+    def _stream_seconds(self, captured: float) -> float:
+        """Where in the stream a frame captured at `captured` ends, in seconds from the stream's start."""
+        return captured - (self.start or captured) + 1 / self.fps
+
     def __call__(self, glosses: list[Gloss], frames_read: int) -> None:
         now = self.clock()
         for gloss in glosses:
             last = self._captured(min(gloss.end * self.stride, frames_read) - 1)
-            print(f"{last - (self.start or last) + 1 / self.fps:9.2f} s  {gloss.gloss}  ({now - last:.1f} s behind "
+            print(f"{self._stream_seconds(last):9.2f} s  {gloss.gloss}  ({now - last:.1f} s behind "
                   f"the live frame)", flush=True)
 
     def sentences(self, ended: list[list[Gloss]]) -> None:
         for sentence in ended:
             last = self._captured(sentence[-1].end * self.stride - 1)
-            print(f"{last - (self.start or last) + 1 / self.fps:9.2f} s  sentence: "
+            print(f"{self._stream_seconds(last):9.2f} s  sentence: "
                   f"{self.translate([gloss.gloss for gloss in sentence])}", flush=True)
 
 

@@ -37,7 +37,8 @@ from utils.io import write_json_atomic, write_text_atomic
 from utils.precision import Precision
 from utils.progress import progress
 from utils.provenance import RunRecord
-from utils.work_dir import PREDICTIONS_DIR, PREDICTIONS_TRANSLATIONS, TEST_RESULTS, translations_file
+from utils.work_dir import (PREDICTIONS_DIR, PREDICTIONS_TRANSLATIONS, PREDICTIONS_TRANSLATIONS_JSON, TEST_RESULTS,
+                            translations_file)
 
 logger = logging.getLogger("slowfastsign")
 
@@ -292,7 +293,7 @@ class TranslationTask(TranslationSteps, Task):
         out_dir = Path(args.output_dir) if args.output_dir else self.work_dir / PREDICTIONS_DIR
         results = [{"glosses": glosses, "translation": sentence} for glosses, sentence in zip(sequences, translations)]
         if self.context.is_main:
-            write_json_atomic(out_dir / "translations.json", results)
+            write_json_atomic(out_dir / PREDICTIONS_TRANSLATIONS_JSON, results)
             write_text_atomic(out_dir / PREDICTIONS_TRANSLATIONS, "".join(
                 f"{' '.join(item['glosses'])}\t{item['translation']}\n" for item in results))
             for item in results:

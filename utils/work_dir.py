@@ -20,6 +20,7 @@ FEATURES_DIR = "features"  # features/<split>/: the features phase's per-video a
 PREDICTIONS_DIR = "predictions"  # the predict phase's default output folder
 PREDICTIONS_CTM = "predictions.ctm"
 PREDICTIONS_TRANSLATIONS = "translations.txt"  # with a translator: name (and a long recording's time) and sentence
+PREDICTIONS_TRANSLATIONS_JSON = "translations.json"  # a gloss-to-text model's predict: glosses and sentence each
 
 
 def epoch_checkpoint(epoch: int) -> str:
