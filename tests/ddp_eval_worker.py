@@ -3,7 +3,8 @@ with the evaluation's decoding wrapped to record the BatchNorm buffers this proc
 
     python -m torch.distributed.run --standalone --nproc_per_node 2 tests/ddp_eval_worker.py OUT main.py-args...
 
-Each process saves OUT.rank<r>.pt: the buffers of every decode_split call, in order.
+Each process saves OUT.rank<r>.pt: the buffers of every decode_split call, in order; and
+OUT.collectives.rank<r>.json: how often it issued each collective (training, checkpoints, evaluation).
 """
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import torch
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
 import main as entry  # noqa: E402
+from collective_counter import count_collectives, save_counts  # noqa: E402
 import seq_scripts  # noqa: E402
 from utils.checkpoint import unwrap  # noqa: E402
 
@@ -28,8 +30,10 @@ def run(out: str, argv: list[str]) -> int:
         return decode(model, *args, **kwargs)
 
     seq_scripts.decode_split = recording
+    counts = count_collectives()
     code = entry.main(argv)
     torch.save(seen, f"{out}.rank{os.environ['RANK']}.pt")
+    save_counts(counts, f"{out}.collectives.rank{os.environ['RANK']}.json")
     return code
 
 

@@ -3,6 +3,8 @@
 
     python -m torch.distributed.run --standalone --nproc_per_node N tests/ddp_step_worker.py OUT.pt
 
+Every process also writes OUT.pt.collectives.rank<r>.json: how often it issued each collective.
+
 Scenarios, each from the same initial weights:
 - "skip": Adam with weight decay over three global batches whose third has no alignable clip, and over the
   first two alone: the parameters and optimizer state after each;
@@ -23,6 +25,7 @@ from torch import nn
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
+from collective_counter import count_collectives, save_counts  # noqa: E402
 from conftest import tiny_backbone  # noqa: E402
 from dataset.collate import PadCollate  # noqa: E402
 from dataset.video_dataset import Sample  # noqa: E402
@@ -128,10 +131,12 @@ def accumulate_scenario(context: DistContext) -> dict:
 
 def main(out: str) -> int:
     context = init_distributed("cpu")
+    counts = count_collectives()
     results = {"world_size": context.world_size, "skip": skip_scenario(context), "weigh": weigh_scenario(context),
                "accumulate": accumulate_scenario(context)}
     if context.is_main:
         torch.save(results, out)
+    save_counts(counts, f"{out}.collectives.rank{context.rank}.json")
     cleanup(context)
     return 0
 

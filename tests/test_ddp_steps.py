@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from collective_counter import read_counts
+
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
@@ -26,7 +28,18 @@ def runs(tmp_path_factory):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         results[processes] = torch.load(target, weights_only=True)
         assert results[processes]["world_size"] == processes
+        results[processes]["collectives"] = [read_counts(f"{target}.collectives.rank{rank}.json")
+                                             for rank in range(processes)]
     return results
+
+
+def test_every_process_issues_every_collective_equally_often(runs):
+    """Through every scenario (a global batch with nothing to learn, a process whose only clip cannot align,
+    micro-batches of unequal lengths), both processes issue the same collectives the same number of times; the
+    skip decisions are agreed, not taken by one process alone."""
+    first, second = runs[2]["collectives"]
+    assert first == second
+    assert first.get("all_reduce", 0) >= 3 + 2 + 1  # at least one agreement per optimiser step taken or skipped
 
 
 @pytest.mark.parametrize("processes", [1, 2])

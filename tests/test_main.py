@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from checkpoint_files import save_as_official_code
+from collective_counter import read_counts
 from conftest import CORPUS_FRAME_SIZE, child_env, run_args, torchrun
 from dataset.paths import DataPaths
 from dataset.video_dataset import split_dataset
@@ -370,6 +371,9 @@ def test_ddp_gloo_two_processes_match_one_process(corpus, briefly_trained, tmp_p
         for buffers in evaluations:
             for name, value in buffers.items():
                 assert torch.equal(value, saved[name]), (rank, name)
+    # training, checkpoints and the evaluation after training: the same collectives, as often, on both processes
+    counts = [read_counts(tmp_path / f"evaluated.collectives.rank{rank}.json") for rank in (0, 1)]
+    assert counts[0] == counts[1] and counts[0].get("all_reduce", 0) >= 3
     single = tmp_path / "single"
     assert entry.main(run_args(corpus, single, "--phase", "test", "--load-weights",
                                str(tmp_path / "ddp" / "best_model.pt"))) == 0
